@@ -1,0 +1,451 @@
+//! The copier: runs a plan's chunks as server-side `SELECT ... INTO` queries with
+//! bounded concurrency, retries transient failures, splits chunks that are too big,
+//! and records every closed chunk in the ledger once the server confirmed its write.
+
+use crate::client::{written, Client, ClientError, FailureClass};
+use crate::influxql::{self, Rp};
+use crate::interval::Interval;
+use crate::ledger::{LedgerWriter, Record, RecordKind, Scope};
+use crate::plan::{Chunk, Plan, TargetPlan, RETENTION_MARGIN_NS};
+use crate::progress::Progress;
+use futures::stream::{self, StreamExt};
+use serde::Serialize;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::watch;
+
+/// Where a run stands with respect to stopping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum StopLevel {
+    /// Keep going.
+    Run,
+    /// Start no new chunk; let those in flight finish.
+    Drain,
+    /// Abandon chunks in flight (unrecorded) and return now.
+    Abort,
+}
+
+/// The receiving end of the stop signal; the caller owns the sender, so tests can
+/// stop a run without sending a real signal.
+pub type StopSignal = watch::Receiver<StopLevel>;
+
+/// Retry and split behaviour.
+#[derive(Debug, Clone)]
+pub struct CopyOptions {
+    /// Queries in flight at once.
+    pub concurrency: usize,
+    /// Retries of a transient failure before the chunk is split.
+    pub retries: u32,
+    /// First retry delay; doubles per attempt, with jitter.
+    pub backoff: Duration,
+}
+
+/// A chunk (or piece of one) that could not be copied.
+#[derive(Debug, Clone, Serialize)]
+pub struct FailedChunk {
+    /// The chunk as last tried.
+    pub chunk: Chunk,
+    /// The query that failed.
+    pub query: String,
+    /// The server's (or transport's) error.
+    pub error: String,
+    /// Attempts made.
+    pub attempts: u32,
+}
+
+/// What a copy run did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Outcome {
+    /// Chunks (or pieces) copied successfully.
+    pub copied: u64,
+    /// Of those, closed ones recorded in the ledger.
+    pub recorded: u64,
+    /// Points the server reported written.
+    pub points: u64,
+    /// Chunks split into smaller ones after failures.
+    pub splits: u64,
+    /// Retries of transient failures.
+    pub retries: u64,
+    /// Chunks left entirely to the retention horizon by the time they ran.
+    pub expired: u64,
+    /// What still failed.
+    pub failed: Vec<FailedChunk>,
+    /// The run was stopped before every chunk ran.
+    pub interrupted: bool,
+}
+
+impl Outcome {
+    fn merge(&mut self, o: Outcome) {
+        self.copied += o.copied;
+        self.recorded += o.recorded;
+        self.points += o.points;
+        self.splits += o.splits;
+        self.retries += o.retries;
+        self.expired += o.expired;
+        self.failed.extend(o.failed);
+    }
+}
+
+/// Creates target databases and retention policies the plan needs. Both statements are
+/// idempotent in InfluxDB; an existing policy is never altered.
+pub async fn ensure_targets(client: &Client, targets: &[TargetPlan]) -> Result<(), ClientError> {
+    for t in targets {
+        if t.create_database {
+            client
+                .query(None, &influxql::create_database(&t.database))
+                .await?;
+        }
+        if let Some(d) = &t.create_retention_policy {
+            client
+                .query(
+                    None,
+                    &influxql::create_default_retention_policy(&t.database, &t.retention_policy, d),
+                )
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+struct Ctx<'a> {
+    client: &'a Client,
+    source: Rp<'a>,
+    source_url: &'a str,
+    tag: &'a str,
+    ledger: &'a Mutex<LedgerWriter>,
+    opts: &'a CopyOptions,
+    progress: &'a Progress,
+}
+
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+fn rfc3339_now() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}
+
+/// Runs every chunk of the plan. Returns when all ran, or early when `stop` says so.
+#[allow(clippy::too_many_arguments)]
+pub async fn copy_all(
+    client: &Client,
+    source_url: &str,
+    source: Rp<'_>,
+    tenant_tag: &str,
+    plan: &Plan,
+    ledger: &Mutex<LedgerWriter>,
+    opts: &CopyOptions,
+    progress: &Progress,
+    mut stop: StopSignal,
+) -> Outcome {
+    let ctx = Ctx {
+        client,
+        source,
+        source_url,
+        tag: tenant_tag,
+        ledger,
+        opts,
+        progress,
+    };
+    let ctx = &ctx;
+    let schedule = stop.clone();
+    let mut results = stream::iter(plan.chunks.iter())
+        // Checked as each chunk is about to start: after a stop, nothing new starts.
+        .take_while(move |_| std::future::ready(*schedule.borrow() == StopLevel::Run))
+        .map(|c| async move {
+            let o = copy_chunk(ctx, c.clone()).await;
+            ctx.progress.chunk_done(!o.failed.is_empty());
+            o
+        })
+        .buffer_unordered(opts.concurrency.max(1));
+
+    let mut total = Outcome::default();
+    let mut ran = 0usize;
+    loop {
+        tokio::select! {
+            next = results.next() => match next {
+                Some(o) => { ran += 1; total.merge(o); }
+                None => break,
+            },
+            _ = stop.wait_for(|l| *l == StopLevel::Abort) => {
+                tracing::warn!("abandoning chunks in flight; they are not recorded and will be copied again");
+                break;
+            }
+        }
+    }
+    total.interrupted = ran < plan.chunks.len();
+    total
+}
+
+/// Copies one chunk, retrying and splitting as needed.
+fn copy_chunk<'a>(
+    ctx: &'a Ctx<'a>,
+    mut chunk: Chunk,
+) -> Pin<Box<dyn Future<Output = Outcome> + Send + 'a>> {
+    Box::pin(async move {
+        let mut out = Outcome::default();
+        if let Some(r) = chunk.retention_ns {
+            // Re-clamped now, not at planning: the horizon moved while earlier chunks ran.
+            let floor = now_ns()
+                .saturating_sub(r)
+                .saturating_add(RETENTION_MARGIN_NS);
+            if chunk.window.end <= floor {
+                out.expired += 1;
+                return out;
+            }
+            chunk.window.start = chunk.window.start.max(floor);
+        }
+        let target = Rp {
+            db: &chunk.target,
+            rp: &chunk.target_rp,
+        };
+        let query = influxql::select_into(
+            &ctx.source,
+            &target,
+            &chunk.measurements,
+            ctx.tag,
+            &chunk.tenant,
+            chunk.window,
+        );
+        let mut attempt = 0u32;
+        let err = loop {
+            attempt += 1;
+            match ctx.client.query(Some(ctx.source.db), &query).await {
+                Ok(r) => {
+                    let points = written(&r);
+                    out.copied += 1;
+                    out.points += points;
+                    ctx.progress.add_points(points);
+                    if chunk.closed {
+                        match record(ctx, &chunk, points) {
+                            Ok(()) => out.recorded += 1,
+                            Err(e) => {
+                                // The copy happened but cannot be recorded: report it as
+                                // failed so the run exits non-zero; a rerun copies it again.
+                                out.failed.push(FailedChunk {
+                                    chunk,
+                                    query,
+                                    error: e.to_string(),
+                                    attempts: attempt,
+                                });
+                            }
+                        }
+                    }
+                    return out;
+                }
+                Err(e) => {
+                    let class = e.class();
+                    tracing::debug!(tenant = %chunk.tenant, attempt, error = %e, ?class, "chunk query failed");
+                    match class {
+                        FailureClass::Permanent => break e,
+                        FailureClass::TooBig if can_split(&chunk, &e) => break e,
+                        _ if attempt > ctx.opts.retries => break e,
+                        _ => {
+                            out.retries += 1;
+                            tokio::time::sleep(backoff(ctx.opts.backoff, attempt, &query)).await;
+                        }
+                    }
+                }
+            }
+        };
+        if err.class() != FailureClass::Permanent {
+            if let Some(pieces) = split(&chunk, &err) {
+                tracing::info!(
+                    tenant = %chunk.tenant,
+                    window = %crate::window::format_ns(chunk.window.start),
+                    unit = %chunk.unit,
+                    measurements = chunk.measurements.len(),
+                    pieces = pieces.len(),
+                    error = %err,
+                    "splitting chunk after failure"
+                );
+                out.splits += 1;
+                for p in pieces {
+                    out.merge(copy_chunk(ctx, p).await);
+                }
+                return out;
+            }
+        }
+        tracing::warn!(tenant = %chunk.tenant, error = %err, attempts = attempt, "chunk failed");
+        out.failed.push(FailedChunk {
+            chunk,
+            query,
+            error: err.to_string(),
+            attempts: attempt,
+        });
+        out
+    })
+}
+
+fn record(ctx: &Ctx<'_>, chunk: &Chunk, points: u64) -> Result<(), crate::ledger::LedgerError> {
+    let rec = Record {
+        kind: RecordKind::Copied,
+        scope: Scope {
+            source: ctx.source_url.to_string(),
+            source_db: ctx.source.db.to_string(),
+            source_rp: ctx.source.rp.to_string(),
+            target: chunk.target.clone(),
+            target_rp: chunk.target_rp.clone(),
+            tenant: chunk.tenant.clone(),
+        },
+        measurements: chunk.measurements.clone(),
+        start: chunk.window.start,
+        end: chunk.window.end,
+        unit: chunk.unit,
+        points,
+        at: rfc3339_now(),
+    };
+    // fsync takes milliseconds and a chunk's query takes far longer; holding a std mutex
+    // here keeps ledger lines whole without an async lock.
+    ctx.ledger
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .append(&rec)
+}
+
+fn series_limit(e: &ClientError) -> bool {
+    e.to_string().contains("max-select-series")
+}
+
+fn can_split(chunk: &Chunk, e: &ClientError) -> bool {
+    split(chunk, e).is_some()
+}
+
+/// The pieces a failed chunk is split into: by measurements when the series limit was
+/// hit (a shorter window has as many series), else by time into the next smaller unit
+/// that actually divides the window, else by measurements.
+pub fn split(chunk: &Chunk, e: &ClientError) -> Option<Vec<Chunk>> {
+    let by_measurements = || {
+        (chunk.measurements.len() > 1).then(|| {
+            let mid = chunk.measurements.len() / 2;
+            [&chunk.measurements[..mid], &chunk.measurements[mid..]]
+                .into_iter()
+                .map(|ms| Chunk {
+                    measurements: ms.to_vec(),
+                    ..chunk.clone()
+                })
+                .collect()
+        })
+    };
+    if series_limit(e) {
+        return by_measurements();
+    }
+    let mut unit = chunk.unit.smaller();
+    while let Some(u) = unit {
+        if u.nanos() < chunk.window.len() {
+            return Some(
+                u.windows(chunk.window)
+                    .map(|w: Interval| Chunk {
+                        window: w,
+                        unit: u,
+                        ..chunk.clone()
+                    })
+                    .collect(),
+            );
+        }
+        unit = u.smaller();
+    }
+    by_measurements()
+}
+
+/// Exponential backoff with jitter derived from the query text and attempt, so that
+/// concurrent chunks retrying after one server restart do not all return at once.
+fn backoff(base: Duration, attempt: u32, query: &str) -> Duration {
+    let exp = base.saturating_mul(1u32 << attempt.min(10).saturating_sub(1));
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in query.bytes().chain(attempt.to_le_bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x1000_0000_01b3);
+    }
+    let jitter = 0.5 + (h % 1000) as f64 / 1000.0; // 0.5x .. 1.5x
+    exp.mul_f64(jitter).min(Duration::from_secs(120))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::window::{TimeUnit, DAY, HOUR, WEEK};
+
+    fn chunk(unit: TimeUnit, w: Interval, ms: &[&str]) -> Chunk {
+        Chunk {
+            tenant: "t".into(),
+            target: "db_t".into(),
+            target_rp: "autogen".into(),
+            measurements: ms.iter().map(|s| s.to_string()).collect(),
+            window: w,
+            unit,
+            closed: true,
+            retention_ns: None,
+        }
+    }
+
+    fn stmt(m: &str) -> ClientError {
+        ClientError::Statement { message: m.into() }
+    }
+
+    /// A week splits into seven days, a day into 24 hours, keeping the measurements.
+    #[test]
+    fn split_by_time() {
+        let w = Interval::new(4 * DAY, 4 * DAY + WEEK);
+        let parts = split(&chunk(TimeUnit::Week, w, &["a", "b"]), &stmt("timeout")).unwrap();
+        assert_eq!(parts.len(), 7);
+        assert!(parts
+            .iter()
+            .all(|p| p.unit == TimeUnit::Day && p.measurements.len() == 2));
+        assert_eq!(parts[0].window.start, w.start);
+        assert_eq!(parts[6].window.end, w.end);
+        let d = split(&parts[0], &stmt("timeout")).unwrap();
+        assert_eq!(d.len(), 24);
+    }
+
+    /// A clipped (short) window skips units it already fits in.
+    #[test]
+    fn split_skips_units_that_do_not_divide() {
+        let w = Interval::new(4 * DAY, 4 * DAY + 2 * HOUR);
+        let parts = split(&chunk(TimeUnit::Week, w, &["a"]), &stmt("timeout")).unwrap();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[0].unit, TimeUnit::Hour);
+    }
+
+    /// The series limit splits the measurements, not the time; one measurement at the
+    /// smallest unit cannot be split.
+    #[test]
+    fn split_by_measurements() {
+        let w = Interval::new(0, WEEK);
+        let parts = split(
+            &chunk(TimeUnit::Week, w, &["a", "b", "c"]),
+            &stmt("max-select-series limit exceeded"),
+        )
+        .unwrap();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[0].window, w);
+        assert!(split(
+            &chunk(TimeUnit::Week, w, &["a"]),
+            &stmt("max-select-series limit exceeded")
+        )
+        .is_none());
+        let tiny = chunk(TimeUnit::Minute, Interval::new(0, 60_000_000_000), &["a"]);
+        assert!(split(&tiny, &stmt("timeout")).is_none());
+    }
+
+    /// Backoff grows per attempt, stays within jitter bounds and under the cap.
+    #[test]
+    fn backoff_grows_with_jitter() {
+        let b = Duration::from_secs(1);
+        let d1 = backoff(b, 1, "q");
+        let d3 = backoff(b, 3, "q");
+        assert!(
+            d1 >= Duration::from_millis(500) && d1 <= Duration::from_millis(1500),
+            "{d1:?}"
+        );
+        assert!(
+            d3 >= Duration::from_secs(2) && d3 <= Duration::from_secs(6),
+            "{d3:?}"
+        );
+        assert!(backoff(b, 30, "q") <= Duration::from_secs(120));
+    }
+}

@@ -1,0 +1,414 @@
+//! The ledger: an append-only JSON-lines file recording every closed chunk the server
+//! confirmed, read back as interval coverage.
+//!
+//! Parsing ([`parse`]) and coverage ([`Coverage`]) are pure; [`LedgerWriter`] is the
+//! only I/O. One line per finished chunk, fsynced before the next is appended, so a
+//! crash leaves at most a torn last line, which loading ignores with a warning.
+
+use crate::interval::{Interval, IntervalSet};
+use crate::window::TimeUnit;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+/// Where points come from and go to: the part of a record that coverage is keyed by,
+/// together with the measurement.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Scope {
+    /// Source server URL.
+    pub source: String,
+    /// Source database.
+    pub source_db: String,
+    /// Source retention policy.
+    pub source_rp: String,
+    /// Target database.
+    pub target: String,
+    /// Target retention policy.
+    pub target_rp: String,
+    /// Tenant id.
+    pub tenant: String,
+}
+
+/// What a ledger line records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordKind {
+    /// The chunk was copied and the server confirmed the write.
+    #[default]
+    Copied,
+}
+
+/// One ledger line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Record {
+    /// What happened to the chunk.
+    #[serde(default)]
+    pub kind: RecordKind,
+    /// Source, target and tenant.
+    #[serde(flatten)]
+    pub scope: Scope,
+    /// Measurements the chunk covered.
+    pub measurements: Vec<String>,
+    /// First nanosecond of the window.
+    pub start: i64,
+    /// First nanosecond after the window.
+    pub end: i64,
+    /// Window size the chunk was planned with (after any split).
+    pub unit: TimeUnit,
+    /// Points the server reported written.
+    pub points: u64,
+    /// When the line was written (RFC 3339).
+    pub at: String,
+}
+
+impl Record {
+    /// The window `[start, end)`.
+    pub fn window(&self) -> Interval {
+        Interval::new(self.start, self.end)
+    }
+}
+
+/// Errors loading or writing the ledger.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// A line other than a torn last one does not parse.
+    #[error("ledger {path}: line {line} is not a valid record: {reason}")]
+    BadLine {
+        /// Ledger path.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What the parser said.
+        reason: String,
+    },
+    /// Reading, writing or syncing the file failed.
+    #[error("ledger {path}: {source}")]
+    Io {
+        /// Ledger path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// The result of parsing ledger text.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    /// Complete records in file order.
+    pub records: Vec<Record>,
+    /// 1-based number of a torn (unterminated, unparsable) last line, if any.
+    pub torn_line: Option<usize>,
+}
+
+/// Parses ledger text. A last line without a newline that does not parse is a torn
+/// write from a crash and is reported in [`Parsed::torn_line`]; any other bad line is an
+/// error naming its number.
+pub fn parse(text: &str, path: &Path) -> Result<Parsed, LedgerError> {
+    let mut parsed = Parsed::default();
+    let terminated = text.ends_with('\n');
+    let lines: Vec<&str> = text.split_terminator('\n').collect();
+    let n = lines.len();
+    for (i, line) in lines.into_iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Record>(line) {
+            Ok(r) => parsed.records.push(r),
+            Err(_) if i + 1 == n && !terminated => parsed.torn_line = Some(i + 1),
+            Err(e) => {
+                return Err(LedgerError::BadLine {
+                    path: path.to_path_buf(),
+                    line: i + 1,
+                    reason: e.to_string(),
+                })
+            }
+        }
+    }
+    Ok(parsed)
+}
+
+/// Time already copied, per scope and measurement.
+#[derive(Debug, Default, Clone)]
+pub struct Coverage {
+    map: HashMap<Scope, HashMap<String, IntervalSet>>,
+}
+
+static EMPTY: std::sync::OnceLock<IntervalSet> = std::sync::OnceLock::new();
+
+impl Coverage {
+    /// Coverage from records.
+    pub fn from_records<'a>(records: impl IntoIterator<Item = &'a Record>) -> Self {
+        let mut c = Coverage::default();
+        for r in records {
+            c.add(r);
+        }
+        c
+    }
+
+    /// Adds one record's window for each of its measurements.
+    pub fn add(&mut self, r: &Record) {
+        let per_m = self.map.entry(r.scope.clone()).or_default();
+        for m in &r.measurements {
+            per_m.entry(m.clone()).or_default().insert(r.window());
+        }
+    }
+
+    /// What is covered for one measurement in a scope.
+    pub fn get(&self, scope: &Scope, measurement: &str) -> &IntervalSet {
+        self.map
+            .get(scope)
+            .and_then(|m| m.get(measurement))
+            .unwrap_or_else(|| EMPTY.get_or_init(IntervalSet::new))
+    }
+}
+
+/// Per-tenant totals from the ledger, for `status`.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct TenantProgress {
+    /// Target database(s) written.
+    pub targets: Vec<String>,
+    /// Ledger lines (closed chunks recorded).
+    pub chunks: u64,
+    /// Points the server reported written for them.
+    pub points: u64,
+    /// Measurements seen in the records.
+    pub measurements: u64,
+    /// Earliest covered nanosecond.
+    pub covered_from: Option<i64>,
+    /// Latest covered nanosecond (exclusive).
+    pub covered_to: Option<i64>,
+    /// Covered time, merged over measurements, as disjoint intervals.
+    pub covered: Vec<Interval>,
+}
+
+/// Sums records per tenant.
+pub fn progress(records: &[Record]) -> BTreeMap<String, TenantProgress> {
+    let mut out: BTreeMap<String, TenantProgress> = BTreeMap::new();
+    let mut sets: BTreeMap<String, (IntervalSet, std::collections::BTreeSet<String>)> =
+        BTreeMap::new();
+    for r in records {
+        let p = out.entry(r.scope.tenant.clone()).or_default();
+        if !p.targets.contains(&r.scope.target) {
+            p.targets.push(r.scope.target.clone());
+        }
+        p.chunks += 1;
+        p.points += r.points;
+        let (set, ms) = sets.entry(r.scope.tenant.clone()).or_default();
+        set.insert(r.window());
+        ms.extend(r.measurements.iter().cloned());
+    }
+    for (tenant, (set, ms)) in sets {
+        let p = out.get_mut(&tenant).expect("tenant inserted above");
+        p.measurements = ms.len() as u64;
+        p.covered_from = set.parts().first().map(|i| i.start);
+        p.covered_to = set.parts().last().map(|i| i.end);
+        p.covered = set.parts().to_vec();
+    }
+    out
+}
+
+/// Reads the ledger at `path` (a missing file is an empty ledger) and warns about a
+/// torn last line.
+pub fn load(path: &Path) -> Result<Parsed, LedgerError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Parsed::default()),
+        Err(source) => {
+            return Err(LedgerError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    let parsed = parse(&text, path)?;
+    if let Some(line) = parsed.torn_line {
+        tracing::warn!(
+            ledger = %path.display(),
+            line,
+            "ignoring torn last ledger line (an interrupted write); its chunk will be copied again"
+        );
+    }
+    Ok(parsed)
+}
+
+/// Appends records, one fsynced line each.
+#[derive(Debug)]
+pub struct LedgerWriter {
+    path: PathBuf,
+    file: File,
+}
+
+impl LedgerWriter {
+    /// Opens (creating) the ledger for appending. A torn last line is cut off first so
+    /// the next record starts on a line of its own.
+    pub fn open(path: &Path) -> Result<Self, LedgerError> {
+        let io_err = |source| LedgerError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let existed = path.exists();
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(io_err)?;
+        let mut text = String::new();
+        file.read_to_string(&mut text).map_err(io_err)?;
+        if !text.is_empty() && !text.ends_with('\n') {
+            let parsed = parse(&text, path)?;
+            if parsed.torn_line.is_some() {
+                let keep = text.rfind('\n').map_or(0, |i| i + 1);
+                file.set_len(keep as u64).map_err(io_err)?;
+            } else {
+                file.seek(SeekFrom::End(0)).map_err(io_err)?;
+                file.write_all(b"\n").map_err(io_err)?;
+            }
+            file.sync_data().map_err(io_err)?;
+        }
+        file.seek(SeekFrom::End(0)).map_err(io_err)?;
+        if !existed {
+            // A new file's directory entry must be durable too, or a crash could lose
+            // the whole ledger while the copies it recorded survive.
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                File::open(dir).and_then(|d| d.sync_all()).map_err(io_err)?;
+            }
+        }
+        Ok(LedgerWriter {
+            path: path.to_path_buf(),
+            file,
+        })
+    }
+
+    /// Appends one record and syncs it to disk before returning.
+    pub fn append(&mut self, record: &Record) -> Result<(), LedgerError> {
+        let mut line = serde_json::to_string(record).expect("records always serialize");
+        line.push('\n');
+        let io_err = |source| LedgerError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        // One write call per line: a crash can tear the line but never interleave two.
+        self.file.write_all(line.as_bytes()).map_err(io_err)?;
+        self.file.sync_data().map_err(io_err)
+    }
+
+    /// The ledger's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope(tenant: &str) -> Scope {
+        Scope {
+            source: "http://127.0.0.1:8086".into(),
+            source_db: "monasca".into(),
+            source_rp: "autogen".into(),
+            target: format!("monasca_{tenant}"),
+            target_rp: "autogen".into(),
+            tenant: tenant.into(),
+        }
+    }
+
+    fn record(tenant: &str, ms: &[&str], start: i64, end: i64) -> Record {
+        Record {
+            kind: RecordKind::Copied,
+            scope: scope(tenant),
+            measurements: ms.iter().map(|s| s.to_string()).collect(),
+            start,
+            end,
+            unit: TimeUnit::Week,
+            points: 7,
+            at: "2026-01-01T00:00:00Z".into(),
+        }
+    }
+
+    fn text(records: &[Record]) -> String {
+        records
+            .iter()
+            .map(|r| serde_json::to_string(r).unwrap() + "\n")
+            .collect()
+    }
+
+    /// Records serialize to one line and parse back equal.
+    #[test]
+    fn records_round_trip() {
+        let rs = vec![
+            record("a", &["cpu", "m\"em\n"], 0, 10),
+            record("b", &["x"], 5, 9),
+        ];
+        let parsed = parse(&text(&rs), Path::new("l")).unwrap();
+        assert_eq!(parsed.records, rs);
+        assert_eq!(parsed.torn_line, None);
+    }
+
+    /// A torn last line is ignored and reported; a bad line elsewhere is an error naming
+    /// its number.
+    #[test]
+    fn torn_last_line_tolerated_bad_middle_line_rejected() {
+        let good = text(&[record("a", &["cpu"], 0, 10)]);
+        let torn = format!("{good}{{\"kind\":\"cop");
+        let p = parse(&torn, Path::new("l")).unwrap();
+        assert_eq!(p.records.len(), 1);
+        assert_eq!(p.torn_line, Some(2));
+
+        let bad = format!("{good}garbage\n{good}");
+        let err = parse(&bad, Path::new("led")).unwrap_err().to_string();
+        assert!(err.contains("line 2"), "{err}");
+        assert!(err.contains("led"), "{err}");
+    }
+
+    /// Coverage is kept per scope and measurement: another tenant or measurement is not
+    /// covered by a record.
+    #[test]
+    fn coverage_is_per_scope_and_measurement() {
+        let rs = [
+            record("a", &["cpu", "mem"], 0, 10),
+            record("a", &["cpu"], 10, 20),
+        ];
+        let c = Coverage::from_records(&rs);
+        assert_eq!(c.get(&scope("a"), "cpu").parts(), &[Interval::new(0, 20)]);
+        assert_eq!(c.get(&scope("a"), "mem").parts(), &[Interval::new(0, 10)]);
+        assert!(c.get(&scope("b"), "cpu").is_empty());
+        assert!(c.get(&scope("a"), "disk").is_empty());
+    }
+
+    /// Progress sums chunks and points per tenant and merges covered time.
+    #[test]
+    fn progress_per_tenant() {
+        let rs = [
+            record("a", &["cpu", "mem"], 0, 10),
+            record("a", &["cpu"], 10, 20),
+            record("b", &["cpu"], 40, 50),
+        ];
+        let p = progress(&rs);
+        assert_eq!(p["a"].chunks, 2);
+        assert_eq!(p["a"].points, 14);
+        assert_eq!(p["a"].measurements, 2);
+        assert_eq!(p["a"].covered, vec![Interval::new(0, 20)]);
+        assert_eq!(p["b"].covered_from, Some(40));
+    }
+
+    /// The writer cuts a torn tail before appending, so the file parses cleanly after.
+    #[test]
+    fn writer_repairs_torn_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger");
+        let good = text(&[record("a", &["cpu"], 0, 10)]);
+        std::fs::write(&path, format!("{good}{{\"kind\":")).unwrap();
+        let mut w = LedgerWriter::open(&path).unwrap();
+        w.append(&record("a", &["cpu"], 10, 20)).unwrap();
+        let p = load(&path).unwrap();
+        assert_eq!(p.records.len(), 2);
+        assert_eq!(p.torn_line, None);
+    }
+}

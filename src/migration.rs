@@ -1,0 +1,107 @@
+//! The commands' shared path: discover, read the ledger, plan; then `run` copies.
+//!
+//! `plan` is `prepare` without the writes, so a dry run sees exactly what a run would
+//! do up to the first write.
+
+use crate::catalog::{self, Catalog};
+use crate::client::Client;
+use crate::config::Settings;
+use crate::copy::{self, CopyOptions, StopSignal};
+use crate::influxql::Rp;
+use crate::ledger::{self, Coverage, LedgerWriter, Record};
+use crate::lock::RunLock;
+use crate::plan::{self, Plan};
+use crate::progress::Progress;
+use crate::report::RunSummary;
+use anyhow::Context;
+use std::sync::Mutex;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Discovery, ledger and plan, ready to run or to show.
+#[derive(Debug)]
+pub struct Prepared {
+    /// Client for the source server (also the target server in server-side mode).
+    pub client: Client,
+    /// What the servers hold.
+    pub catalog: Catalog,
+    /// What is left to do.
+    pub plan: Plan,
+    /// The ledger's records.
+    pub records: Vec<Record>,
+}
+
+/// The current time in nanoseconds since the epoch.
+pub fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Discovers, loads the ledger and plans. Reads only.
+pub async fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
+    let client = Client::new(&settings.source, settings.run.query_timeout)?;
+    let catalog = catalog::discover(&client, settings).await?;
+    let parsed = ledger::load(&settings.run.ledger)?;
+    let coverage = Coverage::from_records(&parsed.records);
+    let plan = plan::plan(&catalog, settings, &coverage, now_ns())?;
+    Ok(Prepared {
+        client,
+        catalog,
+        plan,
+        records: parsed.records,
+    })
+}
+
+/// Runs the migration until every chunk ran or `stop` says to stop. Errors are fatal
+/// setup problems (config, connection, lock, ledger); failed chunks are in the summary.
+pub async fn run(settings: &Settings, stop: StopSignal) -> anyhow::Result<RunSummary> {
+    let started = Instant::now();
+    let lock = RunLock::acquire(&settings.run.ledger)?;
+    tracing::debug!(lock = %lock.path().display(), "lock taken");
+    let p = prepare(settings).await?;
+    let writer = LedgerWriter::open(&settings.run.ledger)?;
+    tracing::info!(
+        source = %p.catalog.source_url,
+        database = %p.catalog.database,
+        tenants = p.plan.targets.len(),
+        chunks = p.plan.chunks.len(),
+        closed = p.plan.closed_chunks(),
+        covered_windows = p.plan.covered_windows(),
+        "plan ready"
+    );
+    copy::ensure_targets(&p.client, &p.plan.targets)
+        .await
+        .context("cannot create target databases or retention policies")?;
+
+    let progress = Progress::new(p.plan.chunks.len() as u64);
+    let reporter = progress.spawn_reporter(settings.run.progress_interval);
+    let opts = CopyOptions {
+        concurrency: settings.run.concurrency,
+        retries: settings.run.retries,
+        backoff: settings.run.retry_backoff,
+    };
+    let ledger = Mutex::new(writer);
+    let outcome = copy::copy_all(
+        &p.client,
+        &p.catalog.source_url,
+        Rp {
+            db: &p.catalog.database,
+            rp: &p.catalog.source_rp,
+        },
+        &settings.tenants.tag,
+        &p.plan,
+        &ledger,
+        &opts,
+        &progress,
+        stop,
+    )
+    .await;
+    drop(reporter);
+    Ok(RunSummary::new(
+        &p.plan,
+        outcome,
+        started.elapsed(),
+        p.client.queries_issued(),
+    ))
+}
