@@ -1,6 +1,7 @@
 //! Logging to stderr (journald under systemd) and, optionally, a daily-rolling file.
 
 use crate::config::{LogFormat, LogSettings};
+use std::io::IsTerminal;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{fmt, EnvFilter, Layer};
