@@ -298,7 +298,7 @@ pub async fn discover(client: &Client, settings: &Settings) -> Result<Catalog, D
         rp: &source_rp,
     };
     let chunk = settings.run.max_measurements_per_query;
-    let tenants: Vec<TenantData> = stream::iter(by_tenant.into_iter())
+    let tenants: Vec<TenantData> = stream::iter(by_tenant)
         .map(|(id, ms)| {
             let source = source.clone();
             async move {

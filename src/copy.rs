@@ -8,6 +8,7 @@ use crate::interval::Interval;
 use crate::ledger::{LedgerWriter, Record, RecordKind, Scope};
 use crate::plan::{Chunk, Plan, TargetPlan, RETENTION_MARGIN_NS};
 use crate::progress::Progress;
+use futures::future::BoxFuture;
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 use std::future::Future;
@@ -109,11 +110,67 @@ pub async fn ensure_targets(client: &Client, targets: &[TargetPlan]) -> Result<(
     Ok(())
 }
 
+/// How one chunk's points get from the source to the target. The copier owns retries,
+/// splitting and the ledger; a transfer only moves points.
+pub trait Transfer: Send + Sync {
+    /// The statement that reads (and, server-side, writes) the chunk, for failure
+    /// reports: running it by hand reproduces the failure.
+    fn describe(&self, chunk: &Chunk) -> String;
+    /// Copies the chunk's points and returns how many the target confirmed.
+    fn transfer<'a>(&'a self, chunk: &'a Chunk) -> BoxFuture<'a, Result<u64, ClientError>>;
+}
+
+/// Server-side copy: one `SELECT * INTO ... GROUP BY *` per chunk, on the server
+/// that holds both the source and the target databases.
+#[derive(Debug, Clone)]
+pub struct SelectInto<'a> {
+    /// Client of the server.
+    pub client: &'a Client,
+    /// Source database and retention policy.
+    pub source: Rp<'a>,
+    /// Tenant tag key.
+    pub tag: &'a str,
+}
+
+impl Transfer for SelectInto<'_> {
+    fn describe(&self, chunk: &Chunk) -> String {
+        let target = Rp {
+            db: &chunk.target,
+            rp: &chunk.target_rp,
+        };
+        influxql::select_into(
+            &self.source,
+            &target,
+            &chunk.measurements,
+            self.tag,
+            &chunk.tenant,
+            chunk.window,
+        )
+    }
+
+    fn transfer<'a>(&'a self, chunk: &'a Chunk) -> BoxFuture<'a, Result<u64, ClientError>> {
+        Box::pin(async move {
+            let q = self.describe(chunk);
+            let r = self.client.query(Some(self.source.db), &q).await?;
+            Ok(written(&r))
+        })
+    }
+}
+
+/// Identifies the source in ledger records.
+#[derive(Debug, Clone)]
+pub struct SourceId<'a> {
+    /// Server URL.
+    pub url: &'a str,
+    /// Database.
+    pub db: &'a str,
+    /// Retention policy.
+    pub rp: &'a str,
+}
+
 struct Ctx<'a> {
-    client: &'a Client,
-    source: Rp<'a>,
-    source_url: &'a str,
-    tag: &'a str,
+    transfer: &'a dyn Transfer,
+    source: SourceId<'a>,
     ledger: &'a Mutex<LedgerWriter>,
     opts: &'a CopyOptions,
     progress: &'a Progress,
@@ -131,12 +188,9 @@ fn rfc3339_now() -> String {
 }
 
 /// Runs every chunk of the plan. Returns when all ran, or early when `stop` says so.
-#[allow(clippy::too_many_arguments)]
 pub async fn copy_all(
-    client: &Client,
-    source_url: &str,
-    source: Rp<'_>,
-    tenant_tag: &str,
+    transfer: &dyn Transfer,
+    source: SourceId<'_>,
     plan: &Plan,
     ledger: &Mutex<LedgerWriter>,
     opts: &CopyOptions,
@@ -144,10 +198,8 @@ pub async fn copy_all(
     mut stop: StopSignal,
 ) -> Outcome {
     let ctx = Ctx {
-        client,
+        transfer,
         source,
-        source_url,
-        tag: tenant_tag,
         ledger,
         opts,
         progress,
@@ -200,24 +252,11 @@ fn copy_chunk<'a>(
             }
             chunk.window.start = chunk.window.start.max(floor);
         }
-        let target = Rp {
-            db: &chunk.target,
-            rp: &chunk.target_rp,
-        };
-        let query = influxql::select_into(
-            &ctx.source,
-            &target,
-            &chunk.measurements,
-            ctx.tag,
-            &chunk.tenant,
-            chunk.window,
-        );
         let mut attempt = 0u32;
         let err = loop {
             attempt += 1;
-            match ctx.client.query(Some(ctx.source.db), &query).await {
-                Ok(r) => {
-                    let points = written(&r);
+            match ctx.transfer.transfer(&chunk).await {
+                Ok(points) => {
                     out.copied += 1;
                     out.points += points;
                     ctx.progress.add_points(points);
@@ -228,8 +267,8 @@ fn copy_chunk<'a>(
                                 // The copy happened but cannot be recorded: report it as
                                 // failed so the run exits non-zero; a rerun copies it again.
                                 out.failed.push(FailedChunk {
+                                    query: ctx.transfer.describe(&chunk),
                                     chunk,
-                                    query,
                                     error: e.to_string(),
                                     attempts: attempt,
                                 });
@@ -247,7 +286,13 @@ fn copy_chunk<'a>(
                         _ if attempt > ctx.opts.retries => break e,
                         _ => {
                             out.retries += 1;
-                            tokio::time::sleep(backoff(ctx.opts.backoff, attempt, &query)).await;
+                            let salt = format!(
+                                "{}{}{}",
+                                chunk.tenant,
+                                chunk.window.start,
+                                chunk.measurements.len()
+                            );
+                            tokio::time::sleep(backoff(ctx.opts.backoff, attempt, &salt)).await;
                         }
                     }
                 }
@@ -273,8 +318,8 @@ fn copy_chunk<'a>(
         }
         tracing::warn!(tenant = %chunk.tenant, error = %err, attempts = attempt, "chunk failed");
         out.failed.push(FailedChunk {
+            query: ctx.transfer.describe(&chunk),
             chunk,
-            query,
             error: err.to_string(),
             attempts: attempt,
         });
@@ -286,7 +331,7 @@ fn record(ctx: &Ctx<'_>, chunk: &Chunk, points: u64) -> Result<(), crate::ledger
     let rec = Record {
         kind: RecordKind::Copied,
         scope: Scope {
-            source: ctx.source_url.to_string(),
+            source: ctx.source.url.to_string(),
             source_db: ctx.source.db.to_string(),
             source_rp: ctx.source.rp.to_string(),
             target: chunk.target.clone(),
@@ -353,7 +398,7 @@ pub fn split(chunk: &Chunk, e: &ClientError) -> Option<Vec<Chunk>> {
     by_measurements()
 }
 
-/// Exponential backoff with jitter derived from the query text and attempt, so that
+/// Exponential backoff with jitter derived from the chunk and attempt, so that
 /// concurrent chunks retrying after one server restart do not all return at once.
 fn backoff(base: Duration, attempt: u32, query: &str) -> Duration {
     let exp = base.saturating_mul(1u32 << attempt.min(10).saturating_sub(1));

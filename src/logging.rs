@@ -18,6 +18,7 @@ pub fn init(settings: &LogSettings) -> LogGuard {
     let stderr = match settings.format {
         LogFormat::Text => fmt::layer()
             .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
             .with_target(false)
             .boxed(),
         LogFormat::Json => fmt::layer().json().with_writer(std::io::stderr).boxed(),

@@ -82,21 +82,20 @@ pub async fn run(settings: &Settings, stop: StopSignal) -> anyhow::Result<RunSum
         backoff: settings.run.retry_backoff,
     };
     let ledger = Mutex::new(writer);
-    let outcome = copy::copy_all(
-        &p.client,
-        &p.catalog.source_url,
-        Rp {
+    let transfer = copy::SelectInto {
+        client: &p.client,
+        source: Rp {
             db: &p.catalog.database,
             rp: &p.catalog.source_rp,
         },
-        &settings.tenants.tag,
-        &p.plan,
-        &ledger,
-        &opts,
-        &progress,
-        stop,
-    )
-    .await;
+        tag: &settings.tenants.tag,
+    };
+    let source = copy::SourceId {
+        url: &p.catalog.source_url,
+        db: &p.catalog.database,
+        rp: &p.catalog.source_rp,
+    };
+    let outcome = copy::copy_all(&transfer, source, &p.plan, &ledger, &opts, &progress, stop).await;
     drop(reporter);
     Ok(RunSummary::new(
         &p.plan,

@@ -110,6 +110,18 @@ pub enum PlanError {
         /// The other tenant.
         second: String,
     },
+    /// InfluxDB would refuse the target name.
+    #[error(
+        "tenant {tenant:?} maps to target database {target:?}, which InfluxDB refuses: {reason}"
+    )]
+    InvalidTarget {
+        /// Tenant id.
+        tenant: String,
+        /// The target name.
+        target: String,
+        /// Why it is refused.
+        reason: String,
+    },
     /// A tenant's target is the source database, which is never written to.
     #[error("tenant {tenant:?} maps to the source database {target:?}, which is never written to; change tenants.target_template")]
     TargetIsSource {
@@ -120,11 +132,43 @@ pub enum PlanError {
     },
 }
 
+/// InfluxDB's limit on database names, in bytes.
+pub const MAX_NAME_BYTES: usize = 255;
+
+/// Whether InfluxDB 1.x refuses `c` in a database name: `/`, `\\`, and what Go's
+/// `unicode.IsPrint` rejects (controls, whitespace other than the ASCII space,
+/// invisible format characters, private use), as far as std can tell them apart.
+fn refused_in_name(c: char) -> bool {
+    matches!(c, '/' | '\\')
+        || c.is_control()
+        || (c.is_whitespace() && c != ' ')
+        || matches!(c as u32,
+            0xAD | 0x600..=0x605 | 0x61C | 0x6DD | 0x70F | 0x180E | 0x200B..=0x200F
+            | 0x202A..=0x202E | 0x2060..=0x2064 | 0x2066..=0x206F | 0xFEFF | 0xFFF9..=0xFFFB
+            | 0xE000..=0xF8FF | 0xF0000..=0x10FFFF)
+}
+
+/// Percent-encodes (UTF-8 bytes, `%2F`) the characters InfluxDB refuses in a database
+/// name; everything else is kept as it is.
+pub fn encode_tenant(tenant: &str) -> String {
+    let mut out = String::with_capacity(tenant.len());
+    for c in tenant.chars() {
+        if refused_in_name(c) {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// The target database name for a tenant: the template with `{database}` and
-/// `{tenant}` filled in, and the two characters InfluxDB refuses in database names
-/// (`/`, `\`) percent-encoded in the tenant id.
+/// `{tenant}` filled in, the tenant id passed through [`encode_tenant`].
 pub fn target_database(template: &str, database: &str, tenant: &str) -> String {
-    let tenant = tenant.replace('/', "%2F").replace('\\', "%5C");
+    let tenant = encode_tenant(tenant);
     let mut out = String::with_capacity(template.len() + database.len() + tenant.len());
     let mut rest = template;
     while let Some(i) = rest.find('{') {
@@ -304,6 +348,15 @@ pub fn plan(
                 target: target.database,
             });
         }
+        if target.database.len() > MAX_NAME_BYTES
+            || matches!(target.database.as_str(), "" | "." | "..")
+        {
+            return Err(PlanError::InvalidTarget {
+                tenant: t.id.clone(),
+                reason: format!("names must be 1 to {MAX_NAME_BYTES} bytes and not . or .."),
+                target: target.database,
+            });
+        }
         if let Some(first) = owners.insert(target.database.clone(), t.id.clone()) {
             return Err(PlanError::TargetCollision {
                 target: target.database,
@@ -408,7 +461,10 @@ mod tests {
         s
     }
 
-    fn catalog(tenants: &[(&str, &[(&str, i64, i64)])]) -> Catalog {
+    /// (tenant, [(measurement, first, end)])
+    type Spec<'a> = (&'a str, &'a [(&'a str, i64, i64)]);
+
+    fn catalog(tenants: &[Spec<'_>]) -> Catalog {
         let mut c = Catalog {
             source_url: "http://src".into(),
             database: "monasca".into(),
@@ -596,6 +652,14 @@ mod tests {
             "monasca_a%2Fb%5Cc"
         );
         assert_eq!(target_database("x{y}_{tenant}", "db", "t"), "x{y}_t");
+        assert_eq!(
+            encode_tenant("a\tb\u{200B} c\u{A0}ü"),
+            "a%09b%E2%80%8B c%C2%A0ü"
+        );
+        assert_eq!(encode_tenant("x' OR '1'='1"), "x' OR '1'='1");
+        let long = catalog(&[(&"/".repeat(90), &[("cpu", MON, MON + 1)])]);
+        let err = plan(&long, &settings(|_| {}), &Coverage::default(), MON).unwrap_err();
+        assert!(matches!(err, PlanError::InvalidTarget { .. }), "{err}");
         let c = catalog(&[
             ("a/b", &[("cpu", MON, MON + 1)]),
             ("a%2Fb", &[("cpu", MON, MON + 1)]),

@@ -160,7 +160,7 @@ pub fn influx_duration(d: std::time::Duration) -> String {
         ("m", MINUTE as u128),
         ("s", SECOND as u128),
     ] {
-        if ns >= size && ns % size == 0 {
+        if ns >= size && ns.is_multiple_of(size) {
             return format!("{}{unit}", ns / size);
         }
     }

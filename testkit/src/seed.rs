@@ -367,7 +367,7 @@ impl Iterator for Lines {
                 match s.kind {
                     // Two decimals; one point in 8 is a whole number, written `42.0`.
                     ValueKind::Float => {
-                        let v = if r % 8 == 0 {
+                        let v = if r.is_multiple_of(8) {
                             ((r >> 8) % 1000) as f64
                         } else {
                             ((r >> 8) % 100_000) as f64 / 100.0
@@ -380,7 +380,7 @@ impl Iterator for Lines {
                     }
                 }
                 line.push_str(",value_meta=\"");
-                if r % 10 == 0 {
+                if r.is_multiple_of(10) {
                     let meta = format!(
                         r#"{{"msg": "check \"{}\" said: C:\\tmp\\{}", "code": {}}}"#,
                         self.k,
