@@ -22,7 +22,11 @@ pub struct Cli {
 #[derive(Debug, Subcommand, Clone)]
 pub enum Command {
     /// Migrate: copy every planned chunk and record closed ones in the ledger.
-    Run,
+    Run {
+        /// Also print the summary as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// Dry run: show the chunks a run would copy, the databases and retention policies
     /// it would create, and what the ledger already covers. Writes nothing.
     Plan {

@@ -29,11 +29,14 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        match cli.command.unwrap_or(Command::Run) {
-            Command::Run => {
+        match cli.command.unwrap_or(Command::Run { json: false }) {
+            Command::Run { json } => {
                 let stop = shutdown::on_signals(settings.run.stop_grace);
                 let summary = migration::run(&settings, stop).await?;
                 eprint!("{}", summary.render());
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&summary)?);
+                }
                 Ok::<u8, anyhow::Error>(summary.exit_code())
             }
             Command::Plan { json } => {

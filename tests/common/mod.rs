@@ -1,0 +1,149 @@
+//! Shared helpers for the integration tests: run the real binary against private
+//! `influxd` servers from `testkit`.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use testkit::{dump, DatasetSpec, InfluxServer, TenantSpec};
+
+/// Nanoseconds in a week.
+pub const WEEK: i64 = 7 * 86_400 * 1_000_000_000;
+/// Nanoseconds in a minute.
+pub const MINUTE: i64 = 60_000_000_000;
+
+/// Now in nanoseconds.
+pub fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i64
+}
+
+/// The tool's binary, built by cargo for the integration tests.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_influx-tenant-migrate")
+}
+
+/// A command for the tool against `server`, with its ledger in `dir`, and no
+/// `ITM__*` variables leaking in from the environment.
+pub fn tool(server: &InfluxServer, dir: &Path) -> Command {
+    let mut c = Command::new(bin());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("ITM__") {
+            c.env_remove(k);
+        }
+    }
+    c.env("RUST_LOG", "warn")
+        .arg("--source-url")
+        .arg(server.url())
+        .arg("--ledger")
+        .arg(ledger_path(dir))
+        .stdin(Stdio::null());
+    c
+}
+
+/// The ledger path the helpers use in `dir`.
+pub fn ledger_path(dir: &Path) -> PathBuf {
+    dir.join("itm.ledger")
+}
+
+/// Runs a command and returns its output.
+pub fn output(mut c: Command) -> Output {
+    c.output().expect("run influx-tenant-migrate")
+}
+
+/// Runs `tool ... <args>` and returns the output.
+pub fn run(server: &InfluxServer, dir: &Path, args: &[&str]) -> Output {
+    let mut c = tool(server, dir);
+    c.args(args);
+    output(c)
+}
+
+/// Text of stderr.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts exit code `code` and shows stderr otherwise.
+pub fn assert_exit(o: &Output, code: i32) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "exit status {:?}\nstderr:\n{}\nstdout:\n{}",
+        o.status,
+        stderr(o),
+        String::from_utf8_lossy(&o.stdout)
+    );
+}
+
+/// Runs `run --json` expecting success; returns the summary.
+pub fn migrate(server: &InfluxServer, dir: &Path, extra: &[&str]) -> Value {
+    let mut args = vec!["run", "--json"];
+    args.extend_from_slice(extra);
+    let o = run(server, dir, &args);
+    assert_exit(&o, 0);
+    serde_json::from_slice(&o.stdout).expect("run --json prints JSON")
+}
+
+/// Runs `plan --json` expecting success; returns the plan.
+pub fn plan(server: &InfluxServer, dir: &Path, extra: &[&str]) -> Value {
+    let mut args = vec!["plan", "--json"];
+    args.extend_from_slice(extra);
+    let o = run(server, dir, &args);
+    assert_exit(&o, 0);
+    serde_json::from_slice(&o.stdout).expect("plan --json prints JSON")
+}
+
+/// The ledger's lines, parsed.
+pub fn ledger_records(dir: &Path) -> Vec<Value> {
+    match std::fs::read_to_string(ledger_path(dir)) {
+        Ok(t) => t
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("ledger line is JSON"))
+            .collect(),
+        Err(_) => vec![],
+    }
+}
+
+/// The Monasca-shaped dataset most tests use: five weeks every 30 minutes, two normal
+/// tenants, one that starts two weeks ago and one that stopped three weeks ago; one
+/// measurement (`http_status`) has an integer `value` next to float ones.
+pub fn standard_spec(now: i64) -> DatasetSpec {
+    let mut spec = DatasetSpec::monasca(&["t1", "t2"], 5, Duration::from_secs(1800), now);
+    spec.tenants
+        .push(TenantSpec::new("late").window(Some(now - 2 * WEEK + 3 * MINUTE), None));
+    spec.tenants
+        .push(TenantSpec::new("early").window(None, Some(now - 3 * WEEK - 7 * MINUTE)));
+    spec
+}
+
+/// The target database of a tenant under the default template.
+pub fn target(tenant: &str) -> String {
+    format!(
+        "monasca_{}",
+        tenant.replace('/', "%2F").replace('\\', "%5C")
+    )
+}
+
+/// Asserts that every tenant's database holds exactly that tenant's points of the
+/// source: same series, tags, fields, field types and timestamps.
+pub fn assert_tenants_exact(server: &InfluxServer, tenants: &[&str]) {
+    for t in tenants {
+        let expected = dump(server, "monasca", Some(("_tenant_id", t))).unwrap();
+        let actual = dump(server, &target(t), None).unwrap();
+        assert!(
+            expected.point_count() > 0,
+            "tenant {t} has no source points"
+        );
+        testkit::assert_same(&expected, &actual);
+    }
+}
+
+/// Databases on the server, sorted.
+pub fn databases(server: &InfluxServer) -> Vec<String> {
+    let mut d = server.databases().unwrap();
+    d.sort();
+    d
+}
