@@ -6,7 +6,7 @@ use crate::client::{written, Client, ClientError, FailureClass};
 use crate::influxql::{self, Rp};
 use crate::interval::Interval;
 use crate::ledger::{LedgerWriter, Record, RecordKind, Scope};
-use crate::plan::{Chunk, Plan, TargetPlan, RETENTION_MARGIN_NS};
+use crate::plan::{Chunk, Plan, TargetPlan};
 use crate::progress::Progress;
 use futures::future::BoxFuture;
 use futures::stream::{self, StreamExt};
@@ -243,9 +243,7 @@ fn copy_chunk<'a>(
         let mut out = Outcome::default();
         if let Some(r) = chunk.retention_ns {
             // Re-clamped now, not at planning: the horizon moved while earlier chunks ran.
-            let floor = now_ns()
-                .saturating_sub(r)
-                .saturating_add(RETENTION_MARGIN_NS);
+            let floor = crate::plan::retention_floor(now_ns(), r);
             if chunk.window.end <= floor {
                 out.expired += 1;
                 return out;

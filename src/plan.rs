@@ -322,6 +322,16 @@ pub fn batches(measurements: &[String], catalog: &Catalog, max: usize) -> Vec<Ve
     out.into_iter().map(|b| b.measurements).collect()
 }
 
+/// The oldest nanosecond a policy of `retention_ns` accepts safely at `now_ns`: inside
+/// the margin, rounded up to a whole minute so windows stay readable.
+pub fn retention_floor(now_ns: i64, retention_ns: i64) -> i64 {
+    let m = crate::window::MINUTE;
+    let t = now_ns
+        .saturating_sub(retention_ns)
+        .saturating_add(RETENTION_MARGIN_NS);
+    t.saturating_add(m - 1).div_euclid(m).saturating_mul(m)
+}
+
 /// Makes the plan. See the module docs.
 pub fn plan(
     catalog: &Catalog,
@@ -366,9 +376,7 @@ pub fn plan(
         }
         let scope = scope(catalog, &target);
 
-        let floor = target
-            .retention_ns
-            .map(|r| now_ns.saturating_sub(r).saturating_add(RETENTION_MARGIN_NS));
+        let floor = target.retention_ns.map(|r| retention_floor(now_ns, r));
         let bounds = Interval::new(
             [w.from, floor]
                 .into_iter()
@@ -619,7 +627,16 @@ mod tests {
         let t = &p.targets[0];
         assert_eq!(t.retention_policy, "2w");
         assert_eq!(t.create_retention_policy.as_deref(), Some("2w"));
-        let floor = now - 2 * WEEK + RETENTION_MARGIN_NS;
+        let floor = retention_floor(now, 2 * WEEK);
+        assert_eq!(
+            floor,
+            now - 2 * WEEK + RETENTION_MARGIN_NS,
+            "already whole minutes"
+        );
+        assert_eq!(
+            retention_floor(now + 1, 2 * WEEK),
+            floor + crate::window::MINUTE
+        );
         assert_eq!(p.chunks[0].window.start, floor);
         assert!(p.chunks.iter().all(|c| c.window.start >= floor));
     }

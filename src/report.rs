@@ -188,7 +188,9 @@ impl<'a> PlanReport<'a> {
             retention_policy: &catalog.source_rp,
             excluded_tenants: &catalog.excluded_tenants,
             skipped_measurements: &catalog.skipped_measurements,
-            closed_before: format_ns(plan.closed_before_ns),
+            closed_before: format_ns(
+                plan.closed_before_ns - plan.closed_before_ns.rem_euclid(crate::window::SECOND),
+            ),
             targets: &plan.targets,
             tenants: &plan.tenants,
             chunks: &plan.chunks,

@@ -313,9 +313,9 @@ fn retention_policy_and_recent_history() {
     assert_eq!(rp.name, "2w");
     assert_eq!(rp.duration, "336h0m0s");
 
-    let margin = influx_tenant_migrate::plan::RETENTION_MARGIN_NS;
-    let floor_lo = start - 2 * WEEK + margin; // nothing older than this can be copied
-    let floor_hi = end - 2 * WEEK + margin; // everything newer than this must be
+    use influx_tenant_migrate::plan::retention_floor;
+    let floor_lo = retention_floor(start, 2 * WEEK); // nothing older than this can be copied
+    let floor_hi = retention_floor(end, 2 * WEEK); // everything from this on must be
     let copied = dump(&server, "monasca_t1", None).unwrap();
     let source = dump(&server, "monasca", Some(("_tenant_id", "t1"))).unwrap();
     let mut n_hi = 0;
