@@ -82,8 +82,8 @@ fn main() -> Result<()> {
 
     step("result per tenant: source points vs copied points, exact comparison");
     println!(
-        "{:<34} {:<42} {:<8} {:>8} {:>8}  {}",
-        "TENANT", "DATABASE", "POLICY", "SOURCE", "COPIED", "CHECK"
+        "{:<34} {:<42} {:<8} {:>8} {:>8}  CHECK",
+        "TENANT", "DATABASE", "POLICY", "SOURCE", "COPIED"
     );
     for t in &spec.tenants {
         let db = format!("monasca_{}", t.id);
