@@ -86,6 +86,15 @@ pub enum DiscoverError {
         /// Policy asked for.
         rp: String,
     },
+    /// A tenant's history cannot be bounded: its first/last point queries exceed the
+    /// server's limits and no shard groups or --from/--to are known.
+    #[error("cannot find where tenant {tenant:?}'s history starts and ends ({error}); give --from and --to, or run as an admin so shard groups can be listed")]
+    NoBounds {
+        /// Tenant id.
+        tenant: String,
+        /// The server's error.
+        error: String,
+    },
     /// A statement returned something other than expected.
     #[error("unexpected answer to `{query}`: {reason}")]
     Shape {
@@ -297,6 +306,13 @@ pub async fn discover(client: &Client, settings: &Settings) -> Result<Catalog, D
         db: &src.database,
         rp: &source_rp,
     };
+    // When the server's limits refuse the first/last-point queries, history is bounded
+    // by the shard groups, or by --from/--to, instead of by the tenant's own points.
+    let fallback = match (&shard_groups, settings.window.from, settings.window.to) {
+        (Some(g), _, _) if !g.is_empty() => Some(Interval::new(g[0].start, g[g.len() - 1].end)),
+        (_, Some(f), Some(t)) => Some(Interval::new(f, t)),
+        _ => None,
+    };
     let chunk = settings.run.max_measurements_per_query;
     let tenants: Vec<TenantData> = stream::iter(by_tenant)
         .map(|(id, ms)| {
@@ -304,15 +320,37 @@ pub async fn discover(client: &Client, settings: &Settings) -> Result<Catalog, D
             async move {
                 let mut extents = BTreeMap::new();
                 for part in ms.chunks(chunk) {
-                    let first = extent(client, &source, part, &t.tag, &id, false).await?;
-                    let last = extent(client, &source, part, &t.tag, &id, true).await?;
-                    for (m, f) in first {
-                        if let Some(l) = last.get(&m) {
-                            extents.insert(m, Interval::new(f, l.saturating_add(1)));
+                    let bounds = async {
+                        let first = extent(client, &source, part, &t.tag, &id, false).await?;
+                        let last = extent(client, &source, part, &t.tag, &id, true).await?;
+                        Ok::<_, ClientError>((first, last))
+                    };
+                    match bounds.await {
+                        Ok((first, last)) => {
+                            for (m, f) in first {
+                                if let Some(l) = last.get(&m) {
+                                    extents.insert(m, Interval::new(f, l.saturating_add(1)));
+                                }
+                            }
                         }
+                        Err(e) if e.class() == FailureClass::TooBig => {
+                            let Some(b) = fallback else {
+                                return Err(DiscoverError::NoBounds {
+                                    tenant: id.clone(),
+                                    error: e.to_string(),
+                                });
+                            };
+                            tracing::warn!(
+                                tenant = %id,
+                                error = %e,
+                                "first/last point queries refused by the server's limits; bounding this tenant by the shard groups"
+                            );
+                            extents.extend(part.iter().map(|m| (m.clone(), b)));
+                        }
+                        Err(e) => return Err(e.into()),
                     }
                 }
-                Ok::<_, ClientError>(TenantData {
+                Ok::<_, DiscoverError>(TenantData {
                     id,
                     measurements: extents,
                 })

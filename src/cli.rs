@@ -140,10 +140,21 @@ pub struct Opts {
     /// Time limit of one query. Default 30m; overrides `run.query_timeout`.
     #[arg(long, global = true, value_name = "DURATION")]
     pub query_timeout: Option<String>,
-    /// Retries of a transient failure before a chunk is split. Default 3; overrides
-    /// `run.retries`.
+    /// Retries of a transient failure before a chunk is split or reported. Default 8
+    /// (about two minutes of backoff); overrides `run.retries`.
     #[arg(long, global = true, value_name = "N")]
     pub retries: Option<u32>,
+    /// Most time one chunk spends retrying. Default 5m; overrides `run.retry_deadline`.
+    #[arg(long, global = true, value_name = "DURATION")]
+    pub retry_deadline: Option<String>,
+    /// Keep the average write rate under N points per second (protects a busy
+    /// production server). Default 0 = no limit; overrides `run.max_points_per_second`.
+    #[arg(long, global = true, value_name = "N")]
+    pub max_points_per_second: Option<u64>,
+    /// JSON list of the chunks that still failed after a run. Default
+    /// `<ledger>.failures.json`; overrides `run.failure_report`.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub failure_report: Option<PathBuf>,
 
     /// Log format, text or json. Default text; overrides `log.format`.
     #[arg(long, global = true, value_name = "FORMAT")]
@@ -179,6 +190,7 @@ impl Opts {
         s("window.settle", &self.settle);
         s("retention.default", &self.default_retention);
         s("run.query_timeout", &self.query_timeout);
+        s("run.retry_deadline", &self.retry_deadline);
         s("log.format", &self.log_format);
         s("log.level", &self.log_level);
         let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
@@ -186,6 +198,7 @@ impl Opts {
         s("source.ca_file", &path(&self.ca_file));
         s("run.ledger", &path(&self.ledger));
         s("log.dir", &path(&self.log_file));
+        s("run.failure_report", &path(&self.failure_report));
         let mut lists = |k: &'static str, v: &Vec<String>| {
             if !v.is_empty() {
                 o.push((k, v.clone().into()));
@@ -203,6 +216,9 @@ impl Opts {
         }
         if let Some(n) = self.max_measurements_per_query {
             o.push(("run.max_measurements_per_query", (n as u64).into()));
+        }
+        if let Some(n) = self.max_points_per_second {
+            o.push(("run.max_points_per_second", n.into()));
         }
         if let Some(n) = self.retries {
             o.push(("run.retries", u64::from(n).into()));

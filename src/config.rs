@@ -170,6 +170,9 @@ struct RawRun {
     query_timeout: String,
     retries: u32,
     retry_backoff: String,
+    retry_deadline: String,
+    max_points_per_second: u64,
+    failure_report: String,
     progress_interval: String,
     stop_grace: String,
 }
@@ -181,8 +184,11 @@ impl Default for RawRun {
             ledger: "influx-tenant-migrate.ledger".into(),
             max_measurements_per_query: 200,
             query_timeout: "30m".into(),
-            retries: 3,
+            retries: 8,
             retry_backoff: "1s".into(),
+            retry_deadline: "5m".into(),
+            max_points_per_second: 0,
+            failure_report: String::new(),
             progress_interval: "10s".into(),
             stop_grace: "60s".into(),
         }
@@ -283,8 +289,14 @@ pub struct RunSettings {
     pub query_timeout: Duration,
     /// Retries of a transient failure before a chunk is split.
     pub retries: u32,
-    /// First retry delay; doubles each attempt, with jitter.
+    /// First retry delay; doubles each attempt (capped at 30s), with jitter.
     pub retry_backoff: Duration,
+    /// Most time one chunk spends retrying before it is split or reported failed.
+    pub retry_deadline: Duration,
+    /// Average write rate the copier keeps under (points per second); `None` = no limit.
+    pub max_points_per_second: Option<u64>,
+    /// Where the chunks that still failed are listed after a run (JSON).
+    pub failure_report: PathBuf,
     /// How often a progress line is logged when stderr is not a terminal.
     pub progress_interval: Duration,
     /// After SIGTERM/SIGINT, how long chunks in flight may take before they are
@@ -585,13 +597,25 @@ fn validate(raw: Raw, origins: &Origins<'_>) -> Result<Settings, ConfigError> {
     if r.ledger.trim().is_empty() {
         return Err(invalid("run.ledger", "must not be empty".into()));
     }
+    let ledger = PathBuf::from(&r.ledger);
+    let failure_report = match opt(r.failure_report) {
+        Some(p) => PathBuf::from(p),
+        None => {
+            let mut p = ledger.clone().into_os_string();
+            p.push(".failures.json");
+            PathBuf::from(p)
+        }
+    };
     let run = RunSettings {
         concurrency: r.concurrency,
-        ledger: PathBuf::from(r.ledger),
+        ledger,
         max_measurements_per_query: r.max_measurements_per_query,
         query_timeout: duration("run.query_timeout", &r.query_timeout)?,
         retries: r.retries,
         retry_backoff: duration("run.retry_backoff", &r.retry_backoff)?,
+        retry_deadline: duration("run.retry_deadline", &r.retry_deadline)?,
+        max_points_per_second: (r.max_points_per_second > 0).then_some(r.max_points_per_second),
+        failure_report,
         progress_interval: duration("run.progress_interval", &r.progress_interval)?,
         stop_grace: duration("run.stop_grace", &r.stop_grace)?,
     };

@@ -41,10 +41,51 @@ pub struct CopyOptions {
     pub retries: u32,
     /// First retry delay; doubles per attempt, with jitter.
     pub backoff: Duration,
+    /// Most time one chunk spends retrying.
+    pub retry_deadline: Duration,
+    /// Average points per second to stay under, if any.
+    pub max_points_per_second: Option<u64>,
+}
+
+/// Paces chunk starts so the average write rate stays under a limit. Server-side
+/// copies cannot be slowed down mid-query, so the debt of each finished chunk delays
+/// the next start instead.
+#[derive(Debug)]
+pub struct Pacer {
+    limit: Option<u64>,
+    next: Mutex<tokio::time::Instant>,
+}
+
+impl Pacer {
+    /// A pacer for `limit` points per second (`None`: never waits).
+    pub fn new(limit: Option<u64>) -> Self {
+        Pacer {
+            limit,
+            next: Mutex::new(tokio::time::Instant::now()),
+        }
+    }
+
+    /// Waits until the next chunk may start.
+    pub async fn wait(&self) {
+        if self.limit.is_none() {
+            return;
+        }
+        let at = *self.next.lock().unwrap_or_else(|p| p.into_inner());
+        tokio::time::sleep_until(at).await;
+    }
+
+    /// Books `points` written: later starts move back by `points / limit` seconds.
+    pub fn written(&self, points: u64) {
+        if let Some(limit) = self.limit {
+            let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+            let now = tokio::time::Instant::now();
+            *next = (*next).max(now) + Duration::from_secs_f64(points as f64 / limit.max(1) as f64);
+        }
+    }
 }
 
 /// A chunk (or piece of one) that could not be copied.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct FailedChunk {
     /// The chunk as last tried.
     pub chunk: Chunk,
@@ -170,6 +211,8 @@ pub struct SourceId<'a> {
 
 struct Ctx<'a> {
     transfer: &'a dyn Transfer,
+    closed_before: i64,
+    pacer: Pacer,
     source: SourceId<'a>,
     ledger: &'a Mutex<LedgerWriter>,
     opts: &'a CopyOptions,
@@ -199,6 +242,8 @@ pub async fn copy_all(
 ) -> Outcome {
     let ctx = Ctx {
         transfer,
+        closed_before: plan.closed_before_ns,
+        pacer: Pacer::new(opts.max_points_per_second),
         source,
         ledger,
         opts,
@@ -210,7 +255,7 @@ pub async fn copy_all(
         // Checked as each chunk is about to start: after a stop, nothing new starts.
         .take_while(move |_| std::future::ready(*schedule.borrow() == StopLevel::Run))
         .map(|c| async move {
-            let o = copy_chunk(ctx, c.clone()).await;
+            let o = copy_chunk(ctx, c.clone(), false).await;
             ctx.progress.chunk_done(!o.failed.is_empty());
             o
         })
@@ -234,10 +279,12 @@ pub async fn copy_all(
     total
 }
 
-/// Copies one chunk, retrying and splitting as needed.
+/// Copies one chunk, retrying and splitting as needed. `split` marks a piece of a
+/// bigger chunk that failed.
 fn copy_chunk<'a>(
     ctx: &'a Ctx<'a>,
     mut chunk: Chunk,
+    split: bool,
 ) -> Pin<Box<dyn Future<Output = Outcome> + Send + 'a>> {
     Box::pin(async move {
         let mut out = Outcome::default();
@@ -250,16 +297,22 @@ fn copy_chunk<'a>(
             }
             chunk.window.start = chunk.window.start.max(floor);
         }
+        let started = tokio::time::Instant::now();
         let mut attempt = 0u32;
         let err = loop {
             attempt += 1;
-            match ctx.transfer.transfer(&chunk).await {
+            ctx.pacer.wait().await;
+            let result = ctx.transfer.transfer(&chunk).await;
+            if let Ok(points) = &result {
+                ctx.pacer.written(*points);
+            }
+            match result {
                 Ok(points) => {
                     out.copied += 1;
                     out.points += points;
                     ctx.progress.add_points(points);
                     if chunk.closed {
-                        match record(ctx, &chunk, points) {
+                        match record(ctx, &chunk, points, split) {
                             Ok(()) => out.recorded += 1,
                             Err(e) => {
                                 // The copy happened but cannot be recorded: report it as
@@ -281,7 +334,11 @@ fn copy_chunk<'a>(
                     match class {
                         FailureClass::Permanent => break e,
                         FailureClass::TooBig if can_split(&chunk, &e) => break e,
-                        _ if attempt > ctx.opts.retries => break e,
+                        _ if attempt > ctx.opts.retries
+                            || started.elapsed() >= ctx.opts.retry_deadline =>
+                        {
+                            break e
+                        }
                         _ => {
                             out.retries += 1;
                             let salt = format!(
@@ -296,8 +353,10 @@ fn copy_chunk<'a>(
                 }
             }
         };
-        if err.class() != FailureClass::Permanent {
-            if let Some(pieces) = split(&chunk, &err) {
+        // Smaller queries help a server that is struggling, not one that is gone.
+        let unreachable = matches!(err, ClientError::Unreachable { .. });
+        if err.class() != FailureClass::Permanent && !unreachable {
+            if let Some(pieces) = split_chunk(&chunk, &err) {
                 tracing::info!(
                     tenant = %chunk.tenant,
                     window = %crate::window::format_ns(chunk.window.start),
@@ -308,8 +367,10 @@ fn copy_chunk<'a>(
                     "splitting chunk after failure"
                 );
                 out.splits += 1;
-                for p in pieces {
-                    out.merge(copy_chunk(ctx, p).await);
+                for mut p in pieces {
+                    // Pieces of an open chunk that end before the cutoff are closed.
+                    p.closed = p.closed || p.window.end <= ctx.closed_before;
+                    out.merge(copy_chunk(ctx, p, true).await);
                 }
                 return out;
             }
@@ -325,7 +386,12 @@ fn copy_chunk<'a>(
     })
 }
 
-fn record(ctx: &Ctx<'_>, chunk: &Chunk, points: u64) -> Result<(), crate::ledger::LedgerError> {
+fn record(
+    ctx: &Ctx<'_>,
+    chunk: &Chunk,
+    points: u64,
+    split: bool,
+) -> Result<(), crate::ledger::LedgerError> {
     let rec = Record {
         kind: RecordKind::Copied,
         scope: Scope {
@@ -340,6 +406,7 @@ fn record(ctx: &Ctx<'_>, chunk: &Chunk, points: u64) -> Result<(), crate::ledger
         start: chunk.window.start,
         end: chunk.window.end,
         unit: chunk.unit,
+        split,
         points,
         at: rfc3339_now(),
     };
@@ -356,13 +423,13 @@ fn series_limit(e: &ClientError) -> bool {
 }
 
 fn can_split(chunk: &Chunk, e: &ClientError) -> bool {
-    split(chunk, e).is_some()
+    split_chunk(chunk, e).is_some()
 }
 
 /// The pieces a failed chunk is split into: by measurements when the series limit was
 /// hit (a shorter window has as many series), else by time into the next smaller unit
 /// that actually divides the window, else by measurements.
-pub fn split(chunk: &Chunk, e: &ClientError) -> Option<Vec<Chunk>> {
+pub fn split_chunk(chunk: &Chunk, e: &ClientError) -> Option<Vec<Chunk>> {
     let by_measurements = || {
         (chunk.measurements.len() > 1).then(|| {
             let mid = chunk.measurements.len() / 2;
@@ -399,13 +466,13 @@ pub fn split(chunk: &Chunk, e: &ClientError) -> Option<Vec<Chunk>> {
 /// Exponential backoff with jitter derived from the chunk and attempt, so that
 /// concurrent chunks retrying after one server restart do not all return at once.
 fn backoff(base: Duration, attempt: u32, query: &str) -> Duration {
-    let exp = base.saturating_mul(1u32 << attempt.min(10).saturating_sub(1));
+    let exp = base.saturating_mul(1u32 << attempt.clamp(1, 10).saturating_sub(1));
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in query.bytes().chain(attempt.to_le_bytes()) {
         h = (h ^ u64::from(b)).wrapping_mul(0x1000_0000_01b3);
     }
     let jitter = 0.5 + (h % 1000) as f64 / 1000.0; // 0.5x .. 1.5x
-    exp.mul_f64(jitter).min(Duration::from_secs(120))
+    exp.min(Duration::from_secs(30)).mul_f64(jitter)
 }
 
 #[cfg(test)]
@@ -434,14 +501,14 @@ mod tests {
     #[test]
     fn split_by_time() {
         let w = Interval::new(4 * DAY, 4 * DAY + WEEK);
-        let parts = split(&chunk(TimeUnit::Week, w, &["a", "b"]), &stmt("timeout")).unwrap();
+        let parts = split_chunk(&chunk(TimeUnit::Week, w, &["a", "b"]), &stmt("timeout")).unwrap();
         assert_eq!(parts.len(), 7);
         assert!(parts
             .iter()
             .all(|p| p.unit == TimeUnit::Day && p.measurements.len() == 2));
         assert_eq!(parts[0].window.start, w.start);
         assert_eq!(parts[6].window.end, w.end);
-        let d = split(&parts[0], &stmt("timeout")).unwrap();
+        let d = split_chunk(&parts[0], &stmt("timeout")).unwrap();
         assert_eq!(d.len(), 24);
     }
 
@@ -449,7 +516,7 @@ mod tests {
     #[test]
     fn split_skips_units_that_do_not_divide() {
         let w = Interval::new(4 * DAY, 4 * DAY + 2 * HOUR);
-        let parts = split(&chunk(TimeUnit::Week, w, &["a"]), &stmt("timeout")).unwrap();
+        let parts = split_chunk(&chunk(TimeUnit::Week, w, &["a"]), &stmt("timeout")).unwrap();
         assert_eq!(parts.len(), 2);
         assert_eq!(parts[0].unit, TimeUnit::Hour);
     }
@@ -459,20 +526,20 @@ mod tests {
     #[test]
     fn split_by_measurements() {
         let w = Interval::new(0, WEEK);
-        let parts = split(
+        let parts = split_chunk(
             &chunk(TimeUnit::Week, w, &["a", "b", "c"]),
             &stmt("max-select-series limit exceeded"),
         )
         .unwrap();
         assert_eq!(parts.len(), 2);
         assert_eq!(parts[0].window, w);
-        assert!(split(
+        assert!(split_chunk(
             &chunk(TimeUnit::Week, w, &["a"]),
             &stmt("max-select-series limit exceeded")
         )
         .is_none());
         let tiny = chunk(TimeUnit::Minute, Interval::new(0, 60_000_000_000), &["a"]);
-        assert!(split(&tiny, &stmt("timeout")).is_none());
+        assert!(split_chunk(&tiny, &stmt("timeout")).is_none());
     }
 
     /// Backoff grows per attempt, stays within jitter bounds and under the cap.
@@ -489,6 +556,6 @@ mod tests {
             d3 >= Duration::from_secs(2) && d3 <= Duration::from_secs(6),
             "{d3:?}"
         );
-        assert!(backoff(b, 30, "q") <= Duration::from_secs(120));
+        assert!(backoff(b, 30, "q") <= Duration::from_secs(45));
     }
 }

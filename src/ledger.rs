@@ -58,6 +58,10 @@ pub struct Record {
     pub end: i64,
     /// Window size the chunk was planned with (after any split).
     pub unit: TimeUnit,
+    /// The chunk is a piece of a bigger one that failed: reruns start this tenant at
+    /// this unit.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub split: bool,
     /// Points the server reported written.
     pub points: u64,
     /// When the line was written (RFC 3339).
@@ -131,10 +135,12 @@ pub fn parse(text: &str, path: &Path) -> Result<Parsed, LedgerError> {
     Ok(parsed)
 }
 
-/// Time already copied, per scope and measurement.
+/// Time already copied, per scope and measurement, and the window size that last
+/// worked for a scope after a failure.
 #[derive(Debug, Default, Clone)]
 pub struct Coverage {
     map: HashMap<Scope, HashMap<String, IntervalSet>>,
+    units: HashMap<Scope, TimeUnit>,
 }
 
 static EMPTY: std::sync::OnceLock<IntervalSet> = std::sync::OnceLock::new();
@@ -151,10 +157,23 @@ impl Coverage {
 
     /// Adds one record's window for each of its measurements.
     pub fn add(&mut self, r: &Record) {
+        if r.split {
+            self.remember_unit(&r.scope, r.unit);
+        }
         let per_m = self.map.entry(r.scope.clone()).or_default();
         for m in &r.measurements {
             per_m.entry(m.clone()).or_default().insert(r.window());
         }
+    }
+
+    /// Notes that chunks of `unit` are what works for `scope` (the latest note wins).
+    pub fn remember_unit(&mut self, scope: &Scope, unit: TimeUnit) {
+        self.units.insert(scope.clone(), unit);
+    }
+
+    /// The unit remembered for a scope, if a failure made one necessary.
+    pub fn remembered_unit(&self, scope: &Scope) -> Option<TimeUnit> {
+        self.units.get(scope).copied()
     }
 
     /// What is covered for one measurement in a scope.
@@ -327,6 +346,7 @@ mod tests {
             start,
             end,
             unit: TimeUnit::Week,
+            split: false,
             points: 7,
             at: "2026-01-01T00:00:00Z".into(),
         }
@@ -380,6 +400,27 @@ mod tests {
         assert_eq!(c.get(&scope("a"), "mem").parts(), &[Interval::new(0, 10)]);
         assert!(c.get(&scope("b"), "cpu").is_empty());
         assert!(c.get(&scope("a"), "disk").is_empty());
+    }
+
+    /// A split record makes its unit the remembered one for the scope; the latest wins.
+    #[test]
+    fn split_records_remember_unit() {
+        let mut a = record("a", &["cpu"], 0, 10);
+        a.split = true;
+        a.unit = TimeUnit::Day;
+        let mut b = a.clone();
+        b.unit = TimeUnit::Hour;
+        let c = Coverage::from_records(&[record("a", &["cpu"], 20, 30), a.clone()]);
+        assert_eq!(c.remembered_unit(&scope("a")), Some(TimeUnit::Day));
+        assert_eq!(
+            Coverage::from_records(&[a, b]).remembered_unit(&scope("a")),
+            Some(TimeUnit::Hour)
+        );
+        assert_eq!(c.remembered_unit(&scope("b")), None);
+        // An unsplit record serializes without the flag, keeping old ledgers' shape.
+        assert!(!serde_json::to_string(&record("a", &["cpu"], 0, 1))
+            .unwrap()
+            .contains("split"));
     }
 
     /// Progress sums chunks and points per tenant and merges covered time.

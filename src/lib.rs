@@ -15,6 +15,7 @@
 //! - [`ledger`]: the success-marker file: parsing and coverage (pure), appending.
 //! - [`lock`]: one run at a time per ledger.
 //! - [`copy`]: the executor: concurrency, retries, splitting, ledger records.
+//! - [`failures`]: the report of chunks that still failed, read back by reruns.
 //! - [`progress`]: progress bar or periodic log line, with ETA.
 //! - [`shutdown`]: SIGTERM/SIGINT into drain-then-abort stop levels.
 //! - [`migration`]: the commands' shared path (discover, plan, run).
@@ -28,6 +29,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod copy;
+pub mod failures;
 pub mod influxql;
 pub mod interval;
 pub mod ledger;

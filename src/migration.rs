@@ -7,8 +7,9 @@ use crate::catalog::{self, Catalog};
 use crate::client::Client;
 use crate::config::Settings;
 use crate::copy::{self, CopyOptions, StopSignal};
+use crate::failures;
 use crate::influxql::Rp;
-use crate::ledger::{self, Coverage, LedgerWriter, Record};
+use crate::ledger::{self, Coverage, LedgerWriter, Record, Scope};
 use crate::lock::RunLock;
 use crate::plan::{self, Plan};
 use crate::progress::Progress;
@@ -43,7 +44,23 @@ pub async fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
     let client = Client::new(&settings.source, settings.run.query_timeout)?;
     let catalog = catalog::discover(&client, settings).await?;
     let parsed = ledger::load(&settings.run.ledger)?;
-    let coverage = Coverage::from_records(&parsed.records);
+    let mut coverage = Coverage::from_records(&parsed.records);
+    if let Some(report) = failures::load(&settings.run.failure_report) {
+        // Failed chunks restart at the size last tried, not at the one that failed first.
+        for f in &report.failures {
+            let scope = Scope {
+                source: catalog.source_url.clone(),
+                source_db: catalog.database.clone(),
+                source_rp: catalog.source_rp.clone(),
+                target: f.chunk.target.clone(),
+                target_rp: f.chunk.target_rp.clone(),
+                tenant: f.chunk.tenant.clone(),
+            };
+            if f.chunk.unit < settings.window.unit {
+                coverage.remember_unit(&scope, f.chunk.unit);
+            }
+        }
+    }
     let plan = plan::plan(&catalog, settings, &coverage, now_ns())?;
     Ok(Prepared {
         client,
@@ -80,6 +97,8 @@ pub async fn run(settings: &Settings, stop: StopSignal) -> anyhow::Result<RunSum
         concurrency: settings.run.concurrency,
         retries: settings.run.retries,
         backoff: settings.run.retry_backoff,
+        retry_deadline: settings.run.retry_deadline,
+        max_points_per_second: settings.run.max_points_per_second,
     };
     let ledger = Mutex::new(writer);
     let transfer = copy::SelectInto {
@@ -97,6 +116,15 @@ pub async fn run(settings: &Settings, stop: StopSignal) -> anyhow::Result<RunSum
     };
     let outcome = copy::copy_all(&transfer, source, &p.plan, &ledger, &opts, &progress, stop).await;
     drop(reporter);
+    if let Err(e) = failures::store(
+        &settings.run.failure_report,
+        &outcome.failed,
+        outcome.interrupted,
+    ) {
+        tracing::error!(report = %settings.run.failure_report.display(), error = %e, "cannot write the failure report");
+    } else if !outcome.failed.is_empty() {
+        tracing::warn!(report = %settings.run.failure_report.display(), failed = outcome.failed.len(), "failed chunks listed in the failure report; rerun to retry them");
+    }
     Ok(RunSummary::new(
         &p.plan,
         outcome,

@@ -38,7 +38,7 @@ pub struct TargetPlan {
 }
 
 /// One unit of work: one `SELECT INTO` query.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Chunk {
     /// Tenant id.
     pub tenant: String,
@@ -340,7 +340,6 @@ pub fn plan(
     now_ns: i64,
 ) -> Result<Plan, PlanError> {
     let w = &settings.window;
-    let unit = w.unit;
     let settle = i64::try_from(w.settle.as_nanos()).unwrap_or(i64::MAX);
     let closed_before = now_ns.saturating_sub(settle);
     let mut plan = Plan {
@@ -375,6 +374,10 @@ pub fn plan(
             });
         }
         let scope = scope(catalog, &target);
+        // A tenant whose chunks had to be split starts at the size that worked.
+        let unit = coverage
+            .remembered_unit(&scope)
+            .map_or(w.unit, |u| u.min(w.unit));
 
         let floor = target.retention_ns.map(|r| retention_floor(now_ns, r));
         let bounds = Interval::new(
@@ -506,6 +509,7 @@ mod tests {
             start: w.start,
             end: w.end,
             unit: TimeUnit::Week,
+            split: false,
             points: 1,
             at: String::new(),
         }
@@ -583,6 +587,33 @@ mod tests {
             p.chunks[0].window,
             Interval::new(MON + WEEK + 3 * HOUR, MON + 2 * WEEK)
         );
+    }
+
+    /// A tenant whose chunks were split is planned at the unit that worked; others
+    /// keep the configured one.
+    #[test]
+    fn remembered_unit_is_used() {
+        let c = catalog(&[
+            ("a", &[("cpu", MON, MON + 2 * WEEK)]),
+            ("b", &[("cpu", MON, MON + 2 * WEEK)]),
+        ]);
+        let s = settings(|_| {});
+        let mut r = record(
+            scope(&c, &target_plan(&c, &s, "a", 0)),
+            &["cpu"],
+            Interval::new(MON, MON + DAY),
+        );
+        r.split = true;
+        r.unit = TimeUnit::Day;
+        let p = plan(&c, &s, &Coverage::from_records(&[r]), MON + 10 * WEEK).unwrap();
+        let a: Vec<_> = p.chunks.iter().filter(|c| c.tenant == "a").collect();
+        assert!(a.iter().all(|c| c.unit == TimeUnit::Day));
+        assert_eq!(a.len(), 13);
+        assert!(p
+            .chunks
+            .iter()
+            .filter(|c| c.tenant == "b")
+            .all(|c| c.unit == TimeUnit::Week));
     }
 
     /// A fully covered history plans nothing closed; the open week is still planned.

@@ -147,3 +147,35 @@ pub fn databases(server: &InfluxServer) -> Vec<String> {
     d.sort();
     d
 }
+
+/// Like [`assert_tenants_exact`] for one tenant, compared in time slices so that each
+/// read stays under a server's query limits.
+pub fn assert_tenant_exact_sliced(
+    server: &InfluxServer,
+    tenant: &str,
+    start: i64,
+    end: i64,
+    slice: i64,
+) {
+    let mut total = 0;
+    let mut t = start;
+    while t < end {
+        let f = |tag: Option<(String, String)>| testkit::DumpFilter {
+            tag,
+            start_ns: Some(t),
+            end_ns: Some(t + slice),
+            retention_policy: None,
+        };
+        let expected = testkit::dump_filtered(
+            server,
+            "monasca",
+            &f(Some(("_tenant_id".into(), tenant.into()))),
+        )
+        .unwrap();
+        let actual = testkit::dump_filtered(server, &target(tenant), &f(None)).unwrap();
+        testkit::assert_same(&expected, &actual);
+        total += expected.point_count();
+        t += slice;
+    }
+    assert!(total > 0, "tenant {tenant} has no source points");
+}
