@@ -172,6 +172,10 @@ struct RawRun {
     retry_backoff: String,
     progress_interval: String,
     stop_grace: String,
+    verify: bool,
+    failure_report: String,
+    report: String,
+    metrics_file: String,
 }
 
 impl Default for RawRun {
@@ -185,6 +189,10 @@ impl Default for RawRun {
             retry_backoff: "1s".into(),
             progress_interval: "10s".into(),
             stop_grace: "60s".into(),
+            verify: false,
+            failure_report: String::new(),
+            report: String::new(),
+            metrics_file: String::new(),
         }
     }
 }
@@ -290,7 +298,20 @@ pub struct RunSettings {
     /// After SIGTERM/SIGINT, how long chunks in flight may take before they are
     /// abandoned.
     pub stop_grace: Duration,
+    /// Check each closed chunk's counts and sums right after copying it.
+    pub verify: bool,
+    /// Where a run writes the chunks that failed (JSON); removed after a run without
+    /// failures. Default: `influx-tenant-migrate.failures.json` beside the ledger.
+    pub failure_report: PathBuf,
+    /// Where a run writes its JSON report, if anywhere.
+    pub report: Option<PathBuf>,
+    /// Where a run writes Prometheus text-format metrics, if anywhere.
+    pub metrics_file: Option<PathBuf>,
 }
+
+/// File name of the failure report when `run.failure_report` is not set; it goes in
+/// the ledger's directory.
+pub const DEFAULT_FAILURE_REPORT: &str = "influx-tenant-migrate.failures.json";
 
 /// Logging.
 #[derive(Debug, Clone)]
@@ -585,15 +606,29 @@ fn validate(raw: Raw, origins: &Origins<'_>) -> Result<Settings, ConfigError> {
     if r.ledger.trim().is_empty() {
         return Err(invalid("run.ledger", "must not be empty".into()));
     }
+    let ledger = PathBuf::from(r.ledger);
+    let failure_report = opt(r.failure_report).map_or_else(
+        || {
+            ledger
+                .parent()
+                .unwrap_or(Path::new(""))
+                .join(DEFAULT_FAILURE_REPORT)
+        },
+        PathBuf::from,
+    );
     let run = RunSettings {
         concurrency: r.concurrency,
-        ledger: PathBuf::from(r.ledger),
+        ledger,
         max_measurements_per_query: r.max_measurements_per_query,
         query_timeout: duration("run.query_timeout", &r.query_timeout)?,
         retries: r.retries,
         retry_backoff: duration("run.retry_backoff", &r.retry_backoff)?,
         progress_interval: duration("run.progress_interval", &r.progress_interval)?,
         stop_grace: duration("run.stop_grace", &r.stop_grace)?,
+        verify: r.verify,
+        failure_report,
+        report: opt(r.report).map(PathBuf::from),
+        metrics_file: opt(r.metrics_file).map(PathBuf::from),
     };
 
     let l = raw.log;
@@ -644,6 +679,44 @@ mod tests {
         assert_eq!(s.window.unit, TimeUnit::Week);
         assert_eq!(s.window.settle, Duration::from_secs(900));
         assert_eq!(s.run.concurrency, 2);
+        assert!(!s.run.verify);
+        assert_eq!(s.run.report, None);
+        assert_eq!(s.run.metrics_file, None);
+        assert_eq!(
+            s.run.failure_report,
+            PathBuf::from("influx-tenant-migrate.failures.json")
+        );
+    }
+
+    /// The failure report defaults to the ledger's directory; it, the run report and
+    /// the metrics file can be set.
+    #[test]
+    fn output_files() {
+        let s = load_with_env(
+            None,
+            vec![("run.ledger", "/var/lib/itm/x.ledger".into())],
+            env(&[]),
+        )
+        .unwrap();
+        assert_eq!(
+            s.run.failure_report,
+            PathBuf::from("/var/lib/itm/influx-tenant-migrate.failures.json")
+        );
+        let s = load_with_env(
+            None,
+            vec![],
+            env(&[
+                ("ITM__RUN__FAILURE_REPORT", "/tmp/f.json"),
+                ("ITM__RUN__REPORT", "/tmp/r.json"),
+                ("ITM__RUN__METRICS_FILE", "/tmp/m.prom"),
+                ("ITM__RUN__VERIFY", "true"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.run.failure_report, PathBuf::from("/tmp/f.json"));
+        assert_eq!(s.run.report, Some(PathBuf::from("/tmp/r.json")));
+        assert_eq!(s.run.metrics_file, Some(PathBuf::from("/tmp/m.prom")));
+        assert!(s.run.verify);
     }
 
     /// File, then environment, then flags: the later source wins key by key.

@@ -44,7 +44,7 @@ pub struct CopyOptions {
 }
 
 /// A chunk (or piece of one) that could not be copied.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct FailedChunk {
     /// The chunk as last tried.
     pub chunk: Chunk,

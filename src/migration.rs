@@ -6,6 +6,7 @@
 use crate::catalog::{self, Catalog};
 use crate::client::Client;
 use crate::config::Settings;
+use crate::copy::Transfer;
 use crate::copy::{self, CopyOptions, StopSignal};
 use crate::influxql::Rp;
 use crate::ledger::{self, Coverage, LedgerWriter, Record};
@@ -13,7 +14,11 @@ use crate::lock::RunLock;
 use crate::plan::{self, Plan};
 use crate::progress::Progress;
 use crate::report::RunSummary;
+use crate::run_report::Tally;
+use crate::verification::Checking;
+use crate::verify::{Verifier, VerifyReport, FLOAT_REL_TOLERANCE};
 use anyhow::Context;
+use std::collections::BTreeSet;
 use std::sync::Mutex;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -95,12 +100,38 @@ pub async fn run(settings: &Settings, stop: StopSignal) -> anyhow::Result<RunSum
         db: &p.catalog.database,
         rp: &p.catalog.source_rp,
     };
-    let outcome = copy::copy_all(&transfer, source, &p.plan, &ledger, &opts, &progress, stop).await;
+    // Counts per tenant around the copy, and with --verify checks each closed chunk
+    // right after it is copied.
+    let tally = Tally::new(&transfer);
+    let checking = settings.run.verify.then(|| Checking {
+        inner: &tally,
+        verifier: Verifier {
+            client: &p.client,
+            tag: &settings.tenants.tag,
+            fields: &p.catalog.fields,
+            tolerance: FLOAT_REL_TOLERANCE,
+        },
+        source: source.clone(),
+        ledger: &ledger,
+        report: Mutex::new(VerifyReport::new(false)),
+    });
+    let outer: &dyn Transfer = match &checking {
+        Some(c) => c,
+        None => &tally,
+    };
+    let outcome = copy::copy_all(outer, source, &p.plan, &ledger, &opts, &progress, stop).await;
     drop(reporter);
-    Ok(RunSummary::new(
+    let per_tenant = tally.figures(&outcome.failed);
+    let mut summary = RunSummary::new(
         &p.plan,
         outcome,
         started.elapsed(),
         p.client.queries_issued(),
-    ))
+    );
+    summary.per_tenant = per_tenant;
+    if let Some(c) = checking {
+        let targets: BTreeSet<String> = p.plan.targets.iter().map(|t| t.database.clone()).collect();
+        summary.verification = Some(c.finish(&targets).await);
+    }
+    Ok(summary)
 }

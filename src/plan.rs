@@ -38,7 +38,7 @@ pub struct TargetPlan {
 }
 
 /// One unit of work: one `SELECT INTO` query.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Chunk {
     /// Tenant id.
     pub tenant: String,
