@@ -137,9 +137,16 @@ pub async fn verify(settings: &Settings, opts: VerifyOptions) -> anyhow::Result<
     let mut checks = stream::iter(subjects.iter())
         .map(|s| async move { (s, verifier.check(s, now).await) })
         .buffer_unordered(settings.run.concurrency.max(1));
+    // --all checks verified chunks again; a second Verified line for one would say
+    // nothing new.
+    let already = ledger::verified_keys(&parsed.records);
     while let Some((s, c)) = checks.next().await {
         if c.verdict == Verdict::Agreed {
-            if let Some(v) = s.verified_record() {
+            let new = s
+                .record
+                .as_ref()
+                .is_some_and(|r| !already.contains(&r.chunk_key()));
+            if let Some(v) = s.verified_record().filter(|_| new) {
                 writer.append(&v)?;
                 report.recorded += 1;
             }
