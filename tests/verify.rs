@@ -461,3 +461,81 @@ fn report_and_metrics_match_ledger() {
     assert_eq!(value("last_success_timestamp_seconds", &[]), ran);
     assert!(value("last_run_duration_seconds", &[]) > 0.0);
 }
+
+/// Chunks a run cannot copy (the tenant's database already holds `value` as a string
+/// in the first week, so InfluxDB refuses the floats: a permanent error) land in the
+/// failure report; `status` counts them as failed, `status --plan` as pending too; the
+/// metrics say the run failed and the report carries the errors; the exit code is 1.
+#[test]
+fn failures_reach_report_status_and_metrics() {
+    let server = InfluxServer::start().unwrap();
+    let spec = dataset(&["alpha"]);
+    seed(&server, "monasca", &spec).unwrap();
+    server.create_database("monasca_alpha").unwrap();
+    let line = Point::new("cpu.idle_perc")
+        .tag("_tenant_id", "alpha")
+        .field("value", "not a number")
+        .time(spec.start_ns)
+        .to_line()
+        .unwrap();
+    server.write_lines("monasca_alpha", &line).unwrap();
+    let tool = Tool::new(&server);
+    let report = tool.path("report.json");
+    let metrics = tool.path("itm.prom");
+    let out = tool.run(&[
+        "run",
+        "--retries",
+        "0",
+        "--report",
+        report.to_str().unwrap(),
+        "--metrics-file",
+        metrics.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+
+    let failures: Value = serde_json::from_str(
+        &std::fs::read_to_string(tool.path("influx-tenant-migrate.failures.json")).unwrap(),
+    )
+    .unwrap();
+    let n = failures["failures"].as_array().unwrap().len() as u64;
+    assert!(n > 0, "{failures}");
+    let error = failures["failures"][0]["error"].as_str().unwrap();
+    assert!(error.contains("field type conflict"), "{error}");
+
+    let status = tool.json(&["status", "--json"], 0);
+    assert_eq!(status["tenants"]["alpha"]["failed"].as_u64().unwrap(), n);
+    assert!(
+        status["tenants"]["alpha"]["done"].as_u64().unwrap() > 0,
+        "{status}"
+    );
+    assert_eq!(status["tenants"]["alpha"]["pending"], Value::Null);
+    let planned = tool.json(&["status", "--plan", "--json"], 0);
+    assert!(planned["tenants"]["alpha"]["pending"].as_u64().unwrap() > 0);
+
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["exit_code"], 1);
+    assert_eq!(
+        r["tenants"]["alpha"]["run"]["chunks_failed"]
+            .as_u64()
+            .unwrap(),
+        n
+    );
+    assert_eq!(r["summary"]["failures"].as_array().unwrap().len() as u64, n);
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    let parsed = openmetrics_parser::prometheus::parse_prometheus(&text).unwrap();
+    let gauge = |name: &str| -> f64 {
+        let f = &parsed.families[&format!("influx_tenant_migrate_{name}")];
+        match &f.iter_samples().next().unwrap().value {
+            openmetrics_parser::PrometheusValue::Gauge(n) => n.as_f64(),
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(gauge("last_run_success"), 0.0);
+    assert_eq!(gauge("last_run_failures"), n as f64);
+    assert!(
+        !parsed
+            .families
+            .contains_key("influx_tenant_migrate_last_success_timestamp_seconds"),
+        "never succeeded: {text}"
+    );
+}
