@@ -33,12 +33,35 @@ pub enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Also count the points to copy per tenant and time one sample read to
+        /// estimate the duration (reads only; takes a count query per chunk).
+        #[arg(long)]
+        estimate: bool,
     },
-    /// Progress per tenant from the ledger (no server needed).
+    /// Per tenant: chunks done, verified and failed (ledger and failure report, no
+    /// server needed); with --plan also open and pending (plans now, on the server).
     Status {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Contact the server and plan, to show open and pending chunks.
+        #[arg(long)]
+        plan: bool,
+    },
+    /// Check recorded chunks: count() of every field and sum() of every numeric field,
+    /// source (the tenant's points) against target, per measurement. Chunks that agree
+    /// are recorded as verified; exits 1 on any difference.
+    Verify {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Check every recorded chunk again, not only those not yet verified.
+        #[arg(long)]
+        all: bool,
+        /// Also check the open chunks a run would copy now (never recorded; they may
+        /// differ because points are still arriving).
+        #[arg(long)]
+        open: bool,
     },
 }
 
@@ -151,10 +174,22 @@ pub struct Opts {
     /// production server). Default 0 = no limit; overrides `run.max_points_per_second`.
     #[arg(long, global = true, value_name = "N")]
     pub max_points_per_second: Option<u64>,
-    /// JSON list of the chunks that still failed after a run. Default
-    /// `<ledger>.failures.json`; overrides `run.failure_report`.
+    /// Failure report (JSON) a run writes and `status` reads: the chunks that still
+    /// failed. Default `<ledger>.failures.json`; overrides `run.failure_report`.
     #[arg(long, global = true, value_name = "PATH")]
     pub failure_report: Option<PathBuf>,
+
+    /// Verify each closed chunk right after copying it (run only). Default off;
+    /// overrides `run.verify`.
+    #[arg(long, global = true)]
+    pub verify: bool,
+    /// Write a JSON report after every run. Default none; overrides `run.report`.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+    /// Write Prometheus text-format metrics after every run, atomically (for
+    /// node_exporter's textfile collector). Default none; overrides `run.metrics_file`.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
 
     /// Log format, text or json. Default text; overrides `log.format`.
     #[arg(long, global = true, value_name = "FORMAT")]
@@ -199,6 +234,8 @@ impl Opts {
         s("run.ledger", &path(&self.ledger));
         s("log.dir", &path(&self.log_file));
         s("run.failure_report", &path(&self.failure_report));
+        s("run.report", &path(&self.report));
+        s("run.metrics_file", &path(&self.metrics_file));
         let mut lists = |k: &'static str, v: &Vec<String>| {
             if !v.is_empty() {
                 o.push((k, v.clone().into()));
@@ -208,6 +245,9 @@ impl Opts {
         lists("tenants.exclude", &self.tenant_exclude);
         lists("measurements.skip", &self.skip_regex);
         lists("retention.tenants", &self.retention);
+        if self.verify {
+            o.push(("run.verify", true.into()));
+        }
         if self.insecure_skip_verify {
             o.push(("source.insecure_skip_verify", true.into()));
         }
@@ -255,12 +295,33 @@ mod tests {
             "--time-unit",
             "day",
         ]);
-        assert!(matches!(cli.command, Some(Command::Plan { json: false })));
+        assert!(matches!(
+            cli.command,
+            Some(Command::Plan {
+                json: false,
+                estimate: false
+            })
+        ));
         let s = crate::config::load_with_env(None, cli.opts.overrides(), Some(Default::default()))
             .unwrap();
         assert_eq!(s.source.database, "db1");
         assert_eq!(s.run.concurrency, 5);
         assert_eq!(s.retention.tenants.len(), 2);
         assert_eq!(s.window.unit, crate::window::TimeUnit::Day);
+
+        let cli = Cli::parse_from([
+            "itm",
+            "run",
+            "--verify",
+            "--report",
+            "r.json",
+            "--metrics-file",
+            "m.prom",
+        ]);
+        let s = crate::config::load_with_env(None, cli.opts.overrides(), Some(Default::default()))
+            .unwrap();
+        assert!(s.run.verify);
+        assert_eq!(s.run.report, Some(PathBuf::from("r.json")));
+        assert_eq!(s.run.metrics_file, Some(PathBuf::from("m.prom")));
     }
 }

@@ -175,6 +175,9 @@ struct RawRun {
     failure_report: String,
     progress_interval: String,
     stop_grace: String,
+    verify: bool,
+    report: String,
+    metrics_file: String,
 }
 
 impl Default for RawRun {
@@ -191,6 +194,9 @@ impl Default for RawRun {
             failure_report: String::new(),
             progress_interval: "10s".into(),
             stop_grace: "60s".into(),
+            verify: false,
+            report: String::new(),
+            metrics_file: String::new(),
         }
     }
 }
@@ -295,13 +301,20 @@ pub struct RunSettings {
     pub retry_deadline: Duration,
     /// Average write rate the copier keeps under (points per second); `None` = no limit.
     pub max_points_per_second: Option<u64>,
-    /// Where the chunks that still failed are listed after a run (JSON).
+    /// Where a run lists the chunks that still failed (JSON); removed after a run
+    /// without failures. Default: `<ledger>.failures.json`.
     pub failure_report: PathBuf,
     /// How often a progress line is logged when stderr is not a terminal.
     pub progress_interval: Duration,
     /// After SIGTERM/SIGINT, how long chunks in flight may take before they are
     /// abandoned.
     pub stop_grace: Duration,
+    /// Check each closed chunk's counts and sums right after copying it.
+    pub verify: bool,
+    /// Where a run writes its JSON report, if anywhere.
+    pub report: Option<PathBuf>,
+    /// Where a run writes Prometheus text-format metrics, if anywhere.
+    pub metrics_file: Option<PathBuf>,
 }
 
 /// Logging.
@@ -618,6 +631,9 @@ fn validate(raw: Raw, origins: &Origins<'_>) -> Result<Settings, ConfigError> {
         failure_report,
         progress_interval: duration("run.progress_interval", &r.progress_interval)?,
         stop_grace: duration("run.stop_grace", &r.stop_grace)?,
+        verify: r.verify,
+        report: opt(r.report).map(PathBuf::from),
+        metrics_file: opt(r.metrics_file).map(PathBuf::from),
     };
 
     let l = raw.log;
@@ -668,6 +684,45 @@ mod tests {
         assert_eq!(s.window.unit, TimeUnit::Week);
         assert_eq!(s.window.settle, Duration::from_secs(900));
         assert_eq!(s.run.concurrency, 2);
+        assert!(!s.run.verify);
+        assert_eq!(s.run.report, None);
+        assert_eq!(s.run.metrics_file, None);
+        assert_eq!(
+            s.run.failure_report,
+            PathBuf::from("influx-tenant-migrate.ledger.failures.json")
+        );
+    }
+
+    /// The failure report defaults to the ledger's path plus `.failures.json`, so two
+    /// ledgers in one directory keep their own; it, the run report and the metrics file
+    /// can be set.
+    #[test]
+    fn output_files() {
+        let s = load_with_env(
+            None,
+            vec![("run.ledger", "/var/lib/itm/x.ledger".into())],
+            env(&[]),
+        )
+        .unwrap();
+        assert_eq!(
+            s.run.failure_report,
+            PathBuf::from("/var/lib/itm/x.ledger.failures.json")
+        );
+        let s = load_with_env(
+            None,
+            vec![],
+            env(&[
+                ("ITM__RUN__FAILURE_REPORT", "/tmp/f.json"),
+                ("ITM__RUN__REPORT", "/tmp/r.json"),
+                ("ITM__RUN__METRICS_FILE", "/tmp/m.prom"),
+                ("ITM__RUN__VERIFY", "true"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.run.failure_report, PathBuf::from("/tmp/f.json"));
+        assert_eq!(s.run.report, Some(PathBuf::from("/tmp/r.json")));
+        assert_eq!(s.run.metrics_file, Some(PathBuf::from("/tmp/m.prom")));
+        assert!(s.run.verify);
     }
 
     /// File, then environment, then flags: the later source wins key by key.

@@ -38,6 +38,9 @@ pub enum RecordKind {
     /// The chunk was copied and the server confirmed the write.
     #[default]
     Copied,
+    /// A copied chunk's counts and sums in the target were checked against the source
+    /// and agreed (see `verify`). It covers no time: only `Copied` lines do.
+    Verified,
 }
 
 /// One ledger line.
@@ -73,6 +76,39 @@ impl Record {
     pub fn window(&self) -> Interval {
         Interval::new(self.start, self.end)
     }
+
+    /// What identifies the chunk a record is about: a `Verified` line matches the
+    /// `Copied` line with the same key.
+    pub fn chunk_key(&self) -> ChunkKey {
+        ChunkKey {
+            scope: self.scope.clone(),
+            measurements: self.measurements.clone(),
+            start: self.start,
+            end: self.end,
+        }
+    }
+}
+
+/// Scope, measurements and window of a recorded chunk.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ChunkKey {
+    /// Source, target and tenant.
+    pub scope: Scope,
+    /// Measurements the chunk covered.
+    pub measurements: Vec<String>,
+    /// First nanosecond of the window.
+    pub start: i64,
+    /// First nanosecond after the window.
+    pub end: i64,
+}
+
+/// Keys of the copied chunks that have a `Verified` line.
+pub fn verified_keys(records: &[Record]) -> std::collections::HashSet<ChunkKey> {
+    records
+        .iter()
+        .filter(|r| r.kind == RecordKind::Verified)
+        .map(Record::chunk_key)
+        .collect()
 }
 
 /// Errors loading or writing the ledger.
@@ -155,8 +191,12 @@ impl Coverage {
         c
     }
 
-    /// Adds one record's window for each of its measurements.
+    /// Adds one record's window for each of its measurements. Only `Copied` lines
+    /// cover time; a `Verified` line says something about a copy, it is not one.
     pub fn add(&mut self, r: &Record) {
+        if r.kind != RecordKind::Copied {
+            return;
+        }
         if r.split {
             self.remember_unit(&r.scope, r.unit);
         }
@@ -190,8 +230,10 @@ impl Coverage {
 pub struct TenantProgress {
     /// Target database(s) written.
     pub targets: Vec<String>,
-    /// Ledger lines (closed chunks recorded).
+    /// Closed chunks recorded as copied (`Copied` lines).
     pub chunks: u64,
+    /// Of those, chunks with a `Verified` line (each counted once).
+    pub verified: u64,
     /// Points the server reported written for them.
     pub points: u64,
     /// Measurements seen in the records.
@@ -204,18 +246,25 @@ pub struct TenantProgress {
     pub covered: Vec<Interval>,
 }
 
-/// Sums records per tenant.
+/// Sums records per tenant. Chunks, points and covered time come from `Copied`
+/// lines; `verified` counts distinct copied chunks that have a `Verified` line.
 pub fn progress(records: &[Record]) -> BTreeMap<String, TenantProgress> {
     let mut out: BTreeMap<String, TenantProgress> = BTreeMap::new();
     let mut sets: BTreeMap<String, (IntervalSet, std::collections::BTreeSet<String>)> =
         BTreeMap::new();
-    for r in records {
+    let verified = verified_keys(records);
+    let mut counted = std::collections::HashSet::new();
+    for r in records.iter().filter(|r| r.kind == RecordKind::Copied) {
         let p = out.entry(r.scope.tenant.clone()).or_default();
         if !p.targets.contains(&r.scope.target) {
             p.targets.push(r.scope.target.clone());
         }
         p.chunks += 1;
         p.points += r.points;
+        let key = r.chunk_key();
+        if verified.contains(&key) && counted.insert(key) {
+            p.verified += 1;
+        }
         let (set, ms) = sets.entry(r.scope.tenant.clone()).or_default();
         set.insert(r.window());
         ms.extend(r.measurements.iter().cloned());
@@ -437,6 +486,35 @@ mod tests {
         assert_eq!(p["a"].measurements, 2);
         assert_eq!(p["a"].covered, vec![Interval::new(0, 20)]);
         assert_eq!(p["b"].covered_from, Some(40));
+    }
+
+    /// Verified lines cover no time and add no chunks or points; they count as verified
+    /// only for a copied chunk with the same key, once however often they repeat.
+    #[test]
+    fn verified_lines_are_not_coverage() {
+        let copied = record("a", &["cpu"], 0, 10);
+        let verified = Record {
+            kind: RecordKind::Verified,
+            ..copied.clone()
+        };
+        let stray = Record {
+            kind: RecordKind::Verified,
+            ..record("a", &["cpu"], 50, 60)
+        };
+        let rs = [copied, verified.clone(), verified, stray.clone()];
+        let c = Coverage::from_records(&rs);
+        assert_eq!(c.get(&scope("a"), "cpu").parts(), &[Interval::new(0, 10)]);
+        let p = progress(&rs);
+        assert_eq!(p["a"].chunks, 1);
+        assert_eq!(p["a"].points, 7);
+        assert_eq!(p["a"].verified, 1);
+        assert_eq!(p["a"].covered, vec![Interval::new(0, 10)]);
+        let text = text(&[stray]);
+        assert!(text.contains("\"kind\":\"verified\""), "{text}");
+        assert_eq!(
+            parse(&text, Path::new("l")).unwrap().records[0].kind,
+            RecordKind::Verified
+        );
     }
 
     /// The writer cuts a torn tail before appending, so the file parses cleanly after.

@@ -21,23 +21,40 @@
 //! - [`migration`]: the commands' shared path (discover, plan, run).
 //! - [`report`]: run summary, plan and status rendering.
 //! - [`logging`]: tracing to stderr and an optional daily-rolling file.
+//! - [`verify`]: per-chunk counts and sums, source against target. Pure core.
+//! - [`verification`]: the `verify` command and `run --verify`.
+//! - [`schema`]: schema checks `plan` reports. Pure.
+//! - [`estimate`]: `plan --estimate`: points per tenant and a rough duration.
+//! - [`status`]: per-tenant done/verified/failed/open/pending for `status`.
+//! - [`failures`]: the failure report file of the last run.
+//! - [`run_report`]: per-tenant run figures, the JSON run report, output files.
+//! - [`metrics`]: Prometheus text-format metrics for node_exporter.
+//! - [`atomic`]: atomic file replacement.
 
 #![warn(missing_docs)]
 
+pub mod atomic;
 pub mod catalog;
 pub mod cli;
 pub mod client;
 pub mod config;
 pub mod copy;
+pub mod estimate;
 pub mod failures;
 pub mod influxql;
 pub mod interval;
 pub mod ledger;
 pub mod lock;
 pub mod logging;
+pub mod metrics;
 pub mod migration;
 pub mod plan;
 pub mod progress;
 pub mod report;
+pub mod run_report;
+pub mod schema;
 pub mod shutdown;
+pub mod status;
+pub mod verification;
+pub mod verify;
 pub mod window;

@@ -1,12 +1,18 @@
 //! The `influx-tenant-migrate` binary: parse, load settings, run a command, map the
-//! result to an exit code (0 done, 1 some chunks failed or stopped, 2 usage, config or
-//! connection error).
+//! result to an exit code (0 done, 1 some chunks failed or stopped or a verification
+//! found a difference, 2 usage, config or connection error).
 
 use clap::Parser;
 use influx_tenant_migrate::cli::{Cli, Command};
-use influx_tenant_migrate::report::{PlanReport, StatusReport};
-use influx_tenant_migrate::{config, ledger, logging, migration, shutdown};
+use influx_tenant_migrate::influxql::Rp;
+use influx_tenant_migrate::report::PlanReport;
+use influx_tenant_migrate::status::{self, Status};
+use influx_tenant_migrate::verification::{self, VerifyOptions};
+use influx_tenant_migrate::{
+    config, estimate, failures, ledger, logging, migration, run_report, schema, shutdown,
+};
 use std::process::ExitCode;
+use std::time::{Instant, SystemTime};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -32,16 +38,40 @@ fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Run { json: false }) {
             Command::Run { json } => {
                 let stop = shutdown::on_signals(settings.run.stop_grace);
-                let summary = migration::run(&settings, stop).await?;
-                eprint!("{}", summary.render());
-                if json {
-                    println!("{}", serde_json::to_string_pretty(&summary)?);
+                let started = SystemTime::now();
+                let clock = Instant::now();
+                let result = migration::run(&settings, stop).await;
+                let report =
+                    run_report::build(&settings, started, clock.elapsed(), result.as_ref());
+                if let Ok(summary) = &result {
+                    eprint!("{}", summary.render());
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(summary)?);
+                    }
                 }
-                Ok::<u8, anyhow::Error>(summary.exit_code())
+                run_report::write_outputs(&settings, &report)?;
+                result.map(|s| s.exit_code())
             }
-            Command::Plan { json } => {
+            Command::Plan { json, estimate } => {
                 let p = migration::prepare(&settings).await?;
-                let report = PlanReport::new(&p.catalog, &p.plan);
+                let mut report = PlanReport::new(&p.catalog, &p.plan);
+                report.checks = schema::check(&p.catalog);
+                if estimate {
+                    let src = Rp {
+                        db: &p.catalog.database,
+                        rp: &p.catalog.source_rp,
+                    };
+                    report.estimate = Some(
+                        estimate::estimate(
+                            &p.client,
+                            &src,
+                            &settings.tenants.tag,
+                            &p.plan,
+                            settings.run.concurrency,
+                        )
+                        .await?,
+                    );
+                }
                 if json {
                     println!("{}", serde_json::to_string_pretty(&report)?);
                 } else {
@@ -49,15 +79,41 @@ fn main() -> ExitCode {
                 }
                 Ok(0)
             }
-            Command::Status { json } => {
+            Command::Status { json, plan } => {
                 let parsed = ledger::load(&settings.run.ledger)?;
-                let report = StatusReport::new(&settings.run.ledger, &parsed.records);
+                let failed = failures::load(&settings.run.failure_report)?;
+                let prepared = if plan {
+                    Some(migration::prepare(&settings).await?)
+                } else {
+                    None
+                };
+                let status = Status {
+                    ledger: settings.run.ledger.display().to_string(),
+                    records: parsed.records.len(),
+                    failure_report: settings.run.failure_report.display().to_string(),
+                    failures_written_at: failed.as_ref().map(|f| f.written_at.clone()),
+                    planned: plan,
+                    tenants: status::tenants(
+                        &parsed.records,
+                        failed.as_ref().map_or(&[][..], |f| &f.failures[..]),
+                        prepared.as_ref().map(|p| &p.plan),
+                    ),
+                };
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&status)?);
+                } else {
+                    print!("{}", status.render());
+                }
+                Ok(0)
+            }
+            Command::Verify { json, all, open } => {
+                let report = verification::verify(&settings, VerifyOptions { all, open }).await?;
                 if json {
                     println!("{}", serde_json::to_string_pretty(&report)?);
                 } else {
                     print!("{}", report.render());
                 }
-                Ok(0)
+                Ok(report.exit_code())
             }
         }
     });

@@ -6,6 +6,7 @@
 use crate::catalog::{self, Catalog};
 use crate::client::Client;
 use crate::config::Settings;
+use crate::copy::Transfer;
 use crate::copy::{self, CopyOptions, StopSignal};
 use crate::failures;
 use crate::influxql::Rp;
@@ -14,7 +15,11 @@ use crate::lock::RunLock;
 use crate::plan::{self, Plan};
 use crate::progress::Progress;
 use crate::report::RunSummary;
+use crate::run_report::Tally;
+use crate::verification::Checking;
+use crate::verify::{Verifier, VerifyReport, FLOAT_REL_TOLERANCE};
 use anyhow::Context;
+use std::collections::BTreeSet;
 use std::sync::Mutex;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -45,7 +50,11 @@ pub async fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
     let catalog = catalog::discover(&client, settings).await?;
     let parsed = ledger::load(&settings.run.ledger)?;
     let mut coverage = Coverage::from_records(&parsed.records);
-    if let Some(report) = failures::load(&settings.run.failure_report) {
+    let report = failures::load(&settings.run.failure_report).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "ignoring the failure report");
+        None
+    });
+    if let Some(report) = report {
         // Failed chunks restart at the size last tried, not at the one that failed first.
         for f in &report.failures {
             let scope = Scope {
@@ -114,21 +123,38 @@ pub async fn run(settings: &Settings, stop: StopSignal) -> anyhow::Result<RunSum
         db: &p.catalog.database,
         rp: &p.catalog.source_rp,
     };
-    let outcome = copy::copy_all(&transfer, source, &p.plan, &ledger, &opts, &progress, stop).await;
+    // Counts per tenant around the copy, and with --verify checks each closed chunk
+    // right after it is copied.
+    let tally = Tally::new(&transfer);
+    let checking = settings.run.verify.then(|| Checking {
+        inner: &tally,
+        verifier: Verifier {
+            client: &p.client,
+            tag: &settings.tenants.tag,
+            fields: &p.catalog.fields,
+            tolerance: FLOAT_REL_TOLERANCE,
+        },
+        source: source.clone(),
+        ledger: &ledger,
+        report: Mutex::new(VerifyReport::new(false)),
+    });
+    let outer: &dyn Transfer = match &checking {
+        Some(c) => c,
+        None => &tally,
+    };
+    let outcome = copy::copy_all(outer, source, &p.plan, &ledger, &opts, &progress, stop).await;
     drop(reporter);
-    if let Err(e) = failures::store(
-        &settings.run.failure_report,
-        &outcome.failed,
-        outcome.interrupted,
-    ) {
-        tracing::error!(report = %settings.run.failure_report.display(), error = %e, "cannot write the failure report");
-    } else if !outcome.failed.is_empty() {
-        tracing::warn!(report = %settings.run.failure_report.display(), failed = outcome.failed.len(), "failed chunks listed in the failure report; rerun to retry them");
-    }
-    Ok(RunSummary::new(
+    let per_tenant = tally.figures(&outcome.failed);
+    let mut summary = RunSummary::new(
         &p.plan,
         outcome,
         started.elapsed(),
         p.client.queries_issued(),
-    ))
+    );
+    summary.per_tenant = per_tenant;
+    if let Some(c) = checking {
+        let targets: BTreeSet<String> = p.plan.targets.iter().map(|t| t.database.clone()).collect();
+        summary.verification = Some(c.finish(&targets).await);
+    }
+    Ok(summary)
 }

@@ -68,6 +68,10 @@ pub struct RunSummary {
     pub interrupted: bool,
     /// Chunks that still failed.
     pub failures: Vec<FailedChunk>,
+    /// Per-tenant figures of this run.
+    pub per_tenant: BTreeMap<String, crate::run_report::TenantRun>,
+    /// What `--verify` found, when it was on.
+    pub verification: Option<crate::verify::VerifyReport>,
 }
 
 impl RunSummary {
@@ -93,12 +97,16 @@ impl RunSummary {
             queries,
             interrupted: o.interrupted,
             failures: o.failed,
+            per_tenant: BTreeMap::new(),
+            verification: None,
         }
     }
 
-    /// Process exit code: 0 when everything planned was copied, else 1.
+    /// Process exit code: 0 when everything planned was copied (and, with --verify,
+    /// agrees with the source), else 1.
     pub fn exit_code(&self) -> u8 {
-        if self.failures.is_empty() && !self.interrupted {
+        let verified = self.verification.as_ref().is_none_or(|v| !v.failed());
+        if self.failures.is_empty() && !self.interrupted && verified {
             0
         } else {
             1
@@ -148,6 +156,28 @@ impl RunSummary {
                 ),
             ],
         ];
+        if let Some(v) = &self.verification {
+            s.push_str(&v.render());
+        }
+        if !self.per_tenant.is_empty() {
+            let rows: Vec<Vec<String>> = self
+                .per_tenant
+                .iter()
+                .map(|(t, r)| {
+                    vec![
+                        t.clone(),
+                        r.chunks_copied.to_string(),
+                        r.chunks_recorded.to_string(),
+                        r.chunks_failed.to_string(),
+                        r.points_copied.to_string(),
+                    ]
+                })
+                .collect();
+            s.push_str(&table(
+                &["TENANT", "COPIED", "RECORDED", "FAILED", "POINTS"],
+                &rows,
+            ));
+        }
         s.push_str(&table(&["summary", ""], &rows));
         if self.interrupted {
             s.push_str("stopped before every chunk ran: run again to finish\n");
@@ -177,6 +207,11 @@ pub struct PlanReport<'a> {
     pub tenants: &'a BTreeMap<String, TenantPlan>,
     /// Every chunk a run would copy.
     pub chunks: &'a [Chunk],
+    /// Schema checks (type conflicts, tag/field clashes, what is left out).
+    pub checks: Vec<crate::schema::Finding>,
+    /// Points and duration estimate (`plan --estimate`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimate: Option<crate::estimate::Estimate>,
 }
 
 impl<'a> PlanReport<'a> {
@@ -194,6 +229,8 @@ impl<'a> PlanReport<'a> {
             targets: &plan.targets,
             tenants: &plan.tenants,
             chunks: &plan.chunks,
+            checks: Vec::new(),
+            estimate: None,
         }
     }
 
@@ -257,6 +294,10 @@ impl<'a> PlanReport<'a> {
             self.closed_before,
             self.tenants.values().map(|t| t.covered_windows).sum::<u64>(),
         );
+        s.push_str(&crate::schema::render(&self.checks));
+        if let Some(e) = &self.estimate {
+            s.push_str(&e.render());
+        }
         s
     }
 }

@@ -1,0 +1,541 @@
+//! Verification, plan schema checks, run report and metrics, against real `influxd`
+//! servers (testkit), through the binary.
+
+use influx_tenant_migrate::window::{TimeUnit, DAY};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use testkit::{seed, DatasetSpec, InfluxServer, Point};
+
+const BIN: &str = env!("CARGO_BIN_EXE_influx-tenant-migrate");
+
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i64
+}
+
+/// Two weeks of Monasca data ending a day before this week's Monday: every chunk is
+/// closed, so every chunk is recorded and can be verified.
+fn dataset(tenants: &[&str]) -> DatasetSpec {
+    let end = TimeUnit::Week.align_down(now_ns()) - DAY;
+    DatasetSpec::monasca(tenants, 2, Duration::from_secs(1800), end)
+}
+
+struct Tool {
+    url: String,
+    dir: tempfile::TempDir,
+}
+
+impl Tool {
+    fn new(server: &InfluxServer) -> Self {
+        Tool {
+            url: server.url(),
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn ledger(&self) -> PathBuf {
+        self.dir.path().join("itm.ledger")
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Runs the binary with this server and ledger; no ITM__ variable leaks in.
+    fn run(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(BIN);
+        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("ITM__")) {
+            cmd.env_remove(k);
+        }
+        cmd.args(args)
+            .arg("--source-url")
+            .arg(&self.url)
+            .arg("--database")
+            .arg("monasca")
+            .arg("--ledger")
+            .arg(self.ledger())
+            .arg("--log-level")
+            .arg("warn");
+        cmd.output().unwrap()
+    }
+
+    fn run_ok(&self, args: &[&str]) -> Output {
+        let out = self.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}\nstdout:\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    fn json(&self, args: &[&str], code: i32) -> Value {
+        let out = self.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{args:?}\nstdout:\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Ledger lines as JSON.
+    fn ledger_lines(&self) -> Vec<Value> {
+        ledger_lines(&self.ledger())
+    }
+}
+
+fn ledger_lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Per tenant from the ledger file, read here independently of the tool: (copied
+/// lines, points in them, distinct verified chunks).
+fn ledger_figures(lines: &[Value]) -> BTreeMap<String, (u64, u64, u64)> {
+    let key = |l: &Value| {
+        format!(
+            "{}|{}|{}|{}|{}",
+            l["tenant"], l["target"], l["measurements"], l["start"], l["end"]
+        )
+    };
+    let verified: std::collections::HashSet<String> = lines
+        .iter()
+        .filter(|l| l["kind"] == "verified")
+        .map(key)
+        .collect();
+    let mut out: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
+    for l in lines.iter().filter(|l| l["kind"] == "copied") {
+        let e = out
+            .entry(l["tenant"].as_str().unwrap().to_string())
+            .or_default();
+        e.0 += 1;
+        e.1 += l["points"].as_u64().unwrap();
+        if verified.contains(&key(l)) {
+            e.2 += 1;
+        }
+    }
+    out
+}
+
+fn first_count(v: &Value) -> u64 {
+    v["results"][0]["series"][0]["values"][0][1]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+/// After a clean run every tenant's chunks verify: `verify` exits 0, checks every
+/// recorded chunk of every tenant, records each as verified, and a second `verify`
+/// has nothing new to check.
+#[test]
+fn clean_run_verifies_for_every_tenant() {
+    let server = InfluxServer::start().unwrap();
+    let spec = dataset(&["alpha", "beta", "gamma"]);
+    seed(&server, "monasca", &spec).unwrap();
+    let tool = Tool::new(&server);
+    tool.run_ok(&["run"]);
+    let copied = ledger_figures(&tool.ledger_lines());
+    assert_eq!(copied.len(), 3);
+
+    let r = tool.json(&["verify", "--json"], 0);
+    for t in ["alpha", "beta", "gamma"] {
+        let v = &r["tenants"][t];
+        assert_eq!(v["checked"].as_u64().unwrap(), copied[t].0, "{t}: {r}");
+        assert_eq!(v["agreed"], v["checked"], "{t}: {r}");
+        assert_eq!(v["differ"], 0, "{t}");
+        assert_eq!(copied[t].1, spec.tenant_point_count(t), "{t}");
+    }
+    assert_eq!(r["mismatches"].as_array().unwrap().len(), 0);
+    assert_eq!(r["schema_differences"].as_array().unwrap().len(), 0);
+
+    let after = ledger_figures(&tool.ledger_lines());
+    for (t, (chunks, _, verified)) in &after {
+        assert_eq!(chunks, verified, "{t}: every copied chunk verified");
+    }
+    let again = tool.json(&["verify", "--json"], 0);
+    assert_eq!(again["tenants"], serde_json::json!({}), "{again}");
+
+    let status = tool.json(&["status", "--json"], 0);
+    for t in ["alpha", "beta", "gamma"] {
+        assert_eq!(
+            status["tenants"][t]["verified"],
+            status["tenants"][t]["done"]
+        );
+        assert_eq!(
+            status["tenants"][t]["verified"].as_u64().unwrap(),
+            copied[t].0
+        );
+    }
+}
+
+/// Points deleted from one tenant's database and a point added to another's make
+/// `verify --all` exit 1, naming exactly those tenants, measurements and windows with
+/// both figures; the two queries it prints reproduce the figures when run by hand;
+/// the untouched tenant agrees, and the differing chunks are not recorded as verified.
+#[test]
+fn verify_names_what_differs() {
+    let server = InfluxServer::start().unwrap();
+    let spec = dataset(&["alpha", "beta", "gamma"]);
+    seed(&server, "monasca", &spec).unwrap();
+    let tool = Tool::new(&server);
+    tool.run_ok(&["run"]);
+
+    let t0 = TimeUnit::Day.align_down(spec.start_ns) + 3 * DAY;
+    server
+        .query(
+            Some("monasca_beta"),
+            &format!(
+                "DELETE FROM \"cpu.idle_perc\" WHERE time >= {t0} AND time < {}",
+                t0 + 6 * 3_600_000_000_000
+            ),
+        )
+        .unwrap();
+    let extra_t = t0 + DAY + 17;
+    let line = Point::new("mem.free_mb")
+        .tag("_tenant_id", "gamma")
+        .tag("hostname", "intruder")
+        .field("value", 1.25)
+        .time(extra_t)
+        .to_line()
+        .unwrap();
+    server.write_lines("monasca_gamma", &line).unwrap();
+
+    let r = tool.json(&["verify", "--all", "--json"], 1);
+    let mm = r["mismatches"].as_array().unwrap();
+    assert_eq!(mm.len(), 2, "{r:#}");
+    let find = |tenant: &str| {
+        mm.iter()
+            .find(|m| m["tenant"] == tenant)
+            .unwrap_or_else(|| panic!("no mismatch for {tenant}: {r:#}"))
+    };
+    let beta = find("beta");
+    assert_eq!(beta["measurement"], "cpu.idle_perc");
+    let (s, e) = (
+        beta["window"]["start"].as_i64().unwrap(),
+        beta["window"]["end"].as_i64().unwrap(),
+    );
+    assert!(s <= t0 && t0 < e, "window {s}..{e} holds the deleted hours");
+    let gamma = find("gamma");
+    assert_eq!(gamma["measurement"], "mem.free_mb");
+    let (s, e) = (
+        gamma["window"]["start"].as_i64().unwrap(),
+        gamma["window"]["end"].as_i64().unwrap(),
+    );
+    assert!(s <= extra_t && extra_t < e);
+    assert_eq!(r["tenants"]["alpha"]["differ"], 0);
+
+    for m in [beta, gamma] {
+        let count = m["differences"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["field"] == "value" && d["figure"] == "count")
+            .unwrap();
+        let src: u64 = count["source"].as_str().unwrap().parse().unwrap();
+        let dst: u64 = count["target"].as_str().unwrap().parse().unwrap();
+        if m["tenant"] == "beta" {
+            // 2 hosts report every 30 minutes: 6 hours are 24 points.
+            assert_eq!(src - dst, 24, "{m}");
+        } else {
+            assert_eq!(dst, src + 1, "{m}");
+        }
+        // The printed queries reproduce both figures (fields are sorted, so `value`
+        // comes before `value_meta` and is aliased c0).
+        let sq = m["source_query"].as_str().unwrap();
+        let tq = m["target_query"].as_str().unwrap();
+        assert!(sq.contains("count(\"value\"::field) AS \"c0\""), "{sq}");
+        assert_eq!(first_count(&server.query(None, sq).unwrap()), src);
+        assert_eq!(first_count(&server.query(None, tq).unwrap()), dst);
+    }
+
+    let text = tool.run(&["verify", "--all"]);
+    assert_eq!(text.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("MISMATCH tenant \"beta\" measurement \"cpu.idle_perc\""),
+        "{text}"
+    );
+    assert!(text.contains("source query: SELECT"), "{text}");
+
+    let status = tool.json(&["status", "--json"], 0);
+    let b = &status["tenants"]["beta"];
+    assert_eq!(
+        b["verified"].as_u64().unwrap() + 1,
+        b["done"].as_u64().unwrap(),
+        "the differing beta chunk is not verified: {status}"
+    );
+    assert_eq!(
+        status["tenants"]["alpha"]["verified"],
+        status["tenants"]["alpha"]["done"]
+    );
+}
+
+/// `plan` reports a field whose type differs between shards, a name that is both a
+/// tag and a field, a skipped measurement and an excluded tenant, in JSON and text;
+/// a run with --verify then copies and verifies both odd measurements.
+#[test]
+fn plan_reports_schema_findings() {
+    let server = InfluxServer::start().unwrap();
+    server.create_database("monasca").unwrap();
+    let week = TimeUnit::Week.align_down(now_ns()) - 4 * 7 * DAY;
+    let p = |m: &str, tenant: &str| Point::new(m).tag("_tenant_id", tenant);
+    let lines = [
+        p("mixed", "t1").field("value", 1.5).time(week + DAY),
+        // A later week is another shard: integer is accepted there.
+        p("mixed", "t1").field("value", 7i64).time(week + 8 * DAY),
+        p("clash", "t1")
+            .tag("host", "h1")
+            .field("host", "fieldhost")
+            .field("value", 2.5)
+            .time(week + DAY),
+        p("clash", "t1")
+            .tag("host", "h2")
+            .field("value", 3.5)
+            .time(week + DAY + 1),
+        p("log.x", "t1").field("msg", "skipped").time(week + DAY),
+        p("mixed", "ops").field("value", 9.5).time(week + DAY),
+    ];
+    let text: Vec<String> = lines.iter().map(|l| l.to_line().unwrap()).collect();
+    // One write per line: the integer must reach the later shard on its own.
+    for l in &text {
+        server.write_lines("monasca", l).unwrap();
+    }
+    let tool = Tool::new(&server);
+    let filters = ["--skip-regex", "^log\\.", "--tenant-exclude", "^ops$"];
+    let mut args = vec!["plan", "--json"];
+    args.extend(filters);
+    let plan = tool.json(&args, 0);
+    let checks = plan["checks"].as_array().unwrap();
+    let has =
+        |kind: &str, f: &dyn Fn(&Value) -> bool| checks.iter().any(|c| c["check"] == kind && f(c));
+    assert!(
+        has("field_type_conflict", &|c| c["measurement"] == "mixed"
+            && c["field"] == "value"
+            && c["types"] == serde_json::json!(["float", "integer"])),
+        "{checks:#?}"
+    );
+    assert!(
+        has("tag_field_clash", &|c| c["measurement"] == "clash"
+            && c["name"] == "host"),
+        "{checks:#?}"
+    );
+    assert!(has("measurement_skipped", &|c| c["measurement"] == "log.x"));
+    assert!(has("tenant_excluded", &|c| c["tenant"] == "ops"));
+
+    let mut args = vec!["plan"];
+    args.extend(filters);
+    let out = tool.run_ok(&args);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("field \"value\" of \"mixed\" has types float and integer"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\"host\" is both a tag and a field of \"clash\""),
+        "{text}"
+    );
+
+    let mut args = vec!["run", "--verify"];
+    args.extend(filters);
+    tool.run_ok(&args);
+    let v = tool.json(&["verify", "--all", "--json"], 0);
+    assert!(v["tenants"]["t1"]["agreed"].as_u64().unwrap() >= 2, "{v}");
+}
+
+/// A run with --verify, --report and --metrics-file leaves a JSON report and a
+/// Prometheus text file that parse (serde_json; openmetrics-parser's Prometheus
+/// grammar, which also unescapes the tenant label with a quote and a backslash) and
+/// whose per-tenant figures equal the ledger's as read here; no failure report is left.
+#[test]
+fn report_and_metrics_match_ledger() {
+    let server = InfluxServer::start().unwrap();
+    let odd = "q\"uote\\b";
+    let spec = dataset(&["alpha", odd]);
+    seed(&server, "monasca", &spec).unwrap();
+    let tool = Tool::new(&server);
+    let report = tool.path("report.json");
+    let metrics = tool.path("itm.prom");
+    tool.run_ok(&[
+        "run",
+        "--verify",
+        "--report",
+        report.to_str().unwrap(),
+        "--metrics-file",
+        metrics.to_str().unwrap(),
+    ]);
+    let ledger = ledger_figures(&tool.ledger_lines());
+    assert_eq!(ledger.len(), 2);
+    assert!(!tool.path("itm.ledger.failures.json").exists());
+
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["exit_code"], 0);
+    assert_eq!(r["error"], Value::Null);
+    assert!(r["elapsed_secs"].as_f64().unwrap() > 0.0);
+    let mut total = 0;
+    for (t, (chunks, points, verified)) in &ledger {
+        let x = &r["tenants"][t];
+        assert_eq!(
+            x["run"]["chunks_recorded"].as_u64().unwrap(),
+            *chunks,
+            "{t}"
+        );
+        assert_eq!(
+            x["run"]["points_recorded"].as_u64().unwrap(),
+            *points,
+            "{t}"
+        );
+        assert_eq!(x["run"]["chunks_failed"], 0);
+        assert_eq!(x["ledger"]["done"].as_u64().unwrap(), *chunks, "{t}");
+        assert_eq!(x["ledger"]["verified"].as_u64().unwrap(), *verified, "{t}");
+        assert_eq!(x["ledger"]["points"].as_u64().unwrap(), *points, "{t}");
+        assert_eq!(*verified, *chunks, "{t}: --verify verified every chunk");
+        assert_eq!(*points, spec.tenant_point_count(t), "{t}");
+        total += points;
+    }
+    assert_eq!(r["summary"]["points_written"].as_u64().unwrap(), total);
+    assert_eq!(
+        r["summary"]["verification"]["mismatches"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    let parsed = openmetrics_parser::prometheus::parse_prometheus(&text)
+        .unwrap_or_else(|e| panic!("{e:?}\n{text}"));
+    let family = |name: &str| {
+        parsed
+            .families
+            .get(&format!("influx_tenant_migrate_{name}"))
+            .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+    };
+    let value = |name: &str, labels: &[(&str, &str)]| -> f64 {
+        let f = family(name);
+        let s = f
+            .iter_samples()
+            .find(|s| {
+                let ls = s.get_labelset().unwrap();
+                labels
+                    .iter()
+                    .all(|(k, v)| ls.get_label_value(k) == Some(*v))
+            })
+            .unwrap_or_else(|| panic!("no {name} {labels:?} in\n{text}"));
+        match &s.value {
+            openmetrics_parser::PrometheusValue::Gauge(n) => n.as_f64(),
+            other => panic!("{name} is not a gauge: {other:?}"),
+        }
+    };
+    for (t, (chunks, points, verified)) in &ledger {
+        assert_eq!(value("ledger_points", &[("tenant", t)]), *points as f64);
+        assert_eq!(
+            value("chunks", &[("tenant", t), ("state", "done")]),
+            *chunks as f64
+        );
+        assert_eq!(
+            value("chunks", &[("tenant", t), ("state", "verified")]),
+            *verified as f64
+        );
+        assert_eq!(value("chunks", &[("tenant", t), ("state", "failed")]), 0.0);
+        assert_eq!(
+            value("last_run_points_copied", &[("tenant", t)]),
+            *points as f64
+        );
+    }
+    assert_eq!(value("last_run_success", &[]), 1.0);
+    assert_eq!(value("last_run_failures", &[]), 0.0);
+    assert_eq!(value("last_run_verify_mismatches", &[]), 0.0);
+    let ran = value("last_run_timestamp_seconds", &[]);
+    assert_eq!(value("last_success_timestamp_seconds", &[]), ran);
+    assert!(value("last_run_duration_seconds", &[]) > 0.0);
+}
+
+/// Chunks a run cannot copy (the tenant's database already holds `value` as a string
+/// in the first week, so InfluxDB refuses the floats: a permanent error) land in the
+/// failure report; `status` counts them as failed, `status --plan` as pending too; the
+/// metrics say the run failed and the report carries the errors; the exit code is 1.
+#[test]
+fn failures_reach_report_status_and_metrics() {
+    let server = InfluxServer::start().unwrap();
+    let spec = dataset(&["alpha"]);
+    seed(&server, "monasca", &spec).unwrap();
+    server.create_database("monasca_alpha").unwrap();
+    let line = Point::new("cpu.idle_perc")
+        .tag("_tenant_id", "alpha")
+        .field("value", "not a number")
+        .time(spec.start_ns)
+        .to_line()
+        .unwrap();
+    server.write_lines("monasca_alpha", &line).unwrap();
+    let tool = Tool::new(&server);
+    let report = tool.path("report.json");
+    let metrics = tool.path("itm.prom");
+    let out = tool.run(&[
+        "run",
+        "--retries",
+        "0",
+        "--report",
+        report.to_str().unwrap(),
+        "--metrics-file",
+        metrics.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+
+    let failures: Value = serde_json::from_str(
+        &std::fs::read_to_string(tool.path("itm.ledger.failures.json")).unwrap(),
+    )
+    .unwrap();
+    let n = failures["failures"].as_array().unwrap().len() as u64;
+    assert!(n > 0, "{failures}");
+    let error = failures["failures"][0]["error"].as_str().unwrap();
+    assert!(error.contains("field type conflict"), "{error}");
+
+    let status = tool.json(&["status", "--json"], 0);
+    assert_eq!(status["tenants"]["alpha"]["failed"].as_u64().unwrap(), n);
+    assert!(
+        status["tenants"]["alpha"]["done"].as_u64().unwrap() > 0,
+        "{status}"
+    );
+    assert_eq!(status["tenants"]["alpha"]["pending"], Value::Null);
+    let planned = tool.json(&["status", "--plan", "--json"], 0);
+    assert!(planned["tenants"]["alpha"]["pending"].as_u64().unwrap() > 0);
+
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["exit_code"], 1);
+    assert_eq!(
+        r["tenants"]["alpha"]["run"]["chunks_failed"]
+            .as_u64()
+            .unwrap(),
+        n
+    );
+    assert_eq!(r["summary"]["failures"].as_array().unwrap().len() as u64, n);
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    let parsed = openmetrics_parser::prometheus::parse_prometheus(&text).unwrap();
+    let gauge = |name: &str| -> f64 {
+        let f = &parsed.families[&format!("influx_tenant_migrate_{name}")];
+        match &f.iter_samples().next().unwrap().value {
+            openmetrics_parser::PrometheusValue::Gauge(n) => n.as_f64(),
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(gauge("last_run_success"), 0.0);
+    assert_eq!(gauge("last_run_failures"), n as f64);
+    assert!(
+        !parsed
+            .families
+            .contains_key("influx_tenant_migrate_last_success_timestamp_seconds"),
+        "never succeeded: {text}"
+    );
+}
