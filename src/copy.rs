@@ -118,6 +118,11 @@ pub trait Transfer: Send + Sync {
     fn describe(&self, chunk: &Chunk) -> String;
     /// Copies the chunk's points and returns how many the target confirmed.
     fn transfer<'a>(&'a self, chunk: &'a Chunk) -> BoxFuture<'a, Result<u64, ClientError>>;
+    /// Where the points go, for the ledger's [`Scope::target_url`]: empty when the
+    /// target databases are on the source server.
+    fn target_url(&self) -> &str {
+        ""
+    }
 }
 
 /// Server-side copy: one `SELECT * INTO ... GROUP BY *` per chunk, on the server
@@ -337,6 +342,7 @@ fn record(ctx: &Ctx<'_>, chunk: &Chunk, points: u64) -> Result<(), crate::ledger
             target: chunk.target.clone(),
             target_rp: chunk.target_rp.clone(),
             tenant: chunk.tenant.clone(),
+            target_url: ctx.transfer.target_url().to_string(),
         },
         measurements: chunk.measurements.clone(),
         start: chunk.window.start,
