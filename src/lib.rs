@@ -20,10 +20,17 @@
 //! - [`migration`]: the commands' shared path (discover, plan, run).
 //! - [`report`]: run summary, plan and status rendering.
 //! - [`logging`]: tracing to stderr and an optional daily-rolling file.
+//! - [`lineproto`]: line protocol encoding and point boundaries, as 1.6.7 parses it. Pure.
+//! - [`chunked`]: reading a chunked `/query` response object by object.
+//! - [`stream`]: cross-server copy (chunked read, `/write`), a bounded pipeline.
+//! - [`archive`]: `export` to and `import` from gzip line-protocol files.
+//! - [`transform`]: dropped tags and renamed measurements, streamed and server-side.
 
 #![warn(missing_docs)]
 
+pub mod archive;
 pub mod catalog;
+pub mod chunked;
 pub mod cli;
 pub mod client;
 pub mod config;
@@ -31,6 +38,7 @@ pub mod copy;
 pub mod influxql;
 pub mod interval;
 pub mod ledger;
+pub mod lineproto;
 pub mod lock;
 pub mod logging;
 pub mod migration;
@@ -38,4 +46,6 @@ pub mod plan;
 pub mod progress;
 pub mod report;
 pub mod shutdown;
+pub mod stream;
+pub mod transform;
 pub mod window;

@@ -5,7 +5,7 @@
 use clap::Parser;
 use influx_tenant_migrate::cli::{Cli, Command};
 use influx_tenant_migrate::report::{PlanReport, StatusReport};
-use influx_tenant_migrate::{config, ledger, logging, migration, shutdown};
+use influx_tenant_migrate::{archive, config, ledger, logging, migration, shutdown};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -35,6 +35,18 @@ fn main() -> ExitCode {
                 let summary = migration::run(&settings, stop).await?;
                 eprint!("{}", summary.render());
                 Ok::<u8, anyhow::Error>(summary.exit_code())
+            }
+            Command::Export { dir } => {
+                let stop = shutdown::on_signals(settings.run.stop_grace);
+                let summary = archive::export(&settings, &dir, stop).await?;
+                eprint!("{}", summary.render());
+                Ok(summary.exit_code())
+            }
+            Command::Import { dir } => {
+                let stop = shutdown::on_signals(settings.run.stop_grace);
+                let summary = archive::import(&settings, &dir, stop).await?;
+                eprint!("{}", summary.render());
+                Ok(summary.exit_code())
             }
             Command::Plan { json } => {
                 let p = migration::prepare(&settings).await?;
