@@ -303,7 +303,10 @@ fn copy_chunk<'a>(
                 }
             }
         };
-        if err.class() != FailureClass::Permanent {
+        // A server that refuses connections refuses them for smaller pieces too:
+        // splitting would only multiply the retries (a week is 10080 minutes).
+        let unreachable = matches!(err, ClientError::Unreachable { .. });
+        if err.class() != FailureClass::Permanent && !unreachable {
             if let Some(pieces) = split(&chunk, &err) {
                 tracing::info!(
                     tenant = %chunk.tenant,
