@@ -60,6 +60,9 @@ pub struct Catalog {
     /// Databases that exist on the target server, with their retention policies
     /// (only those the plan may write to).
     pub targets: BTreeMap<String, Vec<RetentionPolicy>>,
+    /// Where the targets are, as the ledger's `target_url`: empty for the source
+    /// server, else the target server's URL or `file://DIR`.
+    pub target_url: String,
 }
 
 /// Why discovery failed.
@@ -364,15 +367,10 @@ pub async fn discover(client: &Client, settings: &Settings) -> Result<Catalog, D
         .filter(|t| !t.measurements.is_empty())
         .collect();
 
-    let mut targets = BTreeMap::new();
-    for t in &tenants {
-        let name =
-            crate::plan::target_database(&settings.tenants.target_template, &src.database, &t.id);
-        if dbs.contains(&name) && !targets.contains_key(&name) {
-            let rps = retention_policies(client, &name).await?;
-            targets.insert(name, rps);
-        }
-    }
+    let names = tenants.iter().map(|t| {
+        crate::plan::target_database(&settings.tenants.target_template, &src.database, &t.id)
+    });
+    let targets = existing_targets(client, &dbs, names).await?;
 
     Ok(Catalog {
         source_url: client.url().to_string(),
@@ -385,7 +383,42 @@ pub async fn discover(client: &Client, settings: &Settings) -> Result<Catalog, D
         excluded_tenants: excluded,
         skipped_measurements: skipped,
         targets,
+        target_url: String::new(),
     })
+}
+
+/// The databases among `names` that exist (`dbs` lists the server's), with their
+/// retention policies.
+pub async fn existing_targets(
+    client: &Client,
+    dbs: &[String],
+    names: impl IntoIterator<Item = String>,
+) -> Result<BTreeMap<String, Vec<RetentionPolicy>>, ClientError> {
+    let mut targets = BTreeMap::new();
+    for name in names {
+        if dbs.contains(&name) && !targets.contains_key(&name) {
+            let rps = retention_policies(client, &name).await?;
+            targets.insert(name, rps);
+        }
+    }
+    Ok(targets)
+}
+
+/// Points the catalog's targets at another server: which target databases and
+/// policies exist is asked there, and `target_url` names it.
+pub async fn discover_targets_on(
+    target: &Client,
+    catalog: &mut Catalog,
+    settings: &Settings,
+) -> Result<(), ClientError> {
+    target.ping().await?;
+    let dbs = databases(target).await?;
+    let names = catalog.tenants.iter().map(|t| {
+        crate::plan::target_database(&settings.tenants.target_template, &catalog.database, &t.id)
+    });
+    catalog.targets = existing_targets(target, &dbs, names.collect::<Vec<_>>()).await?;
+    catalog.target_url = target.url().to_string();
+    Ok(())
 }
 
 fn first_column(r: &StatementResult) -> Vec<String> {

@@ -63,6 +63,20 @@ pub enum Command {
         #[arg(long)]
         open: bool,
     },
+    /// Write each planned chunk to a gzip line-protocol file,
+    /// DIR/<tenant>/<start>-<end>-<hash>.lp.gz, recording closed ones in the ledger.
+    Export {
+        /// Directory to write into (created if missing).
+        #[arg(long, value_name = "DIR")]
+        dir: std::path::PathBuf,
+    },
+    /// Load exported files into per-tenant databases on --target-url, recording
+    /// each closed file in the ledger so reruns skip it.
+    Import {
+        /// Directory written by `export`.
+        #[arg(long, value_name = "DIR")]
+        dir: std::path::PathBuf,
+    },
 }
 
 /// Settings flags. Each overrides its key in the config file and `ITM__*` environment.
@@ -191,6 +205,47 @@ pub struct Opts {
     #[arg(long, global = true, value_name = "PATH")]
     pub metrics_file: Option<PathBuf>,
 
+    /// Copy to another InfluxDB server: read chunks with chunked queries and write
+    /// line protocol there. Default none (same server, SELECT INTO); overrides
+    /// `target.url`.
+    #[arg(long, global = true, value_name = "URL")]
+    pub target_url: Option<String>,
+    /// User name on the target server. Default none; overrides `target.username`.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub target_username: Option<String>,
+    /// Password on the target server. Default none; overrides `target.password`.
+    /// Visible in the process list: prefer --target-password-file.
+    #[arg(long, global = true)]
+    pub target_password: Option<String>,
+    /// File holding the target password. Default none; overrides
+    /// `target.password_file`, and wins over a password.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub target_password_file: Option<PathBuf>,
+    /// PEM CA certificate to trust for an https target. Default: the built-in roots;
+    /// overrides `target.ca_file`.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub target_ca_file: Option<PathBuf>,
+    /// Skip TLS certificate verification on the target. Default off; overrides
+    /// `target.insecure_skip_verify`.
+    #[arg(long, global = true)]
+    pub target_insecure_skip_verify: bool,
+    /// Rows per JSON chunk when reading from the source. Default 10000; overrides
+    /// `stream.chunk_size`.
+    #[arg(long, global = true, value_name = "N")]
+    pub read_chunk_size: Option<usize>,
+    /// Points per write request. Default 5000; overrides `stream.batch_points`.
+    #[arg(long, global = true, value_name = "N")]
+    pub write_batch_points: Option<usize>,
+    /// Leave this tag out of the copies (repeatable), e.g. `_tenant_id`. Default none;
+    /// overrides `transform.drop_tags`.
+    #[arg(long, global = true, value_name = "KEY")]
+    pub drop_tag: Vec<String>,
+    /// Rename measurements matching REGEX to REPLACEMENT (`$1` for groups;
+    /// repeatable, first match wins). Default none; overrides
+    /// `transform.rename_measurements`.
+    #[arg(long, global = true, value_name = "REGEX=REPLACEMENT")]
+    pub rename_measurement: Vec<String>,
+
     /// Log format, text or json. Default text; overrides `log.format`.
     #[arg(long, global = true, value_name = "FORMAT")]
     pub log_format: Option<String>,
@@ -228,6 +283,9 @@ impl Opts {
         s("run.retry_deadline", &self.retry_deadline);
         s("log.format", &self.log_format);
         s("log.level", &self.log_level);
+        s("target.url", &self.target_url);
+        s("target.username", &self.target_username);
+        s("target.password", &self.target_password);
         let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
         s("source.password_file", &path(&self.password_file));
         s("source.ca_file", &path(&self.ca_file));
@@ -236,6 +294,8 @@ impl Opts {
         s("run.failure_report", &path(&self.failure_report));
         s("run.report", &path(&self.report));
         s("run.metrics_file", &path(&self.metrics_file));
+        s("target.password_file", &path(&self.target_password_file));
+        s("target.ca_file", &path(&self.target_ca_file));
         let mut lists = |k: &'static str, v: &Vec<String>| {
             if !v.is_empty() {
                 o.push((k, v.clone().into()));
@@ -245,6 +305,8 @@ impl Opts {
         lists("tenants.exclude", &self.tenant_exclude);
         lists("measurements.skip", &self.skip_regex);
         lists("retention.tenants", &self.retention);
+        lists("transform.drop_tags", &self.drop_tag);
+        lists("transform.rename_measurements", &self.rename_measurement);
         if self.verify {
             o.push(("run.verify", true.into()));
         }
@@ -262,6 +324,15 @@ impl Opts {
         }
         if let Some(n) = self.retries {
             o.push(("run.retries", u64::from(n).into()));
+        }
+        if self.target_insecure_skip_verify {
+            o.push(("target.insecure_skip_verify", true.into()));
+        }
+        if let Some(n) = self.read_chunk_size {
+            o.push(("stream.chunk_size", (n as u64).into()));
+        }
+        if let Some(n) = self.write_batch_points {
+            o.push(("stream.batch_points", (n as u64).into()));
         }
         o
     }

@@ -87,6 +87,17 @@ pub enum ClientError {
     /// The client could not be built (TLS settings).
     #[error("cannot set up HTTP client: {0}")]
     Setup(String),
+    /// A point read from the source cannot be written as line protocol unchanged.
+    #[error(transparent)]
+    Unwritable(#[from] crate::lineproto::EncodeError),
+    /// A local file (export or import) could not be read or written.
+    #[error("file {path}: {reason}")]
+    File {
+        /// The file.
+        path: String,
+        /// What failed.
+        reason: String,
+    },
 }
 
 impl ClientError {
@@ -95,9 +106,11 @@ impl ClientError {
         match self {
             ClientError::Unreachable { .. } => FailureClass::Transient,
             ClientError::Dropped { .. } | ClientError::Timeout { .. } => FailureClass::TooBig,
-            ClientError::Auth { .. } | ClientError::Setup(_) | ClientError::Decode { .. } => {
-                FailureClass::Permanent
-            }
+            ClientError::Auth { .. }
+            | ClientError::Setup(_)
+            | ClientError::Decode { .. }
+            | ClientError::Unwritable(_)
+            | ClientError::File { .. } => FailureClass::Permanent,
             ClientError::Http {
                 status, message, ..
             } => match status {
@@ -213,12 +226,47 @@ pub struct Client {
 impl Client {
     /// Builds a client for the source server's settings.
     pub fn new(s: &SourceSettings, timeout: Duration) -> Result<Self, ClientError> {
+        Self::build(
+            &s.url,
+            s.username.clone(),
+            s.password.clone(),
+            s.ca_file.as_deref(),
+            s.insecure_skip_verify,
+            timeout,
+        )
+    }
+
+    /// Builds a client for the target server of a cross-server copy, with its own
+    /// credentials and TLS settings.
+    pub fn new_target(
+        url: &str,
+        t: &crate::config::TargetSettings,
+        timeout: Duration,
+    ) -> Result<Self, ClientError> {
+        Self::build(
+            url,
+            t.username.clone(),
+            t.password.clone(),
+            t.ca_file.as_deref(),
+            t.insecure_skip_verify,
+            timeout,
+        )
+    }
+
+    fn build(
+        url: &str,
+        username: Option<String>,
+        password: Option<Secret>,
+        ca_file: Option<&std::path::Path>,
+        insecure_skip_verify: bool,
+        timeout: Duration,
+    ) -> Result<Self, ClientError> {
         let mut b = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(timeout)
             .pool_idle_timeout(Duration::from_secs(30))
             .user_agent(concat!("influx-tenant-migrate/", env!("CARGO_PKG_VERSION")));
-        if let Some(ca) = &s.ca_file {
+        if let Some(ca) = ca_file {
             let pem = std::fs::read(ca).map_err(|e| {
                 ClientError::Setup(format!("cannot read CA file {}: {e}", ca.display()))
             })?;
@@ -227,15 +275,15 @@ impl Client {
             })?;
             b = b.add_root_certificate(cert);
         }
-        if s.insecure_skip_verify {
+        if insecure_skip_verify {
             b = b.danger_accept_invalid_certs(true);
         }
         let http = b.build().map_err(|e| ClientError::Setup(e.to_string()))?;
         Ok(Client {
             http,
-            url: s.url.clone(),
-            username: s.username.clone(),
-            password: s.password.clone(),
+            url: url.to_string(),
+            username,
+            password,
             timeout,
             queries: Arc::new(AtomicU64::new(0)),
         })
@@ -259,7 +307,7 @@ impl Client {
         }
     }
 
-    fn transport_error(&self, e: reqwest::Error) -> ClientError {
+    pub(crate) fn transport_error(&self, e: reqwest::Error) -> ClientError {
         let reason = innermost(&e);
         if e.is_timeout() {
             ClientError::Timeout {
@@ -367,6 +415,87 @@ impl Client {
             Some(message) => Err(ClientError::Statement { message }),
             None => Ok(r),
         }
+    }
+}
+
+impl Client {
+    /// The error for a non-success HTTP status, with the server's message.
+    fn status_error(&self, status: reqwest::StatusCode, body: &[u8]) -> ClientError {
+        #[derive(Deserialize)]
+        struct ErrorBody {
+            error: String,
+        }
+        let message = match serde_json::from_slice::<ErrorBody>(body) {
+            Ok(b) => b.error,
+            Err(_) => String::from_utf8_lossy(body)
+                .trim()
+                .chars()
+                .take(300)
+                .collect(),
+        };
+        if status.as_u16() == 401 {
+            return ClientError::Auth {
+                url: self.url.clone(),
+                user: self.username.clone().unwrap_or_default(),
+                message,
+            };
+        }
+        ClientError::Http {
+            url: self.url.clone(),
+            status: status.as_u16(),
+            message,
+        }
+    }
+
+    /// Starts a chunked query (`chunked=true`, `chunk_size` rows per JSON object,
+    /// `epoch=ns`) and returns the response to read object by object, so a result of
+    /// any size is never held whole.
+    pub async fn query_chunked(
+        &self,
+        db: &str,
+        q: &str,
+        chunk_size: usize,
+    ) -> Result<crate::chunked::ChunkedResponse, ClientError> {
+        self.queries.fetch_add(1, Ordering::Relaxed);
+        let size = chunk_size.to_string();
+        let form: [(&str, &str); 5] = [
+            ("q", q),
+            ("db", db),
+            ("epoch", "ns"),
+            ("chunked", "true"),
+            ("chunk_size", &size),
+        ];
+        let resp = self
+            .auth(self.http.post(format!("{}/query", self.url)))
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| self.transport_error(e))?;
+        let status = resp.status();
+        if !status.is_success() {
+            let body = resp.bytes().await.map_err(|e| self.transport_error(e))?;
+            return Err(self.status_error(status, &body));
+        }
+        Ok(crate::chunked::ChunkedResponse::new(self.clone(), resp))
+    }
+
+    /// Writes line protocol (`/write?db=..&rp=..&precision=ns`). The server answers 204
+    /// once every point is in its write-ahead log; anything else is an error.
+    pub async fn write(&self, db: &str, rp: &str, body: String) -> Result<(), ClientError> {
+        self.queries.fetch_add(1, Ordering::Relaxed);
+        let resp = self
+            .auth(self.http.post(format!("{}/write", self.url)))
+            .query(&[("db", db), ("rp", rp), ("precision", "ns")])
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| self.transport_error(e))?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let body = resp.bytes().await.map_err(|e| self.transport_error(e))?;
+        Err(self.status_error(status, &body))
     }
 }
 

@@ -78,6 +78,43 @@ struct Raw {
     retention: RawRetention,
     run: RawRun,
     log: RawLog,
+    target: RawTarget,
+    stream: RawStream,
+    transform: RawTransform,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct RawTarget {
+    url: String,
+    username: String,
+    password: String,
+    password_file: String,
+    ca_file: String,
+    insecure_skip_verify: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawStream {
+    chunk_size: usize,
+    batch_points: usize,
+}
+
+impl Default for RawStream {
+    fn default() -> Self {
+        RawStream {
+            chunk_size: 10_000,
+            batch_points: 5_000,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct RawTransform {
+    drop_tags: Vec<String>,
+    rename_measurements: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -328,6 +365,30 @@ pub struct LogSettings {
     pub level: String,
 }
 
+/// The target server of a cross-server copy (`[target]`).
+#[derive(Debug, Clone, Default)]
+pub struct TargetSettings {
+    /// Base URL without a trailing slash; `None` = the source server (`SELECT INTO`).
+    pub url: Option<String>,
+    /// User name on the target.
+    pub username: Option<String>,
+    /// Password (from `password_file` when set, else `password`).
+    pub password: Option<Secret>,
+    /// PEM CA file to trust for `https`.
+    pub ca_file: Option<PathBuf>,
+    /// Skip TLS certificate verification.
+    pub insecure_skip_verify: bool,
+}
+
+/// How points are read and written when they leave the server (`[stream]`).
+#[derive(Debug, Clone)]
+pub struct StreamSettings {
+    /// Rows per JSON object of a chunked source query.
+    pub chunk_size: usize,
+    /// Points per `/write` request (or per batch handed to a file).
+    pub batch_points: usize,
+}
+
 /// All settings, validated.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -345,6 +406,12 @@ pub struct Settings {
     pub run: RunSettings,
     /// Logging.
     pub log: LogSettings,
+    /// Target server of a cross-server copy.
+    pub target: TargetSettings,
+    /// Streaming read and write sizes.
+    pub stream: StreamSettings,
+    /// Tags dropped and measurements renamed in the copy.
+    pub transform: crate::transform::Rewrite,
 }
 
 /// A value set from the command line; it overrides file and environment.
@@ -643,6 +710,20 @@ fn validate(raw: Raw, origins: &Origins<'_>) -> Result<Settings, ConfigError> {
         level: l.level,
     };
 
+    let target = validate_target(raw.target, &invalid)?;
+    let st = raw.stream;
+    if st.chunk_size == 0 {
+        return Err(invalid("stream.chunk_size", "must be at least 1".into()));
+    }
+    if st.batch_points == 0 {
+        return Err(invalid("stream.batch_points", "must be at least 1".into()));
+    }
+    let stream = StreamSettings {
+        chunk_size: st.chunk_size,
+        batch_points: st.batch_points,
+    };
+    let transform = validate_transform(raw.transform, &invalid)?;
+
     Ok(Settings {
         source,
         tenants,
@@ -651,7 +732,89 @@ fn validate(raw: Raw, origins: &Origins<'_>) -> Result<Settings, ConfigError> {
         retention,
         run,
         log,
+        target,
+        stream,
+        transform,
     })
+}
+
+fn validate_target(
+    t: RawTarget,
+    invalid: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<TargetSettings, ConfigError> {
+    let url = opt(t.url).map(|u| u.trim_end_matches('/').to_string());
+    if let Some(u) = &url {
+        if !(u.starts_with("http://") || u.starts_with("https://")) {
+            return Err(invalid(
+                "target.url",
+                format!("{u:?} must start with http:// or https://"),
+            ));
+        }
+    }
+    let password = match opt(t.password_file) {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| invalid("target.password_file", format!("cannot read {path}: {e}")))?;
+            Some(Secret::new(text.trim_end_matches(['\n', '\r'])))
+        }
+        None => (!t.password.is_empty()).then(|| Secret::new(t.password)),
+    };
+    let ca_file = opt(t.ca_file).map(PathBuf::from);
+    if let Some(ca) = &ca_file {
+        if !ca.is_file() {
+            return Err(invalid(
+                "target.ca_file",
+                format!("{} is not a readable file", ca.display()),
+            ));
+        }
+    }
+    Ok(TargetSettings {
+        url,
+        username: opt(t.username),
+        password,
+        ca_file,
+        insecure_skip_verify: t.insecure_skip_verify,
+    })
+}
+
+fn validate_transform(
+    t: RawTransform,
+    invalid: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<crate::transform::Rewrite, ConfigError> {
+    let mut rewrite = crate::transform::Rewrite::default();
+    for tag in t.drop_tags {
+        if tag.is_empty() {
+            return Err(invalid(
+                "transform.drop_tags",
+                "a tag key must not be empty".into(),
+            ));
+        }
+        rewrite.drop_tags.insert(tag);
+    }
+    for rule in &t.rename_measurements {
+        // A replacement may contain '=' and a regex rarely needs one (write \x3D):
+        // split at the first.
+        let (re, rep) = rule.split_once('=').ok_or_else(|| {
+            invalid(
+                "transform.rename_measurements",
+                format!("{rule:?} is not REGEX=REPLACEMENT"),
+            )
+        })?;
+        let re = Regex::new(re).map_err(|e| {
+            invalid(
+                "transform.rename_measurements",
+                format!("bad regex {re:?}: {e}"),
+            )
+        })?;
+        if rep.is_empty() {
+            return Err(invalid(
+                "transform.rename_measurements",
+                format!("{rule:?}: the replacement must not be empty"),
+            ));
+        }
+        rewrite.renames.push((re, rep.to_string()));
+    }
+    Ok(rewrite)
 }
 
 #[cfg(test)]
@@ -855,5 +1018,55 @@ mod tests {
         .unwrap();
         assert_eq!(s.source.password.as_ref().unwrap().expose(), "s3cret");
         assert!(!format!("{s:?}").contains("s3cret"));
+    }
+
+    /// The target section: its own credentials from a file, a trailing slash trimmed,
+    /// transforms parsed; a bad rename rule names its key.
+    #[test]
+    fn target_stream_and_transforms() {
+        let f = file("t0ps3cret\n");
+        let s = load_with_env(
+            None,
+            vec![
+                ("target.url", "http://other:8086/".into()),
+                ("target.username", "bob".into()),
+                (
+                    "target.password_file",
+                    f.path().display().to_string().into(),
+                ),
+                ("transform.drop_tags", vec!["_tenant_id".to_string()].into()),
+                (
+                    "transform.rename_measurements",
+                    vec![r"^cpu\.(.*)$=c_$1".to_string()].into(),
+                ),
+            ],
+            env(&[("ITM__STREAM__BATCH_POINTS", "7")]),
+        )
+        .unwrap();
+        assert_eq!(s.target.url.as_deref(), Some("http://other:8086"));
+        assert_eq!(s.target.username.as_deref(), Some("bob"));
+        assert_eq!(s.target.password.as_ref().unwrap().expose(), "t0ps3cret");
+        assert_eq!(s.stream.batch_points, 7);
+        assert_eq!(s.stream.chunk_size, 10_000);
+        assert!(s.transform.drop_tags.contains("_tenant_id"));
+        assert_eq!(s.transform.measurement("cpu.idle"), "c_idle");
+        let defaults = load_with_env(None, vec![], env(&[])).unwrap();
+        assert!(defaults.target.url.is_none());
+        assert!(defaults.transform.is_identity());
+        let err = load_with_env(
+            None,
+            vec![(
+                "transform.rename_measurements",
+                vec!["nope".to_string()].into(),
+            )],
+            env(&[]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("transform.rename_measurements"), "{err}");
+        let err = load_with_env(None, vec![("target.url", "ftp://x".into())], env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("target.url"), "{err}");
     }
 }

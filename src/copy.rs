@@ -47,6 +47,19 @@ pub struct CopyOptions {
     pub max_points_per_second: Option<u64>,
 }
 
+impl CopyOptions {
+    /// The options the run settings ask for.
+    pub fn from_settings(run: &crate::config::RunSettings) -> Self {
+        CopyOptions {
+            concurrency: run.concurrency,
+            retries: run.retries,
+            backoff: run.retry_backoff,
+            retry_deadline: run.retry_deadline,
+            max_points_per_second: run.max_points_per_second,
+        }
+    }
+}
+
 /// Paces chunk starts so the average write rate stays under a limit. Server-side
 /// copies cannot be slowed down mid-query, so the debt of each finished chunk delays
 /// the next start instead.
@@ -159,6 +172,10 @@ pub trait Transfer: Send + Sync {
     fn describe(&self, chunk: &Chunk) -> String;
     /// Copies the chunk's points and returns how many the target confirmed.
     fn transfer<'a>(&'a self, chunk: &'a Chunk) -> BoxFuture<'a, Result<u64, ClientError>>;
+    /// Where the points go, for the ledger's [`Scope::target_url`]: empty when the
+    /// target databases are on the source server. No default: a wrapper that forgot
+    /// to forward it would file its records under the wrong target.
+    fn target_url(&self) -> &str;
 }
 
 /// Server-side copy: one `SELECT * INTO ... GROUP BY *` per chunk, on the server
@@ -174,6 +191,10 @@ pub struct SelectInto<'a> {
 }
 
 impl Transfer for SelectInto<'_> {
+    fn target_url(&self) -> &str {
+        ""
+    }
+
     fn describe(&self, chunk: &Chunk) -> String {
         let target = Rp {
             db: &chunk.target,
@@ -401,6 +422,7 @@ fn record(
             target: chunk.target.clone(),
             target_rp: chunk.target_rp.clone(),
             tenant: chunk.tenant.clone(),
+            target_url: ctx.transfer.target_url().to_string(),
         },
         measurements: chunk.measurements.clone(),
         start: chunk.window.start,

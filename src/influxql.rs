@@ -159,6 +159,64 @@ pub fn select_into(
     q
 }
 
+/// The read statement of a cross-server copy or an export: every field of the
+/// tenant's points in `window`, tags as series tags (`GROUP BY *`).
+pub fn select_chunk(
+    src: &Rp<'_>,
+    measurements: &[String],
+    tag: &str,
+    tenant: &str,
+    window: Interval,
+) -> String {
+    format!(
+        "SELECT * FROM {} WHERE {} AND time >= {} AND time < {} GROUP BY *",
+        from_list(src, measurements),
+        tenant_filter(tag, tenant),
+        window.start,
+        window.end
+    )
+}
+
+/// A `SELECT ... INTO` with transforms. `into` names the target measurement (`None`:
+/// `:MEASUREMENT`, the source names). `group_by` `None` copies every tag
+/// (`SELECT * ... GROUP BY *`); `Some(keys)` keeps only those tags: `SELECT *::field`
+/// (a plain `*` would turn every tag not grouped by into a string field) grouped by
+/// exactly `keys`.
+#[allow(clippy::too_many_arguments)]
+pub fn select_into_as(
+    src: &Rp<'_>,
+    dst: &Rp<'_>,
+    into: Option<&str>,
+    measurements: &[String],
+    tag: &str,
+    tenant: &str,
+    window: Interval,
+    group_by: Option<&[String]>,
+) -> String {
+    let target = match into {
+        Some(m) => dst.measurement(m),
+        None => format!("{}.{}.:MEASUREMENT", ident(dst.db), ident(dst.rp)),
+    };
+    let (fields, group) = match group_by {
+        None => ("*", " GROUP BY *".to_string()),
+        Some([]) => ("*::field", String::new()),
+        Some(keys) => (
+            "*::field",
+            format!(
+                " GROUP BY {}",
+                keys.iter().map(|k| ident(k)).collect::<Vec<_>>().join(",")
+            ),
+        ),
+    };
+    format!(
+        "SELECT {fields} INTO {target} FROM {} WHERE {} AND time >= {} AND time < {}{group}",
+        from_list(src, measurements),
+        tenant_filter(tag, tenant),
+        window.start,
+        window.end
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,6 +266,69 @@ mod tests {
         assert_eq!(
             create_default_retention_policy("monasca_a b", "2w", "2w"),
             r#"CREATE RETENTION POLICY "2w" ON "monasca_a b" DURATION 2w REPLICATION 1 DEFAULT"#
+        );
+    }
+
+    /// The chunk read groups by every tag, so tags come back as tags.
+    #[test]
+    fn select_chunk_text() {
+        let src = Rp {
+            db: "monasca",
+            rp: "autogen",
+        };
+        assert_eq!(
+            select_chunk(
+                &src,
+                &["a".into(), "b".into()],
+                "_tenant_id",
+                "t'1",
+                Interval::new(1, 2)
+            ),
+            r#"SELECT * FROM "monasca"."autogen"."a","monasca"."autogen"."b" WHERE "_tenant_id" = 't\'1' AND time >= 1 AND time < 2 GROUP BY *"#
+        );
+    }
+
+    /// Transformed SELECT INTO: without a group list it is the plain statement; with
+    /// one it selects only fields and groups by exactly the given tags; a renamed
+    /// measurement is written into its new name.
+    #[test]
+    fn select_into_as_text() {
+        let src = Rp {
+            db: "s",
+            rp: "autogen",
+        };
+        let dst = Rp { db: "t", rp: "rp" };
+        let ms = ["a".to_string(), "b".to_string()];
+        let w = Interval::new(10, 20);
+        assert_eq!(
+            select_into_as(&src, &dst, None, &ms, "_tenant_id", "x", w, None),
+            select_into(&src, &dst, &ms, "_tenant_id", "x", w)
+        );
+        assert_eq!(
+            select_into_as(
+                &src,
+                &dst,
+                None,
+                &ms,
+                "_tenant_id",
+                "x",
+                w,
+                Some(&["dev".into(), "host".into()])
+            ),
+            r#"SELECT *::field INTO "t"."rp".:MEASUREMENT FROM "s"."autogen"."a","s"."autogen"."b" WHERE "_tenant_id" = 'x' AND time >= 10 AND time < 20 GROUP BY "dev","host""#
+        );
+        assert_eq!(
+            select_into_as(
+                &src,
+                &dst,
+                Some("new\"m"),
+                &ms[..1],
+                "_tenant_id",
+                "x",
+                w,
+                Some(&[])
+            ),
+            r#"SELECT *::field INTO "t"."rp"."new\"m" FROM "s"."autogen"."a" WHERE "_tenant_id" = 'x' AND time >= 10 AND time < 20"#
         );
     }
 }

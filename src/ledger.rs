@@ -29,6 +29,12 @@ pub struct Scope {
     pub target_rp: String,
     /// Tenant id.
     pub tenant: String,
+    /// Where the target database lives: empty for the source server (server-side
+    /// copies, and every record written before cross-server copies existed), a server
+    /// URL for a cross-server copy or an import, `file://DIR` for an export. Coverage
+    /// on one target never counts for another.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub target_url: String,
 }
 
 /// What a ledger line records.
@@ -384,6 +390,7 @@ mod tests {
             target: format!("monasca_{tenant}"),
             target_rp: "autogen".into(),
             tenant: tenant.into(),
+            target_url: String::new(),
         }
     }
 
@@ -529,5 +536,24 @@ mod tests {
         let p = load(&path).unwrap();
         assert_eq!(p.records.len(), 2);
         assert_eq!(p.torn_line, None);
+    }
+
+    /// A line written before `target_url` existed still parses, as the source server;
+    /// records on another target server are coverage there only.
+    #[test]
+    fn target_url_defaults_and_separates_coverage() {
+        let old = r#"{"kind":"copied","source":"http://127.0.0.1:8086","source_db":"monasca","source_rp":"autogen","target":"monasca_a","target_rp":"autogen","tenant":"a","measurements":["cpu"],"start":0,"end":10,"unit":"week","points":3,"at":"2026-01-01T00:00:00Z"}"#;
+        let p = parse(&format!("{old}\n"), Path::new("l")).unwrap();
+        assert_eq!(p.records[0].scope.target_url, "");
+        // Same-server records serialize exactly as before.
+        assert_eq!(serde_json::to_string(&p.records[0]).unwrap(), old);
+        let mut other = record("a", &["cpu"], 10, 20);
+        other.scope.target_url = "http://t:8086".into();
+        let line = serde_json::to_string(&other).unwrap();
+        assert!(line.contains(r#""target_url":"http://t:8086""#), "{line}");
+        let c = Coverage::from_records(p.records.iter().chain([&other]));
+        let same = scope("a");
+        assert_eq!(c.get(&same, "cpu").parts(), &[Interval::new(0, 10)]);
+        assert_eq!(c.get(&other.scope, "cpu").parts(), &[Interval::new(10, 20)]);
     }
 }

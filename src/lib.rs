@@ -30,11 +30,18 @@
 //! - [`run_report`]: per-tenant run figures, the JSON run report, output files.
 //! - [`metrics`]: Prometheus text-format metrics for node_exporter.
 //! - [`atomic`]: atomic file replacement.
+//! - [`lineproto`]: line protocol encoding and point boundaries, as 1.6.7 parses it. Pure.
+//! - [`chunked`]: reading a chunked `/query` response object by object.
+//! - [`stream`]: cross-server copy (chunked read, `/write`), a bounded pipeline.
+//! - [`archive`]: `export` to and `import` from gzip line-protocol files.
+//! - [`transform`]: dropped tags and renamed measurements, streamed and server-side.
 
 #![warn(missing_docs)]
 
+pub mod archive;
 pub mod atomic;
 pub mod catalog;
+pub mod chunked;
 pub mod cli;
 pub mod client;
 pub mod config;
@@ -44,6 +51,7 @@ pub mod failures;
 pub mod influxql;
 pub mod interval;
 pub mod ledger;
+pub mod lineproto;
 pub mod lock;
 pub mod logging;
 pub mod metrics;
@@ -55,6 +63,8 @@ pub mod run_report;
 pub mod schema;
 pub mod shutdown;
 pub mod status;
+pub mod stream;
+pub mod transform;
 pub mod verification;
 pub mod verify;
 pub mod window;

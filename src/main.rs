@@ -9,7 +9,7 @@ use influx_tenant_migrate::report::PlanReport;
 use influx_tenant_migrate::status::{self, Status};
 use influx_tenant_migrate::verification::{self, VerifyOptions};
 use influx_tenant_migrate::{
-    config, estimate, failures, ledger, logging, migration, run_report, schema, shutdown,
+    archive, config, estimate, failures, ledger, logging, migration, run_report, schema, shutdown,
 };
 use std::process::ExitCode;
 use std::time::{Instant, SystemTime};
@@ -51,6 +51,18 @@ fn main() -> ExitCode {
                 }
                 run_report::write_outputs(&settings, &report)?;
                 result.map(|s| s.exit_code())
+            }
+            Command::Export { dir } => {
+                let stop = shutdown::on_signals(settings.run.stop_grace);
+                let summary = archive::export(&settings, &dir, stop).await?;
+                eprint!("{}", summary.render());
+                Ok(summary.exit_code())
+            }
+            Command::Import { dir } => {
+                let stop = shutdown::on_signals(settings.run.stop_grace);
+                let summary = archive::import(&settings, &dir, stop).await?;
+                eprint!("{}", summary.render());
+                Ok(summary.exit_code())
             }
             Command::Plan { json, estimate } => {
                 let p = migration::prepare(&settings).await?;

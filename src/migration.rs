@@ -44,10 +44,54 @@ pub fn now_ns() -> i64 {
         .unwrap_or(0)
 }
 
+/// Where the per-tenant databases go.
+#[derive(Debug)]
+pub enum Destination {
+    /// The source server itself: server-side `SELECT INTO`.
+    SameServer,
+    /// Another server (`target.url`): chunked reads, `/write` there.
+    Server(Client),
+    /// Export files under this (absolute) directory.
+    Files(std::path::PathBuf),
+}
+
+impl Destination {
+    /// The destination the settings name: the target server when `target.url` is set,
+    /// else the source server.
+    pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
+        Ok(match &settings.target.url {
+            Some(url) => Destination::Server(Client::new_target(
+                url,
+                &settings.target,
+                settings.run.query_timeout,
+            )?),
+            None => Destination::SameServer,
+        })
+    }
+}
+
 /// Discovers, loads the ledger and plans. Reads only.
 pub async fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
+    prepare_to(settings, &Destination::from_settings(settings)?).await
+}
+
+/// [`prepare`] for a given destination: existing target databases are looked up
+/// there (none for files), and coverage is that of the destination.
+pub async fn prepare_to(settings: &Settings, dest: &Destination) -> anyhow::Result<Prepared> {
     let client = Client::new(&settings.source, settings.run.query_timeout)?;
-    let catalog = catalog::discover(&client, settings).await?;
+    let mut catalog = catalog::discover(&client, settings).await?;
+    match dest {
+        Destination::SameServer => {}
+        Destination::Server(target) => {
+            catalog::discover_targets_on(target, &mut catalog, settings)
+                .await
+                .with_context(|| format!("target server {}", target.url()))?;
+        }
+        Destination::Files(dir) => {
+            catalog.targets.clear();
+            catalog.target_url = crate::archive::dir_url(dir);
+        }
+    }
     let parsed = ledger::load(&settings.run.ledger)?;
     let mut coverage = Coverage::from_records(&parsed.records);
     let report = failures::load(&settings.run.failure_report).unwrap_or_else(|e| {
@@ -61,6 +105,7 @@ pub async fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
                 source: catalog.source_url.clone(),
                 source_db: catalog.database.clone(),
                 source_rp: catalog.source_rp.clone(),
+                target_url: catalog.target_url.clone(),
                 target: f.chunk.target.clone(),
                 target_rp: f.chunk.target_rp.clone(),
                 tenant: f.chunk.tenant.clone(),
@@ -82,10 +127,26 @@ pub async fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
 /// Runs the migration until every chunk ran or `stop` says to stop. Errors are fatal
 /// setup problems (config, connection, lock, ledger); failed chunks are in the summary.
 pub async fn run(settings: &Settings, stop: StopSignal) -> anyhow::Result<RunSummary> {
+    run_to(settings, Destination::from_settings(settings)?, stop).await
+}
+
+/// [`run`] into a given destination (`export` passes a directory).
+pub async fn run_to(
+    settings: &Settings,
+    dest: Destination,
+    stop: StopSignal,
+) -> anyhow::Result<RunSummary> {
     let started = Instant::now();
+    if settings.run.verify
+        && !(matches!(dest, Destination::SameServer) && settings.transform.is_identity())
+    {
+        // The checks compare source and target with one request on one server, under the
+        // same names: a streamed, exported or transformed copy needs other checks.
+        anyhow::bail!("--verify checks server-side copies without transforms only; run without it (or verify on the target with another tool)");
+    }
     let lock = RunLock::acquire(&settings.run.ledger)?;
     tracing::debug!(lock = %lock.path().display(), "lock taken");
-    let p = prepare(settings).await?;
+    let p = prepare_to(settings, &dest).await?;
     let writer = LedgerWriter::open(&settings.run.ledger)?;
     tracing::info!(
         source = %p.catalog.source_url,
@@ -96,36 +157,59 @@ pub async fn run(settings: &Settings, stop: StopSignal) -> anyhow::Result<RunSum
         covered_windows = p.plan.covered_windows(),
         "plan ready"
     );
-    copy::ensure_targets(&p.client, &p.plan.targets)
-        .await
-        .context("cannot create target databases or retention policies")?;
+    let target_client = match &dest {
+        Destination::SameServer => Some(&p.client),
+        Destination::Server(t) => Some(t),
+        Destination::Files(_) => None,
+    };
+    if let Some(c) = target_client {
+        copy::ensure_targets(c, &p.plan.targets)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot create target databases or retention policies on {}",
+                    c.url()
+                )
+            })?;
+    }
 
     let progress = Progress::new(p.plan.chunks.len() as u64);
     let reporter = progress.spawn_reporter(settings.run.progress_interval);
-    let opts = CopyOptions {
-        concurrency: settings.run.concurrency,
-        retries: settings.run.retries,
-        backoff: settings.run.retry_backoff,
-        retry_deadline: settings.run.retry_deadline,
-        max_points_per_second: settings.run.max_points_per_second,
-    };
+    let opts = CopyOptions::from_settings(&settings.run);
     let ledger = Mutex::new(writer);
-    let transfer = copy::SelectInto {
-        client: &p.client,
-        source: Rp {
-            db: &p.catalog.database,
-            rp: &p.catalog.source_rp,
-        },
-        tag: &settings.tenants.tag,
+    let source_rp = Rp {
+        db: &p.catalog.database,
+        rp: &p.catalog.source_rp,
+    };
+    let transfer: Box<dyn copy::Transfer + '_> = match &dest {
+        Destination::SameServer if settings.transform.is_identity() => Box::new(copy::SelectInto {
+            client: &p.client,
+            source: source_rp,
+            tag: &settings.tenants.tag,
+        }),
+        Destination::SameServer => Box::new(crate::transform::RewrittenSelectInto {
+            client: &p.client,
+            source: source_rp,
+            tag: &settings.tenants.tag,
+            tag_keys: &p.catalog.tag_keys,
+            rewrite: &settings.transform,
+        }),
+        Destination::Server(t) => Box::new(crate::stream::StreamCopy::new(
+            &p.client, t, &p.catalog, settings,
+        )),
+        Destination::Files(dir) => Box::new(crate::archive::FileExport {
+            reader: crate::stream::reader(&p.client, &p.catalog, settings, &settings.transform),
+            source_url: &p.catalog.source_url,
+            dir: dir.clone(),
+            url: p.catalog.target_url.clone(),
+        }),
     };
     let source = copy::SourceId {
         url: &p.catalog.source_url,
         db: &p.catalog.database,
         rp: &p.catalog.source_rp,
     };
-    // Counts per tenant around the copy, and with --verify checks each closed chunk
-    // right after it is copied.
-    let tally = Tally::new(&transfer);
+    let tally = Tally::new(&*transfer);
     let checking = settings.run.verify.then(|| Checking {
         inner: &tally,
         verifier: Verifier {
@@ -144,12 +228,16 @@ pub async fn run(settings: &Settings, stop: StopSignal) -> anyhow::Result<RunSum
     };
     let outcome = copy::copy_all(outer, source, &p.plan, &ledger, &opts, &progress, stop).await;
     drop(reporter);
+    let target_queries = match &dest {
+        Destination::Server(t) => t.queries_issued(),
+        _ => 0,
+    };
     let per_tenant = tally.figures(&outcome.failed);
     let mut summary = RunSummary::new(
         &p.plan,
         outcome,
         started.elapsed(),
-        p.client.queries_issued(),
+        p.client.queries_issued() + target_queries,
     );
     summary.per_tenant = per_tenant;
     if let Some(c) = checking {

@@ -198,10 +198,18 @@ pub fn scope(catalog: &Catalog, target: &TargetPlan) -> Scope {
         target: target.database.clone(),
         target_rp: target.retention_policy.clone(),
         tenant: target.tenant.clone(),
+        target_url: catalog.target_url.clone(),
     }
 }
 
-fn target_plan(catalog: &Catalog, settings: &Settings, tenant: &str, now_ns: i64) -> TargetPlan {
+/// What a tenant's target database needs: its name, whether it and its retention
+/// policy must be created (from `catalog.targets`), and the retention written into.
+pub fn target_plan(
+    catalog: &Catalog,
+    settings: &Settings,
+    tenant: &str,
+    now_ns: i64,
+) -> TargetPlan {
     let database = target_database(&settings.tenants.target_template, &catalog.database, tenant);
     let existing = catalog.targets.get(&database);
     let finite = |ns: i64| (ns > 0).then_some(ns);

@@ -60,6 +60,10 @@ impl<'a> Tally<'a> {
 }
 
 impl Transfer for Tally<'_> {
+    fn target_url(&self) -> &str {
+        self.inner.target_url()
+    }
+
     fn describe(&self, chunk: &Chunk) -> String {
         self.inner.describe(chunk)
     }

@@ -166,6 +166,7 @@ mod tests {
             split: false,
             kind,
             scope: Scope {
+                target_url: String::new(),
                 source: "s".into(),
                 source_db: "m".into(),
                 source_rp: "autogen".into(),

@@ -28,7 +28,8 @@ pub struct VerifyOptions {
     pub open: bool,
 }
 
-/// The copied records to check: `Copied` lines of this source and of tenants the
+/// The copied records to check: `Copied` lines of this source, copied server-side (a
+/// streamed or exported copy lives elsewhere: out of scope), of tenants the
 /// include/exclude rules keep, each chunk once, without those already verified unless
 /// `all`. Returns them and how many `Copied` lines were out of scope. Pure.
 pub fn select<'r>(records: &'r [Record], settings: &Settings, all: bool) -> (Vec<&'r Record>, u64) {
@@ -43,6 +44,7 @@ pub fn select<'r>(records: &'r [Record], settings: &Settings, all: bool) -> (Vec
             && !t.exclude.iter().any(|re| re.is_match(tenant));
         if r.scope.source != settings.source.url
             || r.scope.source_db != settings.source.database
+            || !r.scope.target_url.is_empty()
             || !kept
         {
             out_of_scope += 1;
@@ -177,6 +179,7 @@ pub struct Checking<'a> {
 impl Checking<'_> {
     async fn check_copied(&self, chunk: &Chunk, points: u64) {
         let scope = ledger::Scope {
+            target_url: String::new(),
             source: self.source.url.to_string(),
             source_db: self.source.db.to_string(),
             source_rp: self.source.rp.to_string(),
@@ -253,6 +256,10 @@ impl Checking<'_> {
 }
 
 impl Transfer for Checking<'_> {
+    fn target_url(&self) -> &str {
+        self.inner.target_url()
+    }
+
     fn describe(&self, chunk: &Chunk) -> String {
         self.inner.describe(chunk)
     }

@@ -320,6 +320,7 @@ impl Subject {
     /// The ledger scope of a subject (used to build records for run --verify).
     pub fn scope(&self, source_url: &str) -> Scope {
         Scope {
+            target_url: String::new(),
             source: source_url.to_string(),
             source_db: self.source_db.clone(),
             source_rp: self.source_rp.clone(),
