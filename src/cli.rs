@@ -121,6 +121,12 @@ pub struct Opts {
     /// `retention.default`.
     #[arg(long, global = true, value_name = "DURATION")]
     pub default_retention: Option<String>,
+    /// How created retention policies are named: canonical (14d is named 2w) or
+    /// as-written (14d is named 14d, like migrate-to-db-per-tenant.py). Default
+    /// canonical (as-written with the old tool's flags); overrides
+    /// `retention.policy_names`.
+    #[arg(long, global = true, value_name = "NAMING")]
+    pub retention_policy_names: Option<String>,
 
     /// Queries in flight at once. Default 2; overrides `run.concurrency`.
     #[arg(long, global = true, value_name = "N")]
@@ -174,6 +180,7 @@ impl Opts {
         s("window.to", &self.to);
         s("window.settle", &self.settle);
         s("retention.default", &self.default_retention);
+        s("retention.policy_names", &self.retention_policy_names);
         s("run.query_timeout", &self.query_timeout);
         s("log.format", &self.log_format);
         s("log.level", &self.log_level);

@@ -17,7 +17,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let _log = logging::init(&settings.log);
+    let _log = match logging::init(&settings.log) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if cli.opts.password.is_some() {
+        tracing::warn!("--password is visible in the process list to every local user: use --password-file or ITM__SOURCE__PASSWORD");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
