@@ -1,7 +1,8 @@
 //! The command line. Every flag overrides the same setting from the file and the
 //! environment; the `///` of each says its default and the setting it overrides.
 
-use crate::config::Override;
+use crate::config::{self, Override, Settings};
+use crate::legacy::{self, LegacyOpts};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -157,6 +158,10 @@ pub struct Opts {
     /// Log level filter (RUST_LOG wins). Default info; overrides `log.level`.
     #[arg(long, global = true, value_name = "LEVEL")]
     pub log_level: Option<String>,
+
+    /// The old Monasca tool's flags.
+    #[command(flatten)]
+    pub legacy: LegacyOpts,
 }
 
 impl Opts {
@@ -212,6 +217,30 @@ impl Opts {
         }
         o
     }
+
+    /// Loads the settings these flags select: defaults, persister.conf (old tool),
+    /// `--config`, `ITM__*` environment, flags (ours and the old tool's).
+    pub fn load(&self, now_ns: i64) -> Result<Settings, LoadError> {
+        let layers = legacy::layers(&self.legacy, now_ns)?;
+        let overrides = legacy::merge_flags(self.overrides(), layers.flags)?;
+        Ok(config::load_layers(
+            layers.base,
+            self.config.as_deref(),
+            overrides,
+            None,
+        )?)
+    }
+}
+
+/// Why settings could not be loaded from the command line.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The old tool's flags or persister.conf.
+    #[error(transparent)]
+    Legacy(#[from] legacy::LegacyError),
+    /// Our settings.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
 }
 
 #[cfg(test)]

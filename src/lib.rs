@@ -20,6 +20,7 @@
 //! - [`migration`]: the commands' shared path (discover, plan, run).
 //! - [`report`]: run summary, plan and status rendering.
 //! - [`logging`]: tracing to stderr and an optional daily-rolling file.
+//! - [`legacy`]: the old Monasca tool's flags and persister.conf, as settings layers.
 
 #![warn(missing_docs)]
 
@@ -31,6 +32,7 @@ pub mod copy;
 pub mod influxql;
 pub mod interval;
 pub mod ledger;
+pub mod legacy;
 pub mod lock;
 pub mod logging;
 pub mod migration;

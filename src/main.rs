@@ -5,12 +5,12 @@
 use clap::Parser;
 use influx_tenant_migrate::cli::{Cli, Command};
 use influx_tenant_migrate::report::{PlanReport, StatusReport};
-use influx_tenant_migrate::{config, ledger, logging, migration, shutdown};
+use influx_tenant_migrate::{ledger, logging, migration, shutdown};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = match config::load(cli.opts.config.as_deref(), cli.opts.overrides()) {
+    let settings = match cli.opts.load(migration::now_ns()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
