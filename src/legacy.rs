@@ -5,7 +5,8 @@
 //! Precedence, later wins: built-in defaults, `persister.conf` (`--persister-config` /
 //! `--config-file`), the TOML file (`--config`), `ITM__*` environment, flags (the old
 //! `--migrate-*` flags are flags like any other; one of them and the new flag for the
-//! same setting together are an error).
+//! same setting together are an error, except that `--time-unit` wins over
+//! `--migrate-time-unit` for the chunk window).
 //!
 //! What the old tool does, read from its source (monasca-persister 9.0.0):
 //! - for offsets `S` (start, default 0) and `E` (end, default 520) in unit `u` (`h`,
@@ -53,7 +54,7 @@ pub struct LegacyOpts {
     )]
     pub persister_config: Vec<PathBuf>,
     /// Old tool: unit of the offsets and retention policies, h, d or w; also the chunk
-    /// window. Default w; overrides `window.time_unit`.
+    /// window unless --time-unit is given. Default w; overrides `window.time_unit`.
     #[arg(long, global = true, value_name = "UNIT")]
     pub migrate_time_unit: Option<LegacyUnit>,
     /// Old tool: copy nothing newer than this many units before now. Default 0 (up to
@@ -275,9 +276,8 @@ pub fn layers(opts: &LegacyOpts, now_ns: i64) -> Result<Layers, LegacyError> {
 
 /// Which old flag sets a setting, and the new flag for it, for conflict errors.
 const FLAG_KEYS: &[(&str, &str, &str)] = &[
-    ("window.time_unit", "--migrate-time-unit", "--time-unit"),
-    ("window.from", "--migrate-end-time-offset", "--from"),
-    ("window.to", "--migrate-start-time-offset", "--to"),
+    ("window.from", "--migrate-start/end-time-offset", "--from"),
+    ("window.to", "--migrate-start/end-time-offset", "--to"),
     (
         "retention.tenants",
         "--migrate-retention-policy",
@@ -287,13 +287,21 @@ const FLAG_KEYS: &[(&str, &str, &str)] = &[
 ];
 
 /// Adds the old flags' overrides to ours; an old and a new flag for the same setting
-/// are an error naming both.
+/// are an error naming both. Except the chunk window: `--time-unit` wins over
+/// `--migrate-time-unit`, which still gives the unit of the offsets and retention
+/// policies (so `--migrate-time-unit w --time-unit hour` keeps weekly retention but
+/// copies hour by hour).
 pub fn merge_flags(
     mut ours: Vec<Override>,
     old: Vec<Override>,
 ) -> Result<Vec<Override>, LegacyError> {
+    let has = |ours: &[Override], k: &str| ours.iter().any(|(o, _)| *o == k);
+    let old: Vec<Override> = old
+        .into_iter()
+        .filter(|(k, _)| !(*k == "window.time_unit" && has(&ours, k)))
+        .collect();
     for (k, _) in &old {
-        if ours.iter().any(|(o, _)| o == k) {
+        if has(&ours, k) {
             let (key, old, new) = FLAG_KEYS
                 .iter()
                 .find(|(key, _, _)| key == k)
@@ -852,12 +860,23 @@ port = not-ours
         };
         let l = layers(&opts, now).unwrap();
         assert_eq!(keys(&l.flags), vec!["window.time_unit", "window.from"]);
-        let e = merge_flags(vec![("window.time_unit", "hour".into())], l.flags)
-            .unwrap_err()
-            .to_string();
+        let e = merge_flags(
+            vec![("window.from", "2024-01-01T00:00:00Z".into())],
+            l.flags.clone(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(
-            e.contains("--migrate-time-unit") && e.contains("--time-unit"),
+            e.contains("--migrate-start/end-time-offset") && e.contains("--from"),
             "{e}"
         );
+        // --time-unit wins over --migrate-time-unit for the chunk window.
+        let m = merge_flags(vec![("window.time_unit", "hour".into())], l.flags).unwrap();
+        let units: Vec<String> = m
+            .iter()
+            .filter(|(k, _)| *k == "window.time_unit")
+            .map(|(_, v)| v.to_string())
+            .collect();
+        assert_eq!(units, vec!["hour"]);
     }
 }

@@ -118,7 +118,7 @@ fn persister_conf_loads_under_toml() {
 }
 
 /// A broken persister.conf stops the binary with exit code 2 and one line naming the
-/// file and the key; a bad value of ours coming from persister.conf names it too.
+/// file and the key; so do a bad old flag and an old and a new flag for one setting.
 #[test]
 fn broken_persister_conf_names_key() {
     let dir = tempfile::tempdir().unwrap();
@@ -153,13 +153,19 @@ fn broken_persister_conf_names_key() {
     assert!(err.contains("--migrate-end-time-offset"), "{err}");
 
     let out = Command::new(bin)
-        .args(["--migrate-time-unit", "d", "--time-unit", "hour", "plan"])
+        .args([
+            "--migrate-skip-regex",
+            "^log",
+            "--skip-regex",
+            "^cpu",
+            "plan",
+        ])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("--migrate-time-unit") && err.contains("--time-unit"),
+        err.contains("--migrate-skip-regex") && err.contains("--skip-regex"),
         "{err}"
     );
 }
