@@ -206,3 +206,27 @@ fn log_file_and_formats() {
         }
     }
 }
+
+/// A `--log-file` that is a file (oslo.log's meaning) or a directory that cannot be
+/// created stops the binary with exit code 2 and one line naming it, not a panic.
+#[test]
+fn unusable_log_dir_is_one_line_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("migrate.log");
+    std::fs::write(&file, "").unwrap();
+    let blocked = file.join("sub");
+    for (path, says) in [(&file, "is a file"), (&blocked, "cannot write log files")] {
+        let out = Command::new(env!("CARGO_BIN_EXE_influx-tenant-migrate"))
+            .args(["--log-file", path.to_str().unwrap()])
+            .args(["--ledger", dir.path().join("l").to_str().unwrap(), "status"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains(says) && err.contains(path.to_str().unwrap()),
+            "{err}"
+        );
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+}
