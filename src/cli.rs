@@ -1,7 +1,8 @@
 //! The command line. Every flag overrides the same setting from the file and the
 //! environment; the `///` of each says its default and the setting it overrides.
 
-use crate::config::Override;
+use crate::config::{self, Override, Settings};
+use crate::legacy::{self, LegacyOpts};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -162,6 +163,12 @@ pub struct Opts {
     /// `retention.default`.
     #[arg(long, global = true, value_name = "DURATION")]
     pub default_retention: Option<String>,
+    /// How created retention policies are named: canonical (14d is named 2w) or
+    /// as-written (14d is named 14d, like migrate-to-db-per-tenant.py). Default
+    /// canonical (as-written with the old tool's flags); overrides
+    /// `retention.policy_names`.
+    #[arg(long, global = true, value_name = "NAMING")]
+    pub retention_policy_names: Option<String>,
 
     /// Queries in flight at once. Default 2; overrides `run.concurrency`.
     #[arg(long, global = true, value_name = "N")]
@@ -256,6 +263,10 @@ pub struct Opts {
     /// Log level filter (RUST_LOG wins). Default info; overrides `log.level`.
     #[arg(long, global = true, value_name = "LEVEL")]
     pub log_level: Option<String>,
+
+    /// The old Monasca tool's flags.
+    #[command(flatten)]
+    pub legacy: LegacyOpts,
 }
 
 impl Opts {
@@ -279,6 +290,7 @@ impl Opts {
         s("window.to", &self.to);
         s("window.settle", &self.settle);
         s("retention.default", &self.default_retention);
+        s("retention.policy_names", &self.retention_policy_names);
         s("run.query_timeout", &self.query_timeout);
         s("run.retry_deadline", &self.retry_deadline);
         s("log.format", &self.log_format);
@@ -336,6 +348,30 @@ impl Opts {
         }
         o
     }
+
+    /// Loads the settings these flags select: defaults, persister.conf (old tool),
+    /// `--config`, `ITM__*` environment, flags (ours and the old tool's).
+    pub fn load(&self, now_ns: i64) -> Result<Settings, LoadError> {
+        let layers = legacy::layers(&self.legacy, now_ns)?;
+        let overrides = legacy::merge_flags(self.overrides(), layers.flags)?;
+        Ok(config::load_layers(
+            layers.base,
+            self.config.as_deref(),
+            overrides,
+            None,
+        )?)
+    }
+}
+
+/// Why settings could not be loaded from the command line.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The old tool's flags or persister.conf.
+    #[error(transparent)]
+    Legacy(#[from] legacy::LegacyError),
+    /// Our settings.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
 }
 
 #[cfg(test)]

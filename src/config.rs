@@ -5,7 +5,7 @@
 //! rest of the tool only sees typed values. Every error names the key and where its
 //! value came from.
 
-use crate::window::{parse_rfc3339_ns, TimeUnit};
+use crate::window::{influx_duration, parse_rfc3339_ns, TimeUnit};
 use regex::Regex;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -191,11 +191,34 @@ impl Default for RawWindow {
     }
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 struct RawRetention {
     default: String,
     tenants: Vec<String>,
+    policy_names: PolicyNames,
+}
+
+impl Default for RawRetention {
+    fn default() -> Self {
+        RawRetention {
+            default: String::new(),
+            tenants: vec![],
+            policy_names: PolicyNames::Canonical,
+        }
+    }
+}
+
+/// How the retention policies the tool creates are named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum PolicyNames {
+    /// After the duration in its largest exact unit: `14d` is named `2w`.
+    #[default]
+    Canonical,
+    /// Exactly as the duration is written in the settings: `14d` is named `14d`
+    /// (what migrate-to-db-per-tenant.py does).
+    AsWritten,
 }
 
 #[derive(Debug, Deserialize)]
@@ -310,12 +333,35 @@ pub struct RetentionSettings {
     pub default: Option<Duration>,
     /// Retention per tenant id.
     pub tenants: BTreeMap<String, Duration>,
+    /// Policy name of `default` when it is not the canonical one (`policy_names =
+    /// "as-written"`).
+    pub default_name: Option<String>,
+    /// Policy names per tenant id when they are not the canonical ones.
+    pub names: BTreeMap<String, String>,
 }
 
 impl RetentionSettings {
     /// The retention a tenant's database gets, if any.
     pub fn for_tenant(&self, tenant: &str) -> Option<Duration> {
         self.tenants.get(tenant).copied().or(self.default)
+    }
+
+    /// The name of the retention policy a tenant's database gets, if any: the name
+    /// the settings give it, else the duration in its largest exact unit (`2w`).
+    pub fn policy_name(&self, tenant: &str) -> Option<String> {
+        match self.tenants.get(tenant) {
+            Some(d) => Some(
+                self.names
+                    .get(tenant)
+                    .cloned()
+                    .unwrap_or_else(|| influx_duration(*d)),
+            ),
+            None => self.default.map(|d| {
+                self.default_name
+                    .clone()
+                    .unwrap_or_else(|| influx_duration(d))
+            }),
+        }
     }
 }
 
@@ -417,6 +463,16 @@ pub struct Settings {
 /// A value set from the command line; it overrides file and environment.
 pub type Override = (&'static str, config::Value);
 
+/// Values that sit between the built-in defaults and the TOML file, e.g. those read
+/// from a Monasca `persister.conf`, with where they came from for error messages.
+#[derive(Debug, Clone, Default)]
+pub struct BaseLayer {
+    /// Where the values came from, e.g. `in /etc/monasca/persister.conf`.
+    pub origin: String,
+    /// The values.
+    pub values: Vec<Override>,
+}
+
 /// Loads settings: defaults, `file` (if any), `ITM__*` environment, then `overrides`.
 pub fn load(file: Option<&Path>, overrides: Vec<Override>) -> Result<Settings, ConfigError> {
     load_with_env(file, overrides, None)
@@ -428,7 +484,23 @@ pub fn load_with_env(
     overrides: Vec<Override>,
     env: Option<config::Map<String, String>>,
 ) -> Result<Settings, ConfigError> {
+    load_layers(BaseLayer::default(), file, overrides, env)
+}
+
+/// Loads settings from every layer, later wins: defaults, `base`, `file`, `ITM__*`
+/// environment (`env`, or the process environment when `None`), `overrides`.
+pub fn load_layers(
+    base: BaseLayer,
+    file: Option<&Path>,
+    overrides: Vec<Override>,
+    env: Option<config::Map<String, String>>,
+) -> Result<Settings, ConfigError> {
     let mut b = config::Config::builder();
+    for (k, v) in &base.values {
+        b = b
+            .set_default(*k, v.clone())
+            .map_err(|e| ConfigError::Load(e.to_string()))?;
+    }
     if let Some(f) = file {
         if !f.is_file() {
             return Err(ConfigError::Load(format!(
@@ -444,6 +516,9 @@ pub fn load_with_env(
     };
     let origins = Origins {
         file,
+        file_keys: file.map(file_keys).unwrap_or_default(),
+        base_origin: base.origin.clone(),
+        base: base.values.iter().map(|(k, _)| *k).collect(),
         flags: overrides.iter().map(|(k, _)| *k).collect(),
         env: env_names
             .into_iter()
@@ -478,10 +553,34 @@ fn load_error(e: config::ConfigError, file: Option<&Path>) -> ConfigError {
     }
 }
 
+/// The dotted keys a TOML file sets (empty when it does not parse: loading reports
+/// that).
+fn file_keys(f: &Path) -> Vec<String> {
+    let Ok(cfg) = config::Config::builder()
+        .add_source(config::File::from(f).format(config::FileFormat::Toml))
+        .build()
+    else {
+        return vec![];
+    };
+    let Ok(tables) = cfg.try_deserialize::<config::Map<String, config::Value>>() else {
+        return vec![];
+    };
+    let mut keys = Vec::new();
+    for (section, v) in tables {
+        if let Ok(t) = v.into_table() {
+            keys.extend(t.into_keys().map(|k| format!("{section}.{k}")));
+        }
+    }
+    keys
+}
+
 /// Where values came from, for error messages: the layer that set a key last wins,
 /// exactly as in loading.
 struct Origins<'a> {
     file: Option<&'a Path>,
+    file_keys: Vec<String>,
+    base_origin: String,
+    base: Vec<&'static str>,
     flags: Vec<&'static str>,
     env: Vec<String>,
 }
@@ -493,6 +592,8 @@ impl Origins<'_> {
             "from the command line".to_string()
         } else if self.env.contains(&var) {
             format!("from environment variable {var}")
+        } else if self.base.contains(&key) && !self.file_keys.iter().any(|k| k == key) {
+            self.base_origin.clone()
         } else if let Some(f) = self.file {
             format!("in {}", f.display())
         } else {
@@ -532,6 +633,19 @@ fn validate(raw: Raw, origins: &Origins<'_>) -> Result<Settings, ConfigError> {
         return Err(invalid(
             "source.url",
             format!("{url:?} must start with http:// or https://"),
+        ));
+    }
+    // The URL is printed in logs and errors; a password inside it would be too. The
+    // value itself is not repeated here for the same reason.
+    let authority = url.split_once("://").map_or("", |(_, rest)| {
+        rest.split(['/', '?', '#']).next().unwrap_or_default()
+    });
+    if authority.contains('@') {
+        return Err(invalid(
+            "source.url",
+            "must not contain credentials (user:password@host): set source.username and \
+             source.password_file or ITM__SOURCE__PASSWORD instead"
+                .into(),
         ));
     }
     if s.database.trim().is_empty() {
@@ -632,11 +746,35 @@ fn validate(raw: Raw, origins: &Origins<'_>) -> Result<Settings, ConfigError> {
     };
 
     let r = raw.retention;
+    let as_written = r.policy_names == PolicyNames::AsWritten;
+    let policy_name = |key: &str, written: &str| -> Result<Option<String>, ConfigError> {
+        if !as_written {
+            return Ok(None);
+        }
+        let name = written.trim();
+        if name
+            .chars()
+            .any(|c| matches!(c, '/' | '\\') || c.is_control())
+        {
+            return Err(invalid(
+                key,
+                format!("{name:?} cannot name a retention policy (policy_names = \"as-written\")"),
+            ));
+        }
+        Ok(Some(name.to_string()))
+    };
+    let default_text = opt(r.default);
     let mut retention = RetentionSettings {
-        default: opt(r.default)
-            .map(|d| duration("retention.default", &d))
+        default: default_text
+            .as_deref()
+            .map(|d| duration("retention.default", d))
             .transpose()?,
         tenants: BTreeMap::new(),
+        default_name: match &default_text {
+            Some(d) => policy_name("retention.default", d)?,
+            None => None,
+        },
+        names: BTreeMap::new(),
     };
     for entry in &r.tenants {
         // Durations never contain '=', tenant ids may: split at the last one.
@@ -654,6 +792,9 @@ fn validate(raw: Raw, origins: &Origins<'_>) -> Result<Settings, ConfigError> {
             ));
         }
         retention.tenants.insert(tenant.to_string(), d);
+        if let Some(name) = policy_name("retention.tenants", dur)? {
+            retention.names.insert(tenant.to_string(), name);
+        }
     }
     if let Some(d) = retention.default {
         if d < Duration::from_secs(3600) {
@@ -704,9 +845,23 @@ fn validate(raw: Raw, origins: &Origins<'_>) -> Result<Settings, ConfigError> {
     };
 
     let l = raw.log;
+    let dir = opt(l.dir).map(PathBuf::from);
+    if let Some(d) = &dir {
+        // oslo.log's --log-file takes a file; ours takes a directory.
+        if d.is_file() {
+            return Err(invalid(
+                "log.dir",
+                format!(
+                    "{} is a file: --log-file / log.dir take a directory, in which a daily \
+                     file influx-tenant-migrate.log.YYYY-MM-DD is written",
+                    d.display()
+                ),
+            ));
+        }
+    }
     let log = LogSettings {
         format: l.format,
-        dir: opt(l.dir).map(PathBuf::from),
+        dir,
         level: l.level,
     };
 
@@ -997,6 +1152,91 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("tenants.include"), "{err}");
+    }
+
+    /// "as-written" keeps the policy names as the durations are written; "canonical"
+    /// (the default) names them after the largest exact unit.
+    #[test]
+    fn policy_names() {
+        let o = || {
+            vec![
+                ("retention.tenants", vec!["a=14d"].into()),
+                ("retention.default", "168h".into()),
+            ]
+        };
+        let s = load_with_env(None, o(), env(&[])).unwrap();
+        assert_eq!(s.retention.policy_name("a").as_deref(), Some("2w"));
+        assert_eq!(s.retention.policy_name("z").as_deref(), Some("1w"));
+        let mut with = o();
+        with.push(("retention.policy_names", "as-written".into()));
+        let s = load_with_env(None, with, env(&[])).unwrap();
+        assert_eq!(s.retention.policy_name("a").as_deref(), Some("14d"));
+        assert_eq!(s.retention.policy_name("z").as_deref(), Some("168h"));
+        assert_eq!(
+            s.retention.for_tenant("a"),
+            Some(Duration::from_secs(14 * 86400))
+        );
+        let err = load_with_env(
+            None,
+            vec![("retention.policy_names", "pretty".into())],
+            env(&[]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("pretty"), "{err}");
+    }
+
+    /// A URL with credentials is refused without repeating them.
+    #[test]
+    fn url_with_credentials_refused() {
+        let err = load_with_env(
+            None,
+            vec![("source.url", "http://admin:hunter2@db:8086".into())],
+            env(&[]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("source.url"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+        // An '@' after the host is not userinfo.
+        assert!(load_with_env(
+            None,
+            vec![("source.url", "http://db:8086/x@y".into())],
+            env(&[])
+        )
+        .is_ok());
+    }
+
+    /// The base layer (persister.conf) sits under the file: the file wins where it sets
+    /// a key, and errors in base values name the base as their origin.
+    #[test]
+    fn base_layer_below_file() {
+        let f = file("[source]\ndatabase = \"fromfile\"\n");
+        let base = || BaseLayer {
+            origin: "in persister config p.conf [influxdb]".into(),
+            values: vec![
+                ("source.database", "frombase".into()),
+                ("source.username", "baseuser".into()),
+                ("source.url", "ftp://nope".into()),
+            ],
+        };
+        let err = load_layers(base(), Some(f.path()), vec![], env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("source.url") && err.contains("p.conf"),
+            "{err}"
+        );
+        let s = load_layers(
+            base(),
+            Some(f.path()),
+            vec![("source.url", "http://flag:1".into())],
+            env(&[]),
+        )
+        .unwrap();
+        assert_eq!(s.source.database, "fromfile");
+        assert_eq!(s.source.username.as_deref(), Some("baseuser"));
+        assert_eq!(s.source.url, "http://flag:1");
     }
 
     /// The password file wins over a password, loses its trailing newline, and never

@@ -35,6 +35,7 @@
 //! - [`stream`]: cross-server copy (chunked read, `/write`), a bounded pipeline.
 //! - [`archive`]: `export` to and `import` from gzip line-protocol files.
 //! - [`transform`]: dropped tags and renamed measurements, streamed and server-side.
+//! - [`legacy`]: the old Monasca tool's flags and persister.conf, as settings layers.
 
 #![warn(missing_docs)]
 
@@ -51,6 +52,7 @@ pub mod failures;
 pub mod influxql;
 pub mod interval;
 pub mod ledger;
+pub mod legacy;
 pub mod lineproto;
 pub mod lock;
 pub mod logging;

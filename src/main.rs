@@ -9,21 +9,30 @@ use influx_tenant_migrate::report::PlanReport;
 use influx_tenant_migrate::status::{self, Status};
 use influx_tenant_migrate::verification::{self, VerifyOptions};
 use influx_tenant_migrate::{
-    archive, config, estimate, failures, ledger, logging, migration, run_report, schema, shutdown,
+    archive, estimate, failures, ledger, logging, migration, run_report, schema, shutdown,
 };
 use std::process::ExitCode;
 use std::time::{Instant, SystemTime};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = match config::load(cli.opts.config.as_deref(), cli.opts.overrides()) {
+    let settings = match cli.opts.load(migration::now_ns()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     };
-    let _log = logging::init(&settings.log);
+    let _log = match logging::init(&settings.log) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if cli.opts.password.is_some() {
+        tracing::warn!("--password is visible in the process list to every local user: use --password-file or ITM__SOURCE__PASSWORD");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

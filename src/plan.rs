@@ -216,7 +216,10 @@ pub fn target_plan(
     let _ = now_ns;
     match settings.retention.for_tenant(tenant) {
         Some(d) => {
-            let name = influx_duration(d);
+            let name = settings
+                .retention
+                .policy_name(tenant)
+                .unwrap_or_else(|| influx_duration(d));
             match existing.and_then(|rps| rps.iter().find(|p| p.name == name)) {
                 Some(p) => TargetPlan {
                     tenant: tenant.to_string(),
@@ -230,7 +233,7 @@ pub fn target_plan(
                     tenant: tenant.to_string(),
                     create_database: existing.is_none(),
                     database,
-                    create_retention_policy: Some(name.clone()),
+                    create_retention_policy: Some(influx_duration(d)),
                     retention_policy: name,
                     retention_ns: Some(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)),
                 },
@@ -678,6 +681,24 @@ mod tests {
         );
         assert_eq!(p.chunks[0].window.start, floor);
         assert!(p.chunks.iter().all(|c| c.window.start >= floor));
+    }
+
+    /// A policy name given by the settings (`policy_names = "as-written"`, what the old
+    /// Monasca tool does) names the policy; its duration literal stays canonical.
+    #[test]
+    fn retention_policy_name_as_written() {
+        let c = catalog(&[("a", &[("cpu", MON, MON + 6 * WEEK)])]);
+        let s = settings(|s| {
+            s.retention
+                .tenants
+                .insert("a".into(), Duration::from_secs(14 * 86400));
+            s.retention.names.insert("a".into(), "14d".into());
+        });
+        let p = plan(&c, &s, &Coverage::default(), MON + 6 * WEEK).unwrap();
+        let t = &p.targets[0];
+        assert_eq!(t.retention_policy, "14d");
+        assert_eq!(t.create_retention_policy.as_deref(), Some("2w"));
+        assert!(p.chunks.iter().all(|c| c.target_rp == "14d"));
     }
 
     /// An existing policy of that name is used as it is, with its own duration.

@@ -258,7 +258,7 @@ impl<'a> PlanReport<'a> {
                     create.push("database".to_string());
                 }
                 if let Some(d) = &t.create_retention_policy {
-                    create.push(format!("policy {d}"));
+                    create.push(format!("policy {} of {d}", t.retention_policy));
                 }
                 vec![
                     t.tenant.clone(),
