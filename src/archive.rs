@@ -736,13 +736,7 @@ async fn copy_import(
         )
         .await;
         let stopped = o.interrupted;
-        total.copied += o.copied;
-        total.recorded += o.recorded;
-        total.points += o.points;
-        total.splits += o.splits;
-        total.retries += o.retries;
-        total.expired += o.expired;
-        total.failed.extend(o.failed);
+        total.merge(o);
         if stopped {
             total.interrupted = true;
             break;

@@ -132,7 +132,8 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn merge(&mut self, o: Outcome) {
+    /// Adds another outcome's figures and failures to this one (not `interrupted`).
+    pub fn merge(&mut self, o: Outcome) {
         self.copied += o.copied;
         self.recorded += o.recorded;
         self.points += o.points;

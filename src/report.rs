@@ -3,7 +3,6 @@
 
 use crate::catalog::Catalog;
 use crate::copy::{FailedChunk, Outcome};
-use crate::ledger::{self, Record, TenantProgress};
 use crate::plan::{Chunk, Plan, TargetPlan, TenantPlan};
 use crate::window::format_ns;
 use serde::Serialize;
@@ -298,66 +297,6 @@ impl<'a> PlanReport<'a> {
         if let Some(e) = &self.estimate {
             s.push_str(&e.render());
         }
-        s
-    }
-}
-
-/// What `status` shows: the ledger per tenant.
-#[derive(Debug, Serialize)]
-pub struct StatusReport {
-    /// Ledger path.
-    pub ledger: String,
-    /// Records in it.
-    pub records: usize,
-    /// Per tenant.
-    pub tenants: BTreeMap<String, TenantProgress>,
-}
-
-impl StatusReport {
-    /// Builds the status from ledger records.
-    pub fn new(path: &std::path::Path, records: &[Record]) -> Self {
-        StatusReport {
-            ledger: path.display().to_string(),
-            records: records.len(),
-            tenants: ledger::progress(records),
-        }
-    }
-
-    /// Human-readable status.
-    pub fn render(&self) -> String {
-        if self.records == 0 {
-            return format!("ledger {}: no chunks recorded yet\n", self.ledger);
-        }
-        let rows: Vec<Vec<String>> = self
-            .tenants
-            .iter()
-            .map(|(t, p)| {
-                vec![
-                    t.clone(),
-                    p.targets.join(","),
-                    p.chunks.to_string(),
-                    p.points.to_string(),
-                    p.measurements.to_string(),
-                    p.covered_from.map_or("-".into(), format_ns),
-                    p.covered_to.map_or("-".into(), format_ns),
-                    p.covered.len().to_string(),
-                ]
-            })
-            .collect();
-        let mut s = format!("ledger {}: {} records\n", self.ledger, self.records);
-        s.push_str(&table(
-            &[
-                "TENANT",
-                "TARGET",
-                "CHUNKS",
-                "POINTS",
-                "MEASUREMENTS",
-                "FROM",
-                "TO",
-                "RANGES",
-            ],
-            &rows,
-        ));
         s
     }
 }
