@@ -371,33 +371,14 @@ impl Client {
             .map_err(|e| self.transport_error(e))?;
         let status = resp.status();
         let body = resp.bytes().await.map_err(|e| self.transport_error(e))?;
-        let parsed: Result<QueryResponse, _> = serde_json::from_slice(&body);
         if !status.is_success() {
-            let message = match &parsed {
-                Ok(QueryResponse { error: Some(e), .. }) => e.clone(),
-                _ => String::from_utf8_lossy(&body)
-                    .trim()
-                    .chars()
-                    .take(300)
-                    .collect(),
-            };
-            if status.as_u16() == 401 {
-                return Err(ClientError::Auth {
-                    url: self.url.clone(),
-                    user: self.username.clone().unwrap_or_default(),
-                    message,
-                });
-            }
-            return Err(ClientError::Http {
-                url: self.url.clone(),
-                status: status.as_u16(),
-                message,
-            });
+            return Err(self.status_error(status, &body));
         }
-        let parsed = parsed.map_err(|e| ClientError::Decode {
-            url: self.url.clone(),
-            reason: e.to_string(),
-        })?;
+        let parsed: QueryResponse =
+            serde_json::from_slice(&body).map_err(|e| ClientError::Decode {
+                url: self.url.clone(),
+                reason: e.to_string(),
+            })?;
         if let Some(message) = parsed.error {
             return Err(ClientError::Statement { message });
         }
