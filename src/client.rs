@@ -350,6 +350,17 @@ impl Client {
         Ok(version)
     }
 
+    /// Counts and sends one `POST /query` with `form`; transport failures are
+    /// classified here, the status is left to the caller.
+    async fn post_query(&self, form: &[(&str, &str)]) -> Result<reqwest::Response, ClientError> {
+        self.queries.fetch_add(1, Ordering::Relaxed);
+        self.auth(self.http.post(format!("{}/query", self.url)))
+            .form(form)
+            .send()
+            .await
+            .map_err(|e| self.transport_error(e))
+    }
+
     /// Runs InfluxQL (one or more statements) and returns each statement's result.
     /// A top-level error or a non-2xx status is an error; statement errors are left in
     /// the results.
@@ -358,17 +369,11 @@ impl Client {
         db: Option<&str>,
         q: &str,
     ) -> Result<Vec<StatementResult>, ClientError> {
-        self.queries.fetch_add(1, Ordering::Relaxed);
         let mut form: Vec<(&str, &str)> = vec![("q", q), ("epoch", "ns")];
         if let Some(db) = db {
             form.push(("db", db));
         }
-        let resp = self
-            .auth(self.http.post(format!("{}/query", self.url)))
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| self.transport_error(e))?;
+        let resp = self.post_query(&form).await?;
         let status = resp.status();
         let body = resp.bytes().await.map_err(|e| self.transport_error(e))?;
         if !status.is_success() {
@@ -437,7 +442,6 @@ impl Client {
         q: &str,
         chunk_size: usize,
     ) -> Result<crate::chunked::ChunkedResponse, ClientError> {
-        self.queries.fetch_add(1, Ordering::Relaxed);
         let size = chunk_size.to_string();
         let form: [(&str, &str); 5] = [
             ("q", q),
@@ -446,12 +450,7 @@ impl Client {
             ("chunked", "true"),
             ("chunk_size", &size),
         ];
-        let resp = self
-            .auth(self.http.post(format!("{}/query", self.url)))
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| self.transport_error(e))?;
+        let resp = self.post_query(&form).await?;
         let status = resp.status();
         if !status.is_success() {
             let body = resp.bytes().await.map_err(|e| self.transport_error(e))?;
