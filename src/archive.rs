@@ -374,7 +374,7 @@ pub fn plan_import(
                     targets: existing.clone(),
                     ..Catalog::default()
                 };
-                let tp = plan::target_plan(&cat, settings, &h.tenant, now_ns);
+                let tp = plan::target_plan(&cat, settings, &h.tenant);
                 if let Some(first) = owners.insert(tp.database.clone(), h.tenant.clone()) {
                     if first != h.tenant {
                         return Err(PlanError::TargetCollision {

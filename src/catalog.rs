@@ -119,14 +119,7 @@ fn str_col<'a>(
 /// Lists the databases on a server.
 pub async fn databases(client: &Client) -> Result<Vec<String>, ClientError> {
     let r = client.query(None, &influxql::show_databases()).await?;
-    Ok(r.series
-        .iter()
-        .flat_map(|s| {
-            s.values
-                .iter()
-                .filter_map(|row| row.first()?.as_str().map(str::to_string))
-        })
-        .collect())
+    Ok(first_column(&r))
 }
 
 /// Lists the retention policies of a database.

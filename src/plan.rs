@@ -204,16 +204,10 @@ pub fn scope(catalog: &Catalog, target: &TargetPlan) -> Scope {
 
 /// What a tenant's target database needs: its name, whether it and its retention
 /// policy must be created (from `catalog.targets`), and the retention written into.
-pub fn target_plan(
-    catalog: &Catalog,
-    settings: &Settings,
-    tenant: &str,
-    now_ns: i64,
-) -> TargetPlan {
+pub fn target_plan(catalog: &Catalog, settings: &Settings, tenant: &str) -> TargetPlan {
     let database = target_database(&settings.tenants.target_template, &catalog.database, tenant);
     let existing = catalog.targets.get(&database);
     let finite = |ns: i64| (ns > 0).then_some(ns);
-    let _ = now_ns;
     match settings.retention.for_tenant(tenant) {
         Some(d) => {
             let name = settings
@@ -361,7 +355,7 @@ pub fn plan(
 
     let mut owners: BTreeMap<String, String> = BTreeMap::new();
     for t in &catalog.tenants {
-        let target = target_plan(catalog, settings, &t.id, now_ns);
+        let target = target_plan(catalog, settings, &t.id);
         if target.database == catalog.database {
             return Err(PlanError::TargetIsSource {
                 tenant: t.id.clone(),
@@ -567,7 +561,7 @@ mod tests {
     fn ledger_coverage_subtracted_across_units() {
         let c = catalog(&[("a", &[("cpu", MON, MON + 2 * WEEK)])]);
         let s = settings(|s| s.window.unit = TimeUnit::Hour);
-        let t = target_plan(&c, &s, "a", 0);
+        let t = target_plan(&c, &s, "a");
         let sc = scope(&c, &t);
         let cov = Coverage::from_records(&[record(
             sc,
@@ -610,7 +604,7 @@ mod tests {
         ]);
         let s = settings(|_| {});
         let mut r = record(
-            scope(&c, &target_plan(&c, &s, "a", 0)),
+            scope(&c, &target_plan(&c, &s, "a")),
             &["cpu"],
             Interval::new(MON, MON + DAY),
         );
@@ -632,7 +626,7 @@ mod tests {
     fn fully_covered_plans_only_open() {
         let c = catalog(&[("a", &[("cpu", MON, MON + 2 * WEEK - 1)])]);
         let s = settings(|_| {});
-        let sc = scope(&c, &target_plan(&c, &s, "a", 0));
+        let sc = scope(&c, &target_plan(&c, &s, "a"));
         let cov = Coverage::from_records(&[record(sc, &["cpu"], Interval::new(MON, MON + WEEK))]);
         let p = plan(&c, &s, &cov, MON + WEEK + DAY).unwrap();
         assert_eq!(p.closed_chunks(), 0);
