@@ -355,6 +355,17 @@ pub struct PointSpan {
     pub blank: bool,
 }
 
+impl PointSpan {
+    /// A point line of `len` bytes that ends before any timestamp.
+    fn untimed(len: usize) -> Self {
+        PointSpan {
+            len,
+            time: None,
+            blank: false,
+        }
+    }
+}
+
 /// Finds the end of the first point in `buf`, scanning like InfluxDB 1.6.7: in the
 /// measurement and tags a separator is escaped when the byte before it is a backslash;
 /// in the fields a backslash escapes the next byte and a newline inside a quoted string
@@ -384,24 +395,14 @@ pub fn next_point(buf: &[u8], eof: bool) -> Option<PointSpan> {
     // Measurement and tags.
     while i < buf.len() {
         match buf[i] {
-            b'\n' => {
-                return Some(PointSpan {
-                    len: i + 1,
-                    time: None,
-                    blank: false,
-                })
-            }
+            b'\n' => return Some(PointSpan::untimed(i + 1)),
             b' ' if i == 0 || buf[i - 1] != b'\\' => break,
             _ => {}
         }
         i += 1;
     }
     if i >= buf.len() {
-        return eof.then_some(PointSpan {
-            len: buf.len(),
-            time: None,
-            blank: false,
-        });
+        return eof.then_some(PointSpan::untimed(buf.len()));
     }
     // Fields.
     i += 1;
@@ -415,23 +416,13 @@ pub fn next_point(buf: &[u8], eof: bool) -> Option<PointSpan> {
             b'"' if quoted => quoted = false,
             b'"' if buf[i - 1] == b'=' => quoted = true,
             b' ' if !quoted => break,
-            b'\n' if !quoted => {
-                return Some(PointSpan {
-                    len: i + 1,
-                    time: None,
-                    blank: false,
-                })
-            }
+            b'\n' if !quoted => return Some(PointSpan::untimed(i + 1)),
             _ => {}
         }
         i += 1;
     }
     if i >= buf.len() {
-        return eof.then_some(PointSpan {
-            len: buf.len(),
-            time: None,
-            blank: false,
-        });
+        return eof.then_some(PointSpan::untimed(buf.len()));
     }
     let ts_start = i + 1;
     let len = newline_end(ts_start)?;
