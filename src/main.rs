@@ -1,34 +1,25 @@
-//! The `influx-tenant-migrate` binary: parse, load settings, run a command, map the
-//! result to an exit code (0 done, 1 some chunks failed or stopped or a verification
-//! found a difference, 2 usage, config or connection error).
+//! The `influx-tenant-migrate` binary: parse, load settings, start logging and the
+//! runtime, run a command, map the result to an exit code (0 done, 1 some chunks
+//! failed or stopped or a verification found a difference, 2 usage, config or
+//! connection error).
 
 use clap::Parser;
 use influx_tenant_migrate::cli::{Cli, Command};
-use influx_tenant_migrate::influxql::Rp;
-use influx_tenant_migrate::report::PlanReport;
-use influx_tenant_migrate::status::{self, Status};
-use influx_tenant_migrate::verification::{self, VerifyOptions};
-use influx_tenant_migrate::{
-    archive, estimate, failures, ledger, logging, migration, run_report, schema, shutdown,
-};
+use influx_tenant_migrate::commands::{self, verify::VerifyOptions};
+use influx_tenant_migrate::copy::stop;
+use influx_tenant_migrate::core::clock::now_ns;
+use influx_tenant_migrate::logging;
 use std::process::ExitCode;
-use std::time::{Instant, SystemTime};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = match cli.opts.load(migration::now_ns()) {
+    let settings = match cli.opts.load(now_ns()) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return fail(e),
     };
     let _log = match logging::init(&settings.log) {
         Ok(g) => g,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return fail(e),
     };
     if cli.opts.password.is_some() {
         tracing::warn!("--password is visible in the process list to every local user: use --password-file or ITM__SOURCE__PASSWORD");
@@ -38,111 +29,35 @@ fn main() -> ExitCode {
         .build()
     {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start runtime: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return fail(format!("cannot start runtime: {e}")),
     };
+    let s = &settings;
     let result = runtime.block_on(async {
         match cli.command.unwrap_or(Command::Run { json: false }) {
             Command::Run { json } => {
-                let stop = shutdown::on_signals(settings.run.stop_grace);
-                let started = SystemTime::now();
-                let clock = Instant::now();
-                let result = migration::run(&settings, stop).await;
-                let report =
-                    run_report::build(&settings, started, clock.elapsed(), result.as_ref());
-                if let Ok(summary) = &result {
-                    eprint!("{}", summary.render());
-                    if json {
-                        println!("{}", serde_json::to_string_pretty(summary)?);
-                    }
-                }
-                run_report::write_outputs(&settings, &report)?;
-                result.map(|s| s.exit_code())
+                commands::run::run(s, json, stop::on_signals(s.run.stop_grace)).await
             }
             Command::Export { dir } => {
-                let stop = shutdown::on_signals(settings.run.stop_grace);
-                let summary = archive::export(&settings, &dir, stop).await?;
-                eprint!("{}", summary.render());
-                Ok(summary.exit_code())
+                commands::export::run(s, &dir, stop::on_signals(s.run.stop_grace)).await
             }
             Command::Import { dir } => {
-                let stop = shutdown::on_signals(settings.run.stop_grace);
-                let summary = archive::import(&settings, &dir, stop).await?;
-                eprint!("{}", summary.render());
-                Ok(summary.exit_code())
+                commands::import::run(s, &dir, stop::on_signals(s.run.stop_grace)).await
             }
-            Command::Plan { json, estimate } => {
-                let p = migration::prepare(&settings).await?;
-                let mut report = PlanReport::new(&p.catalog, &p.plan);
-                report.checks = schema::check(&p.catalog);
-                if estimate {
-                    let src = Rp {
-                        db: &p.catalog.database,
-                        rp: &p.catalog.source_rp,
-                    };
-                    report.estimate = Some(
-                        estimate::estimate(
-                            &p.client,
-                            &src,
-                            &settings.tenants.tag,
-                            &p.plan,
-                            settings.run.concurrency,
-                        )
-                        .await?,
-                    );
-                }
-                if json {
-                    println!("{}", serde_json::to_string_pretty(&report)?);
-                } else {
-                    print!("{}", report.render());
-                }
-                Ok(0)
-            }
-            Command::Status { json, plan } => {
-                let parsed = ledger::load(&settings.run.ledger)?;
-                let failed = failures::load(&settings.run.failure_report)?;
-                let prepared = if plan {
-                    Some(migration::prepare(&settings).await?)
-                } else {
-                    None
-                };
-                let status = Status {
-                    ledger: settings.run.ledger.display().to_string(),
-                    records: parsed.records.len(),
-                    failure_report: settings.run.failure_report.display().to_string(),
-                    failures_written_at: failed.as_ref().map(|f| f.written_at.clone()),
-                    planned: plan,
-                    tenants: status::tenants(
-                        &parsed.records,
-                        failed.as_ref().map_or(&[][..], |f| &f.failures[..]),
-                        prepared.as_ref().map(|p| &p.plan),
-                    ),
-                };
-                if json {
-                    println!("{}", serde_json::to_string_pretty(&status)?);
-                } else {
-                    print!("{}", status.render());
-                }
-                Ok(0)
-            }
+            Command::Plan { json, estimate } => commands::plan::run(s, json, estimate).await,
+            Command::Status { json, plan } => commands::status::run(s, json, plan).await,
             Command::Verify { json, all, open } => {
-                let report = verification::verify(&settings, VerifyOptions { all, open }).await?;
-                if json {
-                    println!("{}", serde_json::to_string_pretty(&report)?);
-                } else {
-                    print!("{}", report.render());
-                }
-                Ok(report.exit_code())
+                commands::verify::run(s, json, VerifyOptions { all, open }).await
             }
         }
     });
     match result {
         Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(2)
-        }
+        Err(e) => fail(format!("{e:#}")),
     }
+}
+
+/// Prints the error (its whole chain, on one line) and returns exit code 2.
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(2)
 }

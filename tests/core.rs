@@ -342,7 +342,7 @@ fn retention_policy_and_recent_history() {
 #[test]
 fn plan_changes_nothing() {
     let (server, dir, _) = seeded();
-    let to = influx_tenant_migrate::window::format_ns(now_ns() - 3 * WEEK);
+    let to = influx_tenant_migrate::core::window::format_ns(now_ns() - 3 * WEEK);
     migrate(
         &server,
         dir.path(),

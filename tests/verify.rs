@@ -1,7 +1,7 @@
 //! Verification, plan schema checks, run report and metrics, against real `influxd`
 //! servers (testkit), through the binary.
 
-use influx_tenant_migrate::window::{TimeUnit, DAY};
+use influx_tenant_migrate::core::window::{TimeUnit, DAY};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,37 @@
+//! `plan`: the dry run. Discovers and plans exactly as `run` does, writes nothing.
+
+use crate::commands::pipeline;
+use crate::config::Settings;
+use crate::influx::statement::Rp;
+use crate::report::summary::PlanReport;
+use crate::source::{estimate, findings};
+
+/// Prints the plan (JSON with `json`), with points per tenant and a duration estimate
+/// when `with_estimate`. Returns the exit code (0).
+pub async fn run(settings: &Settings, json: bool, with_estimate: bool) -> anyhow::Result<u8> {
+    let p = pipeline::prepare(settings).await?;
+    let mut report = PlanReport::new(&p.catalog, &p.plan);
+    report.checks = findings::check(&p.catalog);
+    if with_estimate {
+        let src = Rp {
+            db: &p.catalog.database,
+            rp: &p.catalog.source_rp,
+        };
+        report.estimate = Some(
+            estimate::estimate(
+                &p.client,
+                &src,
+                &settings.tenants.tag,
+                &p.plan,
+                settings.run.concurrency,
+            )
+            .await?,
+        );
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.render());
+    }
+    Ok(0)
+}

@@ -1,0 +1,124 @@
+//! The `verify` command and `run --verify`: which chunks to check, checking them with
+//! [`Verifier`], and recording those that agree as `Verified` ledger lines.
+
+use crate::commands::pipeline as migration;
+use crate::config::Settings;
+use crate::core::clock::now_ns;
+use crate::influx::client::Client;
+use crate::ledger::lock::RunLock;
+use crate::ledger::{self, LedgerWriter};
+use crate::source::discover as catalog;
+use crate::verify::checking::schema_differences;
+use crate::verify::figures::{
+    self as verify, Subject, Verdict, Verifier, VerifyReport, FLOAT_REL_TOLERANCE,
+};
+use crate::verify::select::select;
+use futures::stream::{self, StreamExt};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What `verify` checks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct VerifyOptions {
+    /// Check every recorded chunk again, not only those without a `Verified` line.
+    pub all: bool,
+    /// Also check the plan's open chunks (never recorded; they may still be receiving
+    /// points, so a difference there can be new data).
+    pub open: bool,
+}
+
+/// Runs `verify`. Errors are fatal (lock, ledger, connection, missing source); chunk
+/// differences and failed checks are in the report.
+pub async fn verify(settings: &Settings, opts: VerifyOptions) -> anyhow::Result<VerifyReport> {
+    // Verified lines are appended to the ledger: one writer at a time.
+    let _lock = RunLock::acquire(&settings.run.ledger)?;
+    let client = Client::new(&settings.source.endpoint(), settings.run.query_timeout)?;
+    client.ping().await?;
+    let dbs = catalog::databases(&client).await?;
+    let db = &settings.source.database;
+    if !dbs.contains(db) {
+        anyhow::bail!("database {db:?} not found on {}", client.url());
+    }
+    let source_fields = verify::field_types(&client, db).await?;
+    let parsed = ledger::load(&settings.run.ledger)?;
+    let (chosen, out_of_scope) = select(&parsed.records, settings, opts.all);
+
+    let mut report = VerifyReport::new(opts.all);
+    report.records_out_of_scope = out_of_scope;
+    let targets: BTreeSet<String> = chosen.iter().map(|r| r.scope.target.clone()).collect();
+    let mut retention: BTreeMap<(String, String), Option<i64>> = BTreeMap::new();
+    for t in targets.iter().filter(|t| dbs.contains(t)) {
+        for p in catalog::retention_policies(&client, t).await? {
+            retention.insert(
+                (t.clone(), p.name),
+                (p.duration_ns > 0).then_some(p.duration_ns),
+            );
+        }
+    }
+    let mut subjects: Vec<Subject> = chosen
+        .iter()
+        .map(|r| {
+            let ret = retention
+                .get(&(r.scope.target.clone(), r.scope.target_rp.clone()))
+                .copied()
+                .flatten();
+            Subject::from_record(r, ret)
+        })
+        .collect();
+    if opts.open {
+        let p = migration::prepare(settings).await?;
+        subjects.extend(p.plan.chunks.iter().filter(|c| !c.closed).map(|c| Subject {
+            tenant: c.tenant.clone(),
+            source_db: p.catalog.database.clone(),
+            source_rp: p.catalog.source_rp.clone(),
+            target: c.target.clone(),
+            target_rp: c.target_rp.clone(),
+            measurements: c.measurements.clone(),
+            window: c.window,
+            retention_ns: c.retention_ns,
+            record: None,
+        }));
+    }
+
+    let verifier = Verifier {
+        client: &client,
+        tag: &settings.tenants.tag,
+        fields: &source_fields,
+        tolerance: FLOAT_REL_TOLERANCE,
+    };
+    let mut writer = LedgerWriter::open(&settings.run.ledger)?;
+    let now = now_ns();
+    let verifier = &verifier;
+    let mut checks = stream::iter(subjects.iter())
+        .map(|s| async move { (s, verifier.check(s, now).await) })
+        .buffer_unordered(settings.run.concurrency.max(1));
+    // --all checks verified chunks again; a second Verified line for one would say
+    // nothing new.
+    let already = ledger::verified_keys(&parsed.records);
+    while let Some((s, c)) = checks.next().await {
+        if c.verdict == Verdict::Agreed {
+            let new = s
+                .record
+                .as_ref()
+                .is_some_and(|r| !already.contains(&r.chunk_key()));
+            if let Some(v) = s.verified_record().filter(|_| new) {
+                writer.append(&v)?;
+                report.recorded += 1;
+            }
+        }
+        report.add(c);
+    }
+    report.schema_differences = schema_differences(&client, &source_fields, &targets, &dbs).await?;
+    Ok(report)
+}
+
+/// Runs `verify` and prints its report (JSON with `json`). Returns the exit code: 1
+/// when a chunk differs or could not be checked, else 0.
+pub async fn run(settings: &Settings, json: bool, opts: VerifyOptions) -> anyhow::Result<u8> {
+    let report = verify(settings, opts).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.render());
+    }
+    Ok(report.exit_code())
+}

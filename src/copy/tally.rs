@@ -1,0 +1,80 @@
+//! Per-tenant figures counted while a run copies: a [`Transfer`] wrapper.
+
+use crate::copy::executor::{FailedChunk, Transfer};
+use crate::influx::error::ClientError;
+use crate::plan::Chunk;
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+/// One tenant's figures in one run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantRun {
+    /// Chunks (or pieces) copied, open ones included.
+    pub chunks_copied: u64,
+    /// Of those, closed ones, which the copier records in the ledger.
+    pub chunks_recorded: u64,
+    /// Chunks (or pieces) that still failed.
+    pub chunks_failed: u64,
+    /// Points the server reported written, open chunks included.
+    pub points_copied: u64,
+    /// Points of the closed chunks, as recorded in the ledger.
+    pub points_recorded: u64,
+}
+
+/// A [`Transfer`] that counts what the transfer it wraps copied, per tenant.
+pub struct Tally<'a> {
+    inner: &'a dyn Transfer,
+    figures: Mutex<BTreeMap<String, TenantRun>>,
+}
+
+impl<'a> Tally<'a> {
+    /// Wraps a transfer.
+    pub fn new(inner: &'a dyn Transfer) -> Self {
+        Tally {
+            inner,
+            figures: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The figures so far, with the run's failures counted in.
+    pub fn figures(&self, failed: &[FailedChunk]) -> BTreeMap<String, TenantRun> {
+        let mut f = self
+            .figures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for c in failed {
+            f.entry(c.chunk.tenant.clone()).or_default().chunks_failed += 1;
+        }
+        f
+    }
+}
+
+impl Transfer for Tally<'_> {
+    fn target_url(&self) -> &str {
+        self.inner.target_url()
+    }
+
+    fn describe(&self, chunk: &Chunk) -> String {
+        self.inner.describe(chunk)
+    }
+
+    fn transfer<'b>(&'b self, chunk: &'b Chunk) -> BoxFuture<'b, Result<u64, ClientError>> {
+        Box::pin(async move {
+            let r = self.inner.transfer(chunk).await;
+            if let Ok(points) = r {
+                let mut f = self.figures.lock().unwrap_or_else(|p| p.into_inner());
+                let t = f.entry(chunk.tenant.clone()).or_default();
+                t.chunks_copied += 1;
+                t.points_copied += points;
+                if chunk.closed {
+                    t.chunks_recorded += 1;
+                    t.points_recorded += points;
+                }
+            }
+            r
+        })
+    }
+}

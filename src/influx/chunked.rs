@@ -1,0 +1,200 @@
+//! Reading a chunked `/query` response as it arrives: InfluxDB sends one JSON object
+//! per chunk, each ended by a newline (JSON strings carry newlines escaped, so a raw
+//! newline always ends an object). Only the object being read is held in memory.
+
+use crate::influx::answer::{Series, StatementResult};
+
+use crate::influx::client::Client;
+
+use crate::influx::error::ClientError;
+use serde::Deserialize;
+
+/// Cuts a byte stream into newline-terminated lines. Pure.
+#[derive(Debug, Default)]
+pub struct LineSplitter {
+    buf: Vec<u8>,
+    /// Bytes before this are known to hold no newline.
+    scanned: usize,
+}
+
+impl LineSplitter {
+    /// Adds bytes that arrived.
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The next complete line (without its newline), if one has arrived.
+    pub fn next_line(&mut self) -> Option<Vec<u8>> {
+        match self.buf[self.scanned..].iter().position(|&b| b == b'\n') {
+            Some(p) => {
+                let end = self.scanned + p;
+                let rest = self.buf.split_off(end + 1);
+                let mut line = std::mem::replace(&mut self.buf, rest);
+                line.truncate(end);
+                self.scanned = 0;
+                Some(line)
+            }
+            None => {
+                self.scanned = self.buf.len();
+                None
+            }
+        }
+    }
+
+    /// What is left after the last newline (the stream ended without one).
+    pub fn take_rest(&mut self) -> Vec<u8> {
+        self.scanned = 0;
+        std::mem::take(&mut self.buf)
+    }
+
+    /// Bytes held.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ChunkObject {
+    #[serde(default)]
+    results: Vec<StatementResult>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+/// Parses one object of a chunked response into its series; an error inside it
+/// (InfluxDB reports a failure after data chunks this way) is returned as one.
+pub fn parse_object(url: &str, line: &[u8]) -> Result<Vec<Series>, ClientError> {
+    let obj: ChunkObject = serde_json::from_slice(line).map_err(|e| ClientError::Decode {
+        url: url.to_string(),
+        reason: format!("chunked response object: {e}"),
+    })?;
+    if let Some(message) = obj.error {
+        return Err(ClientError::Statement { message });
+    }
+    let mut out = Vec::new();
+    for r in obj.results {
+        if let Some(message) = r.error {
+            return Err(ClientError::Statement { message });
+        }
+        out.extend(r.series);
+    }
+    Ok(out)
+}
+
+/// A chunked query response being read.
+#[derive(Debug)]
+pub struct ChunkedResponse {
+    client: Client,
+    resp: reqwest::Response,
+    lines: LineSplitter,
+    ended: bool,
+}
+
+impl ChunkedResponse {
+    /// Wraps a successful response of [`Client::query_chunked`].
+    pub fn new(client: Client, resp: reqwest::Response) -> Self {
+        ChunkedResponse {
+            client,
+            resp,
+            lines: LineSplitter::default(),
+            ended: false,
+        }
+    }
+
+    /// The series of the next chunk, or `None` at the end of the response.
+    pub async fn next_series(&mut self) -> Result<Option<Vec<Series>>, ClientError> {
+        loop {
+            if let Some(line) = self.lines.next_line() {
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                return parse_object(self.client.url(), &line).map(Some);
+            }
+            if self.ended {
+                let rest = self.lines.take_rest();
+                if rest.iter().all(u8::is_ascii_whitespace) {
+                    return Ok(None);
+                }
+                return parse_object(self.client.url(), &rest).map(Some);
+            }
+            match self.resp.chunk().await {
+                Ok(Some(bytes)) => self.lines.push(&bytes),
+                Ok(None) => self.ended = true,
+                Err(e) => return Err(self.client.transport_error(e)),
+            }
+        }
+    }
+}
+
+impl Client {
+    /// Starts a chunked query (`chunked=true`, `chunk_size` rows per JSON object,
+    /// `epoch=ns`) and returns the response to read object by object, so a result of
+    /// any size is never held whole.
+    pub async fn query_chunked(
+        &self,
+        db: &str,
+        q: &str,
+        chunk_size: usize,
+    ) -> Result<ChunkedResponse, ClientError> {
+        let size = chunk_size.to_string();
+        let form: [(&str, &str); 5] = [
+            ("q", q),
+            ("db", db),
+            ("epoch", "ns"),
+            ("chunked", "true"),
+            ("chunk_size", &size),
+        ];
+        let resp = self.post_query(&form).await?;
+        let status = resp.status();
+        if !status.is_success() {
+            let body = resp.bytes().await.map_err(|e| self.transport_error(e))?;
+            return Err(self.status_error(status, &body));
+        }
+        Ok(ChunkedResponse::new(self.clone(), resp))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lines come out whole however the bytes were cut; the unterminated rest stays.
+    #[test]
+    fn splitter_reassembles_lines() {
+        let text = b"{\"a\":1}\n{\"b\":\"x\\ny\"}\n{\"c\"";
+        for cut in 1..text.len() {
+            let mut s = LineSplitter::default();
+            let mut got = Vec::new();
+            for piece in text.chunks(cut) {
+                s.push(piece);
+                while let Some(l) = s.next_line() {
+                    got.push(l);
+                }
+            }
+            assert_eq!(
+                got,
+                vec![b"{\"a\":1}".to_vec(), b"{\"b\":\"x\\ny\"}".to_vec()]
+            );
+            assert_eq!(s.take_rest(), b"{\"c\"".to_vec());
+        }
+    }
+
+    /// Data objects give their series; an error object (sent after data) is an error.
+    #[test]
+    fn objects_and_errors() {
+        let s = parse_object(
+            "u",
+            br#"{"results":[{"statement_id":0,"series":[{"name":"m","tags":{"t":"x"},"columns":["time","v"],"values":[[1,2]]}],"partial":true}]}"#,
+        )
+        .unwrap();
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].tags["t"], "x");
+        let e = parse_object(
+            "u",
+            br#"{"results":[{"statement_id":0,"error":"query-timeout limit exceeded"}]}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.class(), crate::influx::error::FailureClass::TooBig);
+        assert!(parse_object("u", b"{not json").is_err());
+    }
+}

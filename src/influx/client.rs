@@ -1,0 +1,264 @@
+//! HTTP client for the InfluxDB 1.x `/query` and `/ping` endpoints.
+//!
+//! Errors are classified here, explicitly, because the copier decides from the class
+//! whether to retry, split a chunk or give up ([`ClientError::class`]).
+
+use crate::core::secret::Secret;
+use crate::influx::answer::{QueryResponse, StatementResult};
+use crate::influx::error::ClientError;
+use serde::Deserialize;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Where a server is and how to log in: the values a [`Client`] is built from.
+#[derive(Debug, Clone, Default)]
+pub struct Endpoint {
+    /// Base URL, without a trailing slash.
+    pub url: String,
+    /// User name, if the server has auth enabled.
+    pub username: Option<String>,
+    /// Password, sent with basic auth.
+    pub password: Option<Secret>,
+    /// PEM CA file to trust for `https`.
+    pub ca_file: Option<PathBuf>,
+    /// Skip TLS certificate verification (opt-in, for test setups).
+    pub insecure_skip_verify: bool,
+}
+
+/// A client for one InfluxDB server. Cheap to clone; clones share the query counter.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    url: String,
+    username: Option<String>,
+    password: Option<Secret>,
+    timeout: Duration,
+    queries: Arc<AtomicU64>,
+}
+
+impl Client {
+    /// A client for the server `endpoint` names; every request times out after
+    /// `timeout`.
+    pub fn new(endpoint: &Endpoint, timeout: Duration) -> Result<Self, ClientError> {
+        Self::build(
+            &endpoint.url,
+            endpoint.username.clone(),
+            endpoint.password.clone(),
+            endpoint.ca_file.as_deref(),
+            endpoint.insecure_skip_verify,
+            timeout,
+        )
+    }
+
+    fn build(
+        url: &str,
+        username: Option<String>,
+        password: Option<Secret>,
+        ca_file: Option<&std::path::Path>,
+        insecure_skip_verify: bool,
+        timeout: Duration,
+    ) -> Result<Self, ClientError> {
+        let mut b = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(timeout)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .user_agent(concat!("influx-tenant-migrate/", env!("CARGO_PKG_VERSION")));
+        if let Some(ca) = ca_file {
+            let pem = std::fs::read(ca).map_err(|e| {
+                ClientError::Setup(format!("cannot read CA file {}: {e}", ca.display()))
+            })?;
+            let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
+                ClientError::Setup(format!("CA file {} is not PEM: {e}", ca.display()))
+            })?;
+            b = b.add_root_certificate(cert);
+        }
+        if insecure_skip_verify {
+            b = b.danger_accept_invalid_certs(true);
+        }
+        let http = b.build().map_err(|e| ClientError::Setup(e.to_string()))?;
+        Ok(Client {
+            http,
+            url: url.to_string(),
+            username,
+            password,
+            timeout,
+            queries: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    /// The server URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Queries sent so far by this client and its clones.
+    pub fn queries_issued(&self) -> u64 {
+        self.queries.load(Ordering::Relaxed)
+    }
+
+    fn auth(&self, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.username {
+            // Basic auth keeps the password out of URLs, logs and error texts.
+            Some(u) => rb.basic_auth(u, self.password.as_ref().map(|p| p.expose().to_string())),
+            None => rb,
+        }
+    }
+
+    pub(crate) fn transport_error(&self, e: reqwest::Error) -> ClientError {
+        let reason = innermost(&e);
+        if e.is_timeout() {
+            ClientError::Timeout {
+                url: self.url.clone(),
+                after: self.timeout,
+            }
+        } else if e.is_connect() {
+            ClientError::Unreachable {
+                url: self.url.clone(),
+                reason,
+            }
+        } else {
+            ClientError::Dropped {
+                url: self.url.clone(),
+                reason,
+            }
+        }
+    }
+
+    /// Checks that the server answers `/ping` and returns its version.
+    pub async fn ping(&self) -> Result<String, ClientError> {
+        let resp = self
+            .auth(self.http.get(format!("{}/ping", self.url)))
+            .send()
+            .await
+            .map_err(|e| self.transport_error(e))?;
+        let version = resp
+            .headers()
+            .get("X-Influxdb-Version")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("unknown")
+            .to_string();
+        if !resp.status().is_success() {
+            return Err(ClientError::Http {
+                url: self.url.clone(),
+                status: resp.status().as_u16(),
+                message: "ping failed (is this an InfluxDB 1.x server?)".into(),
+            });
+        }
+        Ok(version)
+    }
+
+    /// Counts and sends one `POST /query` with `form`; transport failures are
+    /// classified here, the status is left to the caller.
+    pub(super) async fn post_query(
+        &self,
+        form: &[(&str, &str)],
+    ) -> Result<reqwest::Response, ClientError> {
+        self.queries.fetch_add(1, Ordering::Relaxed);
+        self.auth(self.http.post(format!("{}/query", self.url)))
+            .form(form)
+            .send()
+            .await
+            .map_err(|e| self.transport_error(e))
+    }
+
+    /// Runs InfluxQL (one or more statements) and returns each statement's result.
+    /// A top-level error or a non-2xx status is an error; statement errors are left in
+    /// the results.
+    pub async fn query_all(
+        &self,
+        db: Option<&str>,
+        q: &str,
+    ) -> Result<Vec<StatementResult>, ClientError> {
+        let mut form: Vec<(&str, &str)> = vec![("q", q), ("epoch", "ns")];
+        if let Some(db) = db {
+            form.push(("db", db));
+        }
+        let resp = self.post_query(&form).await?;
+        let status = resp.status();
+        let body = resp.bytes().await.map_err(|e| self.transport_error(e))?;
+        if !status.is_success() {
+            return Err(self.status_error(status, &body));
+        }
+        let parsed: QueryResponse =
+            serde_json::from_slice(&body).map_err(|e| ClientError::Decode {
+                url: self.url.clone(),
+                reason: e.to_string(),
+            })?;
+        if let Some(message) = parsed.error {
+            return Err(ClientError::Statement { message });
+        }
+        Ok(parsed.results)
+    }
+
+    /// Runs one statement; its error, if any, becomes [`ClientError::Statement`].
+    pub async fn query(&self, db: Option<&str>, q: &str) -> Result<StatementResult, ClientError> {
+        let mut results = self.query_all(db, q).await?;
+        if results.is_empty() {
+            return Ok(StatementResult::default());
+        }
+        let r = results.swap_remove(0);
+        match r.error {
+            Some(message) => Err(ClientError::Statement { message }),
+            None => Ok(r),
+        }
+    }
+}
+
+impl Client {
+    /// The error for a non-success HTTP status, with the server's message.
+    pub(super) fn status_error(&self, status: reqwest::StatusCode, body: &[u8]) -> ClientError {
+        #[derive(Deserialize)]
+        struct ErrorBody {
+            error: String,
+        }
+        let message = match serde_json::from_slice::<ErrorBody>(body) {
+            Ok(b) => b.error,
+            Err(_) => String::from_utf8_lossy(body)
+                .trim()
+                .chars()
+                .take(300)
+                .collect(),
+        };
+        if status.as_u16() == 401 {
+            return ClientError::Auth {
+                url: self.url.clone(),
+                user: self.username.clone().unwrap_or_default(),
+                message,
+            };
+        }
+        ClientError::Http {
+            url: self.url.clone(),
+            status: status.as_u16(),
+            message,
+        }
+    }
+
+    /// Writes line protocol (`/write?db=..&rp=..&precision=ns`). The server answers 204
+    /// once every point is in its write-ahead log; anything else is an error.
+    pub async fn write(&self, db: &str, rp: &str, body: String) -> Result<(), ClientError> {
+        self.queries.fetch_add(1, Ordering::Relaxed);
+        let resp = self
+            .auth(self.http.post(format!("{}/write", self.url)))
+            .query(&[("db", db), ("rp", rp), ("precision", "ns")])
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| self.transport_error(e))?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let body = resp.bytes().await.map_err(|e| self.transport_error(e))?;
+        Err(self.status_error(status, &body))
+    }
+}
+
+fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}

@@ -1,0 +1,219 @@
+//! What can go wrong talking to InfluxDB, and the class of each failure.
+//!
+//! Errors are classified here, explicitly, because the copier decides from the class
+//! whether to retry, split a chunk or give up ([`ClientError::class`]).
+
+use std::time::Duration;
+
+/// What kind of failure an error is, which decides what the copier does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureClass {
+    /// Worth retrying as is: the server was unreachable, restarting or overloaded.
+    Transient,
+    /// The query was too large for the server (limits, timeouts, a dropped
+    /// connection): split the chunk rather than retry it whole.
+    TooBig,
+    /// Retrying cannot help: bad credentials, no permission, a parse error, a missing
+    /// database.
+    Permanent,
+}
+
+/// An error talking to InfluxDB.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// No TCP connection could be made.
+    #[error("cannot reach InfluxDB at {url}: {reason}")]
+    Unreachable {
+        /// Server URL.
+        url: String,
+        /// The innermost cause, e.g. `Connection refused (os error 111)`.
+        reason: String,
+    },
+    /// The connection broke while the query ran.
+    #[error("connection to InfluxDB at {url} dropped during the query: {reason}")]
+    Dropped {
+        /// Server URL.
+        url: String,
+        /// The innermost cause.
+        reason: String,
+    },
+    /// The request took longer than the query timeout.
+    #[error("query to InfluxDB at {url} timed out after {}", humantime::format_duration(*.after))]
+    Timeout {
+        /// Server URL.
+        url: String,
+        /// The timeout that expired.
+        after: Duration,
+    },
+    /// The server refused the credentials (HTTP 401).
+    #[error("authentication failed at {url} for user {user:?}: {message}")]
+    Auth {
+        /// Server URL.
+        url: String,
+        /// User name sent (empty when none).
+        user: String,
+        /// The server's message.
+        message: String,
+    },
+    /// Any other non-success HTTP status.
+    #[error("InfluxDB at {url} answered HTTP {status}: {message}")]
+    Http {
+        /// Server URL.
+        url: String,
+        /// HTTP status code.
+        status: u16,
+        /// The server's error message or body.
+        message: String,
+    },
+    /// A statement failed (reported inside an HTTP 200 response).
+    #[error("{message}")]
+    Statement {
+        /// The server's error text.
+        message: String,
+    },
+    /// The response was not what InfluxDB sends.
+    #[error("unexpected response from InfluxDB at {url}: {reason}")]
+    Decode {
+        /// Server URL.
+        url: String,
+        /// What did not parse.
+        reason: String,
+    },
+    /// The client could not be built (TLS settings).
+    #[error("cannot set up HTTP client: {0}")]
+    Setup(String),
+    /// A point read from the source cannot be written as line protocol unchanged.
+    #[error(transparent)]
+    Unwritable(#[from] crate::influx::lineproto::EncodeError),
+    /// A local file (export or import) could not be read or written.
+    #[error("file {path}: {reason}")]
+    File {
+        /// The file.
+        path: String,
+        /// What failed.
+        reason: String,
+    },
+}
+
+impl ClientError {
+    /// Classifies the error; see [`FailureClass`].
+    pub fn class(&self) -> FailureClass {
+        match self {
+            ClientError::Unreachable { .. } => FailureClass::Transient,
+            ClientError::Dropped { .. } | ClientError::Timeout { .. } => FailureClass::TooBig,
+            ClientError::Auth { .. }
+            | ClientError::Setup(_)
+            | ClientError::Decode { .. }
+            | ClientError::Unwritable(_)
+            | ClientError::File { .. } => FailureClass::Permanent,
+            ClientError::Http {
+                status, message, ..
+            } => match status {
+                401 | 403 => FailureClass::Permanent,
+                500..=599 => classify_message(message).unwrap_or(FailureClass::Transient),
+                _ => classify_message(message).unwrap_or(FailureClass::Permanent),
+            },
+            ClientError::Statement { message } => {
+                classify_message(message).unwrap_or(FailureClass::Permanent)
+            }
+        }
+    }
+}
+
+/// Classifies the server's error texts that say more than the HTTP status.
+fn classify_message(msg: &str) -> Option<FailureClass> {
+    let m = msg.to_ascii_lowercase();
+    const TOO_BIG: &[&str] = &[
+        "max-select-point",
+        "max-select-series",
+        "max-select-buckets",
+        "max-row-limit",
+        "query-timeout",
+        "timeout",
+        "query killed",
+        "cache-max-memory-size",
+        "cache maximum memory size exceeded",
+        "out of memory",
+    ];
+    const TRANSIENT: &[&str] = &[
+        "engine is closed",
+        "shard is disabled",
+        "store is closed",
+        "server is shutting down",
+        "query interrupted",
+        "connection refused",
+        "connection reset",
+    ];
+    const PERMANENT: &[&str] = &[
+        "authoriz",
+        "authenticat",
+        "error parsing query",
+        "database not found",
+        "retention policy not found",
+        "partial write",
+        "field type conflict",
+    ];
+    if PERMANENT.iter().any(|p| m.contains(p)) {
+        Some(FailureClass::Permanent)
+    } else if TOO_BIG.iter().any(|p| m.contains(p)) {
+        Some(FailureClass::TooBig)
+    } else if TRANSIENT.iter().any(|p| m.contains(p)) {
+        Some(FailureClass::Transient)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stmt(m: &str) -> ClientError {
+        ClientError::Statement { message: m.into() }
+    }
+
+    /// Limits and timeouts mean "split"; auth, parse and missing-database errors mean
+    /// "give up"; restarts and 5xx mean "retry".
+    #[test]
+    fn classification() {
+        use FailureClass::*;
+        assert_eq!(
+            stmt("max-select-point limit exceeded: (10000/1000)").class(),
+            TooBig
+        );
+        assert_eq!(
+            stmt("max-select-series limit exceeded: (5/1)").class(),
+            TooBig
+        );
+        assert_eq!(stmt("query-timeout limit exceeded").class(), TooBig);
+        assert_eq!(stmt("database not found: x").class(), Permanent);
+        assert_eq!(
+            stmt("error authorizing query: bob not authorized").class(),
+            Permanent
+        );
+        assert_eq!(
+            stmt("partial write: points beyond retention policy dropped=3").class(),
+            Permanent
+        );
+        assert_eq!(stmt("something new").class(), Permanent);
+        let http = |status, m: &str| ClientError::Http {
+            url: "u".into(),
+            status,
+            message: m.into(),
+        };
+        assert_eq!(http(503, "").class(), Transient);
+        assert_eq!(http(500, "timeout").class(), TooBig);
+        assert_eq!(http(400, "error parsing query: found x").class(), Permanent);
+        assert_eq!(http(403, "").class(), Permanent);
+        let unreachable = ClientError::Unreachable {
+            url: "u".into(),
+            reason: "refused".into(),
+        };
+        assert_eq!(unreachable.class(), Transient);
+        let t = ClientError::Timeout {
+            url: "u".into(),
+            after: Duration::from_secs(1),
+        };
+        assert_eq!(t.class(), TooBig);
+    }
+}

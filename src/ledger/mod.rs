@@ -1,0 +1,589 @@
+//! The ledger: an append-only JSON-lines file recording every closed chunk the server
+//! confirmed, read back as interval coverage.
+//!
+//! Parsing ([`parse`]) and coverage ([`Coverage`]) are pure; [`LedgerWriter`] is the
+//! only I/O. One line per finished chunk, fsynced before the next is appended, so a
+//! crash leaves at most a torn last line, which loading ignores with a warning.
+
+pub mod atomic;
+pub mod lock;
+
+use crate::core::interval::{Interval, IntervalSet};
+use crate::core::window::TimeUnit;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+/// The source half of a [`Scope`]: where a run's copies are read from.
+#[derive(Debug, Clone, Copy)]
+pub struct SourceRef<'a> {
+    /// Server URL (or `file://DIR` for an import).
+    pub url: &'a str,
+    /// Database.
+    pub db: &'a str,
+    /// Retention policy.
+    pub rp: &'a str,
+}
+
+impl SourceRef<'_> {
+    /// The scope of `tenant`'s copies from this source into `target`.`target_rp` on
+    /// the server `target_url` names (empty: the source server itself).
+    pub fn scope(&self, target_url: &str, target: &str, target_rp: &str, tenant: &str) -> Scope {
+        Scope {
+            source: self.url.to_string(),
+            source_db: self.db.to_string(),
+            source_rp: self.rp.to_string(),
+            target: target.to_string(),
+            target_rp: target_rp.to_string(),
+            tenant: tenant.to_string(),
+            target_url: target_url.to_string(),
+        }
+    }
+}
+
+/// Where points come from and go to: the part of a record that coverage is keyed by,
+/// together with the measurement.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Scope {
+    /// Source server URL.
+    pub source: String,
+    /// Source database.
+    pub source_db: String,
+    /// Source retention policy.
+    pub source_rp: String,
+    /// Target database.
+    pub target: String,
+    /// Target retention policy.
+    pub target_rp: String,
+    /// Tenant id.
+    pub tenant: String,
+    /// Where the target database lives: empty for the source server (server-side
+    /// copies, and every record written before cross-server copies existed), a server
+    /// URL for a cross-server copy or an import, `file://DIR` for an export. Coverage
+    /// on one target never counts for another.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub target_url: String,
+}
+
+/// What a ledger line records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordKind {
+    /// The chunk was copied and the server confirmed the write.
+    #[default]
+    Copied,
+    /// A copied chunk's counts and sums in the target were checked against the source
+    /// and agreed (see `verify`). It covers no time: only `Copied` lines do.
+    Verified,
+}
+
+/// One ledger line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Record {
+    /// What happened to the chunk.
+    #[serde(default)]
+    pub kind: RecordKind,
+    /// Source, target and tenant.
+    #[serde(flatten)]
+    pub scope: Scope,
+    /// Measurements the chunk covered.
+    pub measurements: Vec<String>,
+    /// First nanosecond of the window.
+    pub start: i64,
+    /// First nanosecond after the window.
+    pub end: i64,
+    /// Window size the chunk was planned with (after any split).
+    pub unit: TimeUnit,
+    /// The chunk is a piece of a bigger one that failed: reruns start this tenant at
+    /// this unit.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub split: bool,
+    /// Points the server reported written.
+    pub points: u64,
+    /// When the line was written (RFC 3339).
+    pub at: String,
+}
+
+impl Record {
+    /// The window `[start, end)`.
+    pub fn window(&self) -> Interval {
+        Interval::new(self.start, self.end)
+    }
+
+    /// What identifies the chunk a record is about: a `Verified` line matches the
+    /// `Copied` line with the same key.
+    pub fn chunk_key(&self) -> ChunkKey {
+        ChunkKey {
+            scope: self.scope.clone(),
+            measurements: self.measurements.clone(),
+            start: self.start,
+            end: self.end,
+        }
+    }
+}
+
+/// Scope, measurements and window of a recorded chunk.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ChunkKey {
+    /// Source, target and tenant.
+    pub scope: Scope,
+    /// Measurements the chunk covered.
+    pub measurements: Vec<String>,
+    /// First nanosecond of the window.
+    pub start: i64,
+    /// First nanosecond after the window.
+    pub end: i64,
+}
+
+/// Keys of the copied chunks that have a `Verified` line.
+pub fn verified_keys(records: &[Record]) -> std::collections::HashSet<ChunkKey> {
+    records
+        .iter()
+        .filter(|r| r.kind == RecordKind::Verified)
+        .map(Record::chunk_key)
+        .collect()
+}
+
+/// Errors loading or writing the ledger.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// A line other than a torn last one does not parse.
+    #[error("ledger {path}: line {line} is not a valid record: {reason}")]
+    BadLine {
+        /// Ledger path.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What the parser said.
+        reason: String,
+    },
+    /// Reading, writing or syncing the file failed.
+    #[error("ledger {path}: {source}")]
+    Io {
+        /// Ledger path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// The result of parsing ledger text.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    /// Complete records in file order.
+    pub records: Vec<Record>,
+    /// 1-based number of a torn (unterminated, unparsable) last line, if any.
+    pub torn_line: Option<usize>,
+}
+
+/// Parses ledger text. A last line without a newline that does not parse is a torn
+/// write from a crash and is reported in [`Parsed::torn_line`]; any other bad line is an
+/// error naming its number.
+pub fn parse(text: &str, path: &Path) -> Result<Parsed, LedgerError> {
+    let mut parsed = Parsed::default();
+    let terminated = text.ends_with('\n');
+    let lines: Vec<&str> = text.split_terminator('\n').collect();
+    let n = lines.len();
+    for (i, line) in lines.into_iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Record>(line) {
+            Ok(r) => parsed.records.push(r),
+            Err(_) if i + 1 == n && !terminated => parsed.torn_line = Some(i + 1),
+            Err(e) => {
+                return Err(LedgerError::BadLine {
+                    path: path.to_path_buf(),
+                    line: i + 1,
+                    reason: e.to_string(),
+                })
+            }
+        }
+    }
+    Ok(parsed)
+}
+
+/// Time already copied, per scope and measurement, and the window size that last
+/// worked for a scope after a failure.
+#[derive(Debug, Default, Clone)]
+pub struct Coverage {
+    map: HashMap<Scope, HashMap<String, IntervalSet>>,
+    units: HashMap<Scope, TimeUnit>,
+}
+
+static EMPTY: std::sync::OnceLock<IntervalSet> = std::sync::OnceLock::new();
+
+impl Coverage {
+    /// Coverage from records.
+    pub fn from_records<'a>(records: impl IntoIterator<Item = &'a Record>) -> Self {
+        let mut c = Coverage::default();
+        for r in records {
+            c.add(r);
+        }
+        c
+    }
+
+    /// Adds one record's window for each of its measurements. Only `Copied` lines
+    /// cover time; a `Verified` line says something about a copy, it is not one.
+    pub fn add(&mut self, r: &Record) {
+        if r.kind != RecordKind::Copied {
+            return;
+        }
+        if r.split {
+            self.remember_unit(&r.scope, r.unit);
+        }
+        let per_m = self.map.entry(r.scope.clone()).or_default();
+        for m in &r.measurements {
+            per_m.entry(m.clone()).or_default().insert(r.window());
+        }
+    }
+
+    /// Notes that chunks of `unit` are what works for `scope` (the latest note wins).
+    pub fn remember_unit(&mut self, scope: &Scope, unit: TimeUnit) {
+        self.units.insert(scope.clone(), unit);
+    }
+
+    /// The unit remembered for a scope, if a failure made one necessary.
+    pub fn remembered_unit(&self, scope: &Scope) -> Option<TimeUnit> {
+        self.units.get(scope).copied()
+    }
+
+    /// What is covered for one measurement in a scope.
+    pub fn get(&self, scope: &Scope, measurement: &str) -> &IntervalSet {
+        self.map
+            .get(scope)
+            .and_then(|m| m.get(measurement))
+            .unwrap_or_else(|| EMPTY.get_or_init(IntervalSet::new))
+    }
+}
+
+/// Per-tenant totals from the ledger, for `status`.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct TenantProgress {
+    /// Target database(s) written.
+    pub targets: Vec<String>,
+    /// Closed chunks recorded as copied (`Copied` lines).
+    pub chunks: u64,
+    /// Of those, chunks with a `Verified` line (each counted once).
+    pub verified: u64,
+    /// Points the server reported written for them.
+    pub points: u64,
+    /// Measurements seen in the records.
+    pub measurements: u64,
+    /// Earliest covered nanosecond.
+    pub covered_from: Option<i64>,
+    /// Latest covered nanosecond (exclusive).
+    pub covered_to: Option<i64>,
+    /// Covered time, merged over measurements, as disjoint intervals.
+    pub covered: Vec<Interval>,
+}
+
+/// Sums records per tenant. Chunks, points and covered time come from `Copied`
+/// lines; `verified` counts distinct copied chunks that have a `Verified` line.
+pub fn progress(records: &[Record]) -> BTreeMap<String, TenantProgress> {
+    let mut out: BTreeMap<String, TenantProgress> = BTreeMap::new();
+    let mut sets: BTreeMap<String, (IntervalSet, std::collections::BTreeSet<String>)> =
+        BTreeMap::new();
+    let verified = verified_keys(records);
+    let mut counted = std::collections::HashSet::new();
+    for r in records.iter().filter(|r| r.kind == RecordKind::Copied) {
+        let p = out.entry(r.scope.tenant.clone()).or_default();
+        if !p.targets.contains(&r.scope.target) {
+            p.targets.push(r.scope.target.clone());
+        }
+        p.chunks += 1;
+        p.points += r.points;
+        let key = r.chunk_key();
+        if verified.contains(&key) && counted.insert(key) {
+            p.verified += 1;
+        }
+        let (set, ms) = sets.entry(r.scope.tenant.clone()).or_default();
+        set.insert(r.window());
+        ms.extend(r.measurements.iter().cloned());
+    }
+    for (tenant, (set, ms)) in sets {
+        let p = out.get_mut(&tenant).expect("tenant inserted above");
+        p.measurements = ms.len() as u64;
+        p.covered_from = set.parts().first().map(|i| i.start);
+        p.covered_to = set.parts().last().map(|i| i.end);
+        p.covered = set.parts().to_vec();
+    }
+    out
+}
+
+/// Reads the ledger at `path` (a missing file is an empty ledger) and warns about a
+/// torn last line.
+pub fn load(path: &Path) -> Result<Parsed, LedgerError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Parsed::default()),
+        Err(source) => {
+            return Err(LedgerError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    let parsed = parse(&text, path)?;
+    if let Some(line) = parsed.torn_line {
+        tracing::warn!(
+            ledger = %path.display(),
+            line,
+            "ignoring torn last ledger line (an interrupted write); its chunk will be copied again"
+        );
+    }
+    Ok(parsed)
+}
+
+/// Appends records, one fsynced line each.
+#[derive(Debug)]
+pub struct LedgerWriter {
+    path: PathBuf,
+    file: File,
+}
+
+impl LedgerWriter {
+    /// Opens (creating) the ledger for appending. A torn last line is cut off first so
+    /// the next record starts on a line of its own.
+    pub fn open(path: &Path) -> Result<Self, LedgerError> {
+        let io_err = |source| LedgerError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let existed = path.exists();
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(io_err)?;
+        let mut text = String::new();
+        file.read_to_string(&mut text).map_err(io_err)?;
+        if !text.is_empty() && !text.ends_with('\n') {
+            let parsed = parse(&text, path)?;
+            if parsed.torn_line.is_some() {
+                let keep = text.rfind('\n').map_or(0, |i| i + 1);
+                file.set_len(keep as u64).map_err(io_err)?;
+            } else {
+                file.seek(SeekFrom::End(0)).map_err(io_err)?;
+                file.write_all(b"\n").map_err(io_err)?;
+            }
+            file.sync_data().map_err(io_err)?;
+        }
+        file.seek(SeekFrom::End(0)).map_err(io_err)?;
+        if !existed {
+            // A new file's directory entry must be durable too, or a crash could lose
+            // the whole ledger while the copies it recorded survive.
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                File::open(dir).and_then(|d| d.sync_all()).map_err(io_err)?;
+            }
+        }
+        Ok(LedgerWriter {
+            path: path.to_path_buf(),
+            file,
+        })
+    }
+
+    /// Appends one record and syncs it to disk before returning.
+    pub fn append(&mut self, record: &Record) -> Result<(), LedgerError> {
+        let mut line = serde_json::to_string(record).expect("records always serialize");
+        line.push('\n');
+        let io_err = |source| LedgerError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        // One write call per line: a crash can tear the line but never interleave two.
+        self.file.write_all(line.as_bytes()).map_err(io_err)?;
+        self.file.sync_data().map_err(io_err)
+    }
+
+    /// The ledger's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope(tenant: &str) -> Scope {
+        Scope {
+            source: "http://127.0.0.1:8086".into(),
+            source_db: "monasca".into(),
+            source_rp: "autogen".into(),
+            target: format!("monasca_{tenant}"),
+            target_rp: "autogen".into(),
+            tenant: tenant.into(),
+            target_url: String::new(),
+        }
+    }
+
+    fn record(tenant: &str, ms: &[&str], start: i64, end: i64) -> Record {
+        Record {
+            kind: RecordKind::Copied,
+            scope: scope(tenant),
+            measurements: ms.iter().map(|s| s.to_string()).collect(),
+            start,
+            end,
+            unit: TimeUnit::Week,
+            split: false,
+            points: 7,
+            at: "2026-01-01T00:00:00Z".into(),
+        }
+    }
+
+    fn text(records: &[Record]) -> String {
+        records
+            .iter()
+            .map(|r| serde_json::to_string(r).unwrap() + "\n")
+            .collect()
+    }
+
+    /// Records serialize to one line and parse back equal.
+    #[test]
+    fn records_round_trip() {
+        let rs = vec![
+            record("a", &["cpu", "m\"em\n"], 0, 10),
+            record("b", &["x"], 5, 9),
+        ];
+        let parsed = parse(&text(&rs), Path::new("l")).unwrap();
+        assert_eq!(parsed.records, rs);
+        assert_eq!(parsed.torn_line, None);
+    }
+
+    /// A torn last line is ignored and reported; a bad line elsewhere is an error naming
+    /// its number.
+    #[test]
+    fn torn_last_line_tolerated_bad_middle_line_rejected() {
+        let good = text(&[record("a", &["cpu"], 0, 10)]);
+        let torn = format!("{good}{{\"kind\":\"cop");
+        let p = parse(&torn, Path::new("l")).unwrap();
+        assert_eq!(p.records.len(), 1);
+        assert_eq!(p.torn_line, Some(2));
+
+        let bad = format!("{good}garbage\n{good}");
+        let err = parse(&bad, Path::new("led")).unwrap_err().to_string();
+        assert!(err.contains("line 2"), "{err}");
+        assert!(err.contains("led"), "{err}");
+    }
+
+    /// Coverage is kept per scope and measurement: another tenant or measurement is not
+    /// covered by a record.
+    #[test]
+    fn coverage_is_per_scope_and_measurement() {
+        let rs = [
+            record("a", &["cpu", "mem"], 0, 10),
+            record("a", &["cpu"], 10, 20),
+        ];
+        let c = Coverage::from_records(&rs);
+        assert_eq!(c.get(&scope("a"), "cpu").parts(), &[Interval::new(0, 20)]);
+        assert_eq!(c.get(&scope("a"), "mem").parts(), &[Interval::new(0, 10)]);
+        assert!(c.get(&scope("b"), "cpu").is_empty());
+        assert!(c.get(&scope("a"), "disk").is_empty());
+    }
+
+    /// A split record makes its unit the remembered one for the scope; the latest wins.
+    #[test]
+    fn split_records_remember_unit() {
+        let mut a = record("a", &["cpu"], 0, 10);
+        a.split = true;
+        a.unit = TimeUnit::Day;
+        let mut b = a.clone();
+        b.unit = TimeUnit::Hour;
+        let c = Coverage::from_records(&[record("a", &["cpu"], 20, 30), a.clone()]);
+        assert_eq!(c.remembered_unit(&scope("a")), Some(TimeUnit::Day));
+        assert_eq!(
+            Coverage::from_records(&[a, b]).remembered_unit(&scope("a")),
+            Some(TimeUnit::Hour)
+        );
+        assert_eq!(c.remembered_unit(&scope("b")), None);
+        // An unsplit record serializes without the flag, keeping old ledgers' shape.
+        assert!(!serde_json::to_string(&record("a", &["cpu"], 0, 1))
+            .unwrap()
+            .contains("split"));
+    }
+
+    /// Progress sums chunks and points per tenant and merges covered time.
+    #[test]
+    fn progress_per_tenant() {
+        let rs = [
+            record("a", &["cpu", "mem"], 0, 10),
+            record("a", &["cpu"], 10, 20),
+            record("b", &["cpu"], 40, 50),
+        ];
+        let p = progress(&rs);
+        assert_eq!(p["a"].chunks, 2);
+        assert_eq!(p["a"].points, 14);
+        assert_eq!(p["a"].measurements, 2);
+        assert_eq!(p["a"].covered, vec![Interval::new(0, 20)]);
+        assert_eq!(p["b"].covered_from, Some(40));
+    }
+
+    /// Verified lines cover no time and add no chunks or points; they count as verified
+    /// only for a copied chunk with the same key, once however often they repeat.
+    #[test]
+    fn verified_lines_are_not_coverage() {
+        let copied = record("a", &["cpu"], 0, 10);
+        let verified = Record {
+            kind: RecordKind::Verified,
+            ..copied.clone()
+        };
+        let stray = Record {
+            kind: RecordKind::Verified,
+            ..record("a", &["cpu"], 50, 60)
+        };
+        let rs = [copied, verified.clone(), verified, stray.clone()];
+        let c = Coverage::from_records(&rs);
+        assert_eq!(c.get(&scope("a"), "cpu").parts(), &[Interval::new(0, 10)]);
+        let p = progress(&rs);
+        assert_eq!(p["a"].chunks, 1);
+        assert_eq!(p["a"].points, 7);
+        assert_eq!(p["a"].verified, 1);
+        assert_eq!(p["a"].covered, vec![Interval::new(0, 10)]);
+        let text = text(&[stray]);
+        assert!(text.contains("\"kind\":\"verified\""), "{text}");
+        assert_eq!(
+            parse(&text, Path::new("l")).unwrap().records[0].kind,
+            RecordKind::Verified
+        );
+    }
+
+    /// The writer cuts a torn tail before appending, so the file parses cleanly after.
+    #[test]
+    fn writer_repairs_torn_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger");
+        let good = text(&[record("a", &["cpu"], 0, 10)]);
+        std::fs::write(&path, format!("{good}{{\"kind\":")).unwrap();
+        let mut w = LedgerWriter::open(&path).unwrap();
+        w.append(&record("a", &["cpu"], 10, 20)).unwrap();
+        let p = load(&path).unwrap();
+        assert_eq!(p.records.len(), 2);
+        assert_eq!(p.torn_line, None);
+    }
+
+    /// A line written before `target_url` existed still parses, as the source server;
+    /// records on another target server are coverage there only.
+    #[test]
+    fn target_url_defaults_and_separates_coverage() {
+        let old = r#"{"kind":"copied","source":"http://127.0.0.1:8086","source_db":"monasca","source_rp":"autogen","target":"monasca_a","target_rp":"autogen","tenant":"a","measurements":["cpu"],"start":0,"end":10,"unit":"week","points":3,"at":"2026-01-01T00:00:00Z"}"#;
+        let p = parse(&format!("{old}\n"), Path::new("l")).unwrap();
+        assert_eq!(p.records[0].scope.target_url, "");
+        // Same-server records serialize exactly as before.
+        assert_eq!(serde_json::to_string(&p.records[0]).unwrap(), old);
+        let mut other = record("a", &["cpu"], 10, 20);
+        other.scope.target_url = "http://t:8086".into();
+        let line = serde_json::to_string(&other).unwrap();
+        assert!(line.contains(r#""target_url":"http://t:8086""#), "{line}");
+        let c = Coverage::from_records(p.records.iter().chain([&other]));
+        let same = scope("a");
+        assert_eq!(c.get(&same, "cpu").parts(), &[Interval::new(0, 10)]);
+        assert_eq!(c.get(&other.scope, "cpu").parts(), &[Interval::new(10, 20)]);
+    }
+}

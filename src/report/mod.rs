@@ -1,0 +1,8 @@
+//! What runs and commands leave for people and tools.
+
+pub mod failures;
+pub mod metrics;
+pub mod outputs;
+pub mod run;
+pub mod status;
+pub mod summary;

@@ -1,0 +1,295 @@
+//! What the commands print: the run summary, the plan and the ledger status, as
+//! aligned text for people and JSON for tools.
+
+use crate::copy::executor::{FailedChunk, Outcome};
+use crate::core::text::table;
+use crate::core::window::format_ns;
+use crate::plan::catalog::Catalog;
+use crate::plan::{Chunk, Plan, TargetPlan, TenantPlan};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::time::Duration;
+
+/// The end-of-run summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    /// Tenants planned.
+    pub tenants: usize,
+    /// Chunks planned.
+    pub chunks_planned: usize,
+    /// Chunks (and pieces of split chunks) copied.
+    pub chunks_copied: u64,
+    /// Of those, closed ones recorded in the ledger.
+    pub chunks_recorded: u64,
+    /// Windows skipped because the ledger covers them.
+    pub windows_skipped_as_done: u64,
+    /// Chunks split after failures.
+    pub chunks_split: u64,
+    /// Retries of transient failures.
+    pub retries: u64,
+    /// Chunks that fell behind the retention horizon before they ran.
+    pub chunks_expired: u64,
+    /// Points the server reported written.
+    pub points_written: u64,
+    /// Wall time in seconds.
+    pub elapsed_secs: f64,
+    /// Points written per second of wall time.
+    pub points_per_sec: f64,
+    /// Queries issued (discovery included).
+    pub queries: u64,
+    /// Stopped by a signal before every chunk ran.
+    pub interrupted: bool,
+    /// Chunks that still failed.
+    pub failures: Vec<FailedChunk>,
+    /// Per-tenant figures of this run.
+    pub per_tenant: BTreeMap<String, crate::copy::tally::TenantRun>,
+    /// What `--verify` found, when it was on.
+    pub verification: Option<crate::verify::figures::VerifyReport>,
+}
+
+impl RunSummary {
+    /// Builds the summary from the plan and what the copier did.
+    pub fn new(plan: &Plan, o: Outcome, elapsed: Duration, queries: u64) -> Self {
+        let secs = elapsed.as_secs_f64();
+        RunSummary {
+            tenants: plan.targets.len(),
+            chunks_planned: plan.chunks.len(),
+            chunks_copied: o.copied,
+            chunks_recorded: o.recorded,
+            windows_skipped_as_done: plan.covered_windows(),
+            chunks_split: o.splits,
+            retries: o.retries,
+            chunks_expired: o.expired,
+            points_written: o.points,
+            elapsed_secs: secs,
+            points_per_sec: if secs > 0.0 {
+                o.points as f64 / secs
+            } else {
+                0.0
+            },
+            queries,
+            interrupted: o.interrupted,
+            failures: o.failed,
+            per_tenant: BTreeMap::new(),
+            verification: None,
+        }
+    }
+
+    /// Process exit code: 0 when everything planned was copied (and, with --verify,
+    /// agrees with the source), else 1.
+    pub fn exit_code(&self) -> u8 {
+        let verified = self.verification.as_ref().is_none_or(|v| !v.failed());
+        if self.failures.is_empty() && !self.interrupted && verified {
+            0
+        } else {
+            1
+        }
+    }
+
+    /// Human-readable summary, failures first.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        for f in &self.failures {
+            let _ = writeln!(
+                s,
+                "failed: tenant {:?} {} .. {} ({} measurement(s), {} attempt(s))\n  query: {}\n  error: {}",
+                f.chunk.tenant,
+                format_ns(f.chunk.window.start),
+                format_ns(f.chunk.window.end),
+                f.chunk.measurements.len(),
+                f.attempts,
+                f.query,
+                f.error
+            );
+        }
+        let rows = vec![
+            vec!["tenants".into(), self.tenants.to_string()],
+            vec![
+                "chunks copied".into(),
+                format!(
+                    "{} of {} planned ({} recorded as done, {} split, {} retries)",
+                    self.chunks_copied,
+                    self.chunks_planned,
+                    self.chunks_recorded,
+                    self.chunks_split,
+                    self.retries
+                ),
+            ],
+            vec![
+                "skipped as done".into(),
+                format!("{} windows", self.windows_skipped_as_done),
+            ],
+            vec!["failed".into(), self.failures.len().to_string()],
+            vec!["points written".into(), self.points_written.to_string()],
+            vec![
+                "elapsed".into(),
+                format!(
+                    "{:.1}s ({:.0} points/s, {} queries)",
+                    self.elapsed_secs, self.points_per_sec, self.queries
+                ),
+            ],
+        ];
+        if let Some(v) = &self.verification {
+            s.push_str(&v.render());
+        }
+        if !self.per_tenant.is_empty() {
+            let rows: Vec<Vec<String>> = self
+                .per_tenant
+                .iter()
+                .map(|(t, r)| {
+                    vec![
+                        t.clone(),
+                        r.chunks_copied.to_string(),
+                        r.chunks_recorded.to_string(),
+                        r.chunks_failed.to_string(),
+                        r.points_copied.to_string(),
+                    ]
+                })
+                .collect();
+            s.push_str(&table(
+                &["TENANT", "COPIED", "RECORDED", "FAILED", "POINTS"],
+                &rows,
+            ));
+        }
+        s.push_str(&table(&["summary", ""], &rows));
+        if self.interrupted {
+            s.push_str("stopped before every chunk ran: run again to finish\n");
+        }
+        s
+    }
+}
+
+/// What `plan` shows.
+#[derive(Debug, Serialize)]
+pub struct PlanReport<'a> {
+    /// Source server.
+    pub source: &'a str,
+    /// Source database.
+    pub database: &'a str,
+    /// Source retention policy.
+    pub retention_policy: &'a str,
+    /// Tenants found but excluded.
+    pub excluded_tenants: &'a [String],
+    /// Measurements the skip rules leave out.
+    pub skipped_measurements: &'a [String],
+    /// Chunks ending before this are closed.
+    pub closed_before: String,
+    /// Databases and policies per tenant.
+    pub targets: &'a [TargetPlan],
+    /// Counts per tenant.
+    pub tenants: &'a BTreeMap<String, TenantPlan>,
+    /// Every chunk a run would copy.
+    pub chunks: &'a [Chunk],
+    /// Schema checks (type conflicts, tag/field clashes, what is left out).
+    pub checks: Vec<crate::source::findings::Finding>,
+    /// Points and duration estimate (`plan --estimate`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimate: Option<crate::source::estimate::Estimate>,
+}
+
+impl<'a> PlanReport<'a> {
+    /// The report for a plan.
+    pub fn new(catalog: &'a Catalog, plan: &'a Plan) -> Self {
+        PlanReport {
+            source: &catalog.source_url,
+            database: &catalog.database,
+            retention_policy: &catalog.source_rp,
+            excluded_tenants: &catalog.excluded_tenants,
+            skipped_measurements: &catalog.skipped_measurements,
+            closed_before: format_ns(
+                plan.closed_before_ns
+                    - plan
+                        .closed_before_ns
+                        .rem_euclid(crate::core::window::SECOND),
+            ),
+            targets: &plan.targets,
+            tenants: &plan.tenants,
+            chunks: &plan.chunks,
+            checks: Vec::new(),
+            estimate: None,
+        }
+    }
+
+    /// Human-readable plan.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "source {} database {:?} retention policy {:?}",
+            self.source, self.database, self.retention_policy
+        );
+        if !self.excluded_tenants.is_empty() {
+            let _ = writeln!(s, "excluded tenants: {:?}", self.excluded_tenants);
+        }
+        if !self.skipped_measurements.is_empty() {
+            let _ = writeln!(s, "skipped measurements: {:?}", self.skipped_measurements);
+        }
+        let rows: Vec<Vec<String>> = self
+            .targets
+            .iter()
+            .map(|t| {
+                let tp = self.tenants.get(&t.tenant).cloned().unwrap_or_default();
+                let mut create = Vec::new();
+                if t.create_database {
+                    create.push("database".to_string());
+                }
+                if let Some(d) = &t.create_retention_policy {
+                    create.push(format!("policy {} of {d}", t.retention_policy));
+                }
+                vec![
+                    t.tenant.clone(),
+                    t.database.clone(),
+                    t.retention_policy.clone(),
+                    if create.is_empty() {
+                        "-".into()
+                    } else {
+                        create.join(", ")
+                    },
+                    tp.closed_chunks.to_string(),
+                    tp.open_chunks.to_string(),
+                    tp.covered_windows.to_string(),
+                    tp.range.map_or("-".into(), |r| {
+                        format!("{} .. {}", format_ns(r.start), format_ns(r.end))
+                    }),
+                ]
+            })
+            .collect();
+        s.push_str(&table(
+            &[
+                "TENANT", "TARGET", "POLICY", "CREATE", "CLOSED", "OPEN", "DONE", "TO COPY",
+            ],
+            &rows,
+        ));
+        let closed = self.chunks.iter().filter(|c| c.closed).count();
+        let _ = writeln!(
+            s,
+            "{} chunks to copy ({} closed, {} open: chunks ending after {} are copied on every run and never recorded); {} windows already done",
+            self.chunks.len(),
+            closed,
+            self.chunks.len() - closed,
+            self.closed_before,
+            self.tenants.values().map(|t| t.covered_windows).sum::<u64>(),
+        );
+        s.push_str(&crate::source::findings::render(&self.checks));
+        if let Some(e) = &self.estimate {
+            s.push_str(&e.render());
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Columns are padded to the widest cell, counting characters, not bytes.
+    #[test]
+    fn table_pads_by_chars() {
+        let t = table(
+            &["A", "B"],
+            &[vec!["ü".into(), "x".into()], vec!["abc".into(), "y".into()]],
+        );
+        assert_eq!(t, "A    B\nü    x\nabc  y\n");
+    }
+}

@@ -1,0 +1,144 @@
+//! `run --verify`: each closed chunk checked right after its copy, through a
+//! [`Transfer`] wrapper, and recorded as verified when it agrees.
+
+use crate::copy::executor::Transfer;
+use crate::core::clock::now_ns;
+use crate::core::field::FieldTypes;
+use crate::influx::client::Client;
+use crate::influx::error::ClientError;
+use crate::ledger::{LedgerWriter, Record, RecordKind, SourceRef};
+use crate::plan::Chunk;
+use crate::source::discover as catalog;
+use crate::verify::figures::{
+    self as verify, compare_schema, ChunkCheck, Subject, Verdict, Verifier, VerifyReport,
+};
+use futures::future::BoxFuture;
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+
+/// Compares the fields of every target database with the source's.
+pub async fn schema_differences(
+    client: &Client,
+    source: &FieldTypes,
+    targets: &BTreeSet<String>,
+    existing: &[String],
+) -> Result<Vec<verify::SchemaDifference>, ClientError> {
+    let mut out = Vec::new();
+    for t in targets.iter().filter(|t| existing.contains(t)) {
+        let dest = verify::field_types(client, t).await?;
+        out.extend(compare_schema(t, source, &dest));
+    }
+    Ok(out)
+}
+
+/// A [`Transfer`] that checks each closed chunk right after the transfer it wraps
+/// copied it (`run --verify`), and records it as verified when it agrees. Its
+/// `Verified` line goes in before the copier's `Copied` line; readers match the two by
+/// chunk, not by order.
+pub struct Checking<'a> {
+    /// The transfer that copies.
+    pub inner: &'a dyn Transfer,
+    /// The checker.
+    pub verifier: Verifier<'a>,
+    /// Source server URL, database and retention policy, as ledger scopes name them.
+    pub source: SourceRef<'a>,
+    /// The run's ledger.
+    pub ledger: &'a Mutex<LedgerWriter>,
+    /// What the checks found.
+    pub report: Mutex<VerifyReport>,
+}
+
+impl Checking<'_> {
+    async fn check_copied(&self, chunk: &Chunk, points: u64) {
+        let scope = self
+            .source
+            .scope("", &chunk.target, &chunk.target_rp, &chunk.tenant);
+        let record = Record {
+            split: false,
+            kind: RecordKind::Copied,
+            scope,
+            measurements: chunk.measurements.clone(),
+            start: chunk.window.start,
+            end: chunk.window.end,
+            unit: chunk.unit,
+            points,
+            at: String::new(),
+        };
+        let subject = Subject::from_record(&record, chunk.retention_ns);
+        let mut c: ChunkCheck = self.verifier.check(&subject, now_ns()).await;
+        if c.verdict == Verdict::Agreed {
+            if let Some(v) = subject.verified_record() {
+                let appended = self
+                    .ledger
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .append(&v);
+                match appended {
+                    Ok(()) => {
+                        self.report
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .recorded += 1
+                    }
+                    Err(e) => {
+                        c.verdict = Verdict::Error {
+                            error: format!("checked, but cannot record it: {e}"),
+                            query: String::new(),
+                        }
+                    }
+                }
+            }
+        }
+        self.report.lock().unwrap_or_else(|p| p.into_inner()).add(c);
+    }
+
+    /// The report, with the fields of `targets` compared with the source's. A failure
+    /// of that comparison is reported as a failed check, not lost.
+    pub async fn finish(self, targets: &BTreeSet<String>) -> VerifyReport {
+        let mut report = self.report.into_inner().unwrap_or_else(|p| p.into_inner());
+        let client = self.verifier.client;
+        let found = match catalog::databases(client).await {
+            Ok(existing) => {
+                schema_differences(client, self.verifier.fields, targets, &existing).await
+            }
+            Err(e) => Err(e),
+        };
+        match found {
+            Ok(d) => report.schema_differences = d,
+            Err(e) => report.errors.push(ChunkCheck {
+                tenant: String::new(),
+                target: String::new(),
+                measurements: 0,
+                window: crate::core::interval::Interval::new(0, 0),
+                open: false,
+                verdict: Verdict::Error {
+                    error: format!("cannot compare target field types with the source: {e}"),
+                    query: "SHOW FIELD KEYS".into(),
+                },
+            }),
+        }
+        report
+    }
+}
+
+impl Transfer for Checking<'_> {
+    fn target_url(&self) -> &str {
+        self.inner.target_url()
+    }
+
+    fn describe(&self, chunk: &Chunk) -> String {
+        self.inner.describe(chunk)
+    }
+
+    fn transfer<'b>(&'b self, chunk: &'b Chunk) -> BoxFuture<'b, Result<u64, ClientError>> {
+        Box::pin(async move {
+            let r = self.inner.transfer(chunk).await;
+            if let Ok(points) = r {
+                if chunk.closed {
+                    self.check_copied(chunk, points).await;
+                }
+            }
+            r
+        })
+    }
+}
