@@ -593,7 +593,7 @@ pub fn dir_url(dir: &Path) -> String {
 mod tests {
     use super::*;
     use crate::influx::client::Endpoint;
-    use crate::ledger;
+    use crate::ledger::{self, Scope};
 
     fn header(tenant: &str, ms: &[&str], start: i64, end: i64, closed: bool) -> ExportHeader {
         ExportHeader {
