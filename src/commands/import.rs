@@ -9,7 +9,8 @@ use crate::core::clock::now_ns;
 use crate::influx::client::Client;
 use crate::ledger::lock::RunLock;
 use crate::ledger::{self, Coverage, LedgerWriter, SourceRef};
-use crate::plan::{self, Plan};
+use crate::plan::target::target_database;
+use crate::plan::Plan;
 use crate::report::summary::RunSummary;
 use crate::source::discover as catalog;
 use anyhow::Context;
@@ -46,7 +47,7 @@ async fn import(settings: &Settings, dir: &Path, stop: StopSignal) -> anyhow::Re
     let names: Vec<String> = files
         .iter()
         .map(|f| {
-            plan::target_database(
+            target_database(
                 &settings.tenants.target_template,
                 &f.header.source_db,
                 &f.header.tenant,

@@ -15,7 +15,8 @@ use crate::influx::statement::Rp;
 use crate::ledger::lock::RunLock;
 use crate::ledger::{self, Coverage, LedgerWriter, Record};
 use crate::plan::catalog::Catalog;
-use crate::plan::{self, Plan};
+use crate::plan::planner::{self, Rules};
+use crate::plan::Plan;
 use crate::report::failures;
 use crate::report::summary::RunSummary;
 use crate::source::discover as catalog;
@@ -103,7 +104,12 @@ pub async fn prepare_to(settings: &Settings, dest: &Destination) -> anyhow::Resu
             }
         }
     }
-    let plan = plan::plan(&catalog, settings, &coverage, now_ns())?;
+    let plan = planner::plan(
+        &catalog,
+        &Rules::from_settings(settings),
+        &coverage,
+        now_ns(),
+    )?;
     Ok(Prepared {
         client,
         catalog,

@@ -13,7 +13,8 @@ use crate::core::interval::Interval;
 use crate::influx::error::{ClientError, FailureClass};
 use crate::influx::statement::{self as influxql, Rp};
 use crate::ledger::{LedgerWriter, Record, RecordKind, SourceRef};
-use crate::plan::{Chunk, Plan, TargetPlan};
+use crate::plan::target::TargetPlan;
+use crate::plan::{Chunk, Plan};
 use futures::future::BoxFuture;
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
@@ -280,7 +281,7 @@ fn copy_chunk<'a>(
         let mut out = Outcome::default();
         if let Some(r) = chunk.retention_ns {
             // Re-clamped now, not at planning: the horizon moved while earlier chunks ran.
-            let floor = crate::plan::retention_floor(now_ns(), r);
+            let floor = crate::plan::planner::retention_floor(now_ns(), r);
             if chunk.window.end <= floor {
                 out.expired += 1;
                 return out;

@@ -24,8 +24,10 @@ use crate::influx::client::Client;
 use crate::influx::error::ClientError;
 use crate::influx::lineproto::next_point;
 use crate::ledger::{Coverage, SourceRef};
-use crate::plan::catalog::Catalog;
-use crate::plan::{self, Chunk, Plan, PlanError, TargetPlan};
+
+use crate::plan::planner::Rules;
+use crate::plan::target::{target_plan, TargetPlan};
+use crate::plan::{Chunk, Plan, PlanError};
 
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
@@ -364,12 +366,8 @@ pub fn plan_import(
         let target = match targets.get(&(h.source_db.clone(), h.tenant.clone())) {
             Some(tp) => tp.clone(),
             None => {
-                let cat = Catalog {
-                    database: h.source_db.clone(),
-                    targets: existing.clone(),
-                    ..Catalog::default()
-                };
-                let tp = plan::target_plan(&cat, settings, &h.tenant);
+                let rules = Rules::from_settings(settings);
+                let tp = target_plan(&rules.targets, &h.source_db, existing, &h.tenant);
                 if let Some(first) = owners.insert(tp.database.clone(), h.tenant.clone()) {
                     if first != h.tenant {
                         return Err(PlanError::TargetCollision {

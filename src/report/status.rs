@@ -159,7 +159,8 @@ mod tests {
     use super::*;
     use crate::core::window::TimeUnit;
     use crate::ledger::{RecordKind, Scope};
-    use crate::plan::{Chunk, TargetPlan, TenantPlan};
+    use crate::plan::target::TargetPlan;
+    use crate::plan::{Chunk, TenantPlan};
 
     fn rec(tenant: &str, kind: RecordKind, start: i64) -> Record {
         Record {

@@ -307,7 +307,11 @@ pub async fn discover(client: &Client, settings: &Settings) -> Result<Catalog, D
         .collect();
 
     let names = tenants.iter().map(|t| {
-        crate::plan::target_database(&settings.tenants.target_template, &src.database, &t.id)
+        crate::plan::target::target_database(
+            &settings.tenants.target_template,
+            &src.database,
+            &t.id,
+        )
     });
     let targets = existing_targets(client, &dbs, names).await?;
 
@@ -353,7 +357,11 @@ pub async fn discover_targets_on(
     target.ping().await?;
     let dbs = databases(target).await?;
     let names = catalog.tenants.iter().map(|t| {
-        crate::plan::target_database(&settings.tenants.target_template, &catalog.database, &t.id)
+        crate::plan::target::target_database(
+            &settings.tenants.target_template,
+            &catalog.database,
+            &t.id,
+        )
     });
     catalog.targets = existing_targets(target, &dbs, names.collect::<Vec<_>>()).await?;
     catalog.target_url = target.url().to_string();

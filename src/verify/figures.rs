@@ -22,7 +22,7 @@ use crate::influx::client::Client;
 use crate::influx::error::ClientError;
 use crate::influx::statement::{self as influxql, Rp};
 use crate::ledger::{Record, RecordKind};
-use crate::plan::RETENTION_MARGIN_NS;
+use crate::plan::planner::RETENTION_MARGIN_NS;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
