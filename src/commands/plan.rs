@@ -3,7 +3,7 @@
 use crate::commands::pipeline;
 use crate::config::Settings;
 use crate::influx::statement::Rp;
-use crate::report::summary::PlanReport;
+use crate::report::plan::PlanReport;
 use crate::source::{estimate, findings};
 
 /// Prints the plan (JSON with `json`), with points per tenant and a duration estimate

@@ -25,3 +25,18 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Columns are padded to the widest cell, counting characters, not bytes.
+    #[test]
+    fn table_pads_by_chars() {
+        let t = table(
+            &["A", "B"],
+            &[vec!["ü".into(), "x".into()], vec!["abc".into(), "y".into()]],
+        );
+        assert_eq!(t, "A    B\nü    x\nabc  y\n");
+    }
+}

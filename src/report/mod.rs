@@ -3,6 +3,7 @@
 pub mod failures;
 pub mod metrics;
 pub mod outputs;
+pub mod plan;
 pub mod run;
 pub mod status;
 pub mod summary;

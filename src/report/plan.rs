@@ -1,0 +1,130 @@
+//! What `plan` prints: the source, the targets, per-tenant counts, every chunk, the
+//! schema findings and (with `--estimate`) points and duration.
+
+use crate::core::text::table;
+use crate::core::window::format_ns;
+use crate::plan::catalog::Catalog;
+use crate::plan::target::TargetPlan;
+use crate::plan::{Chunk, Plan, TenantPlan};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// What `plan` shows.
+#[derive(Debug, Serialize)]
+pub struct PlanReport<'a> {
+    /// Source server.
+    pub source: &'a str,
+    /// Source database.
+    pub database: &'a str,
+    /// Source retention policy.
+    pub retention_policy: &'a str,
+    /// Tenants found but excluded.
+    pub excluded_tenants: &'a [String],
+    /// Measurements the skip rules leave out.
+    pub skipped_measurements: &'a [String],
+    /// Chunks ending before this are closed.
+    pub closed_before: String,
+    /// Databases and policies per tenant.
+    pub targets: &'a [TargetPlan],
+    /// Counts per tenant.
+    pub tenants: &'a BTreeMap<String, TenantPlan>,
+    /// Every chunk a run would copy.
+    pub chunks: &'a [Chunk],
+    /// Schema checks (type conflicts, tag/field clashes, what is left out).
+    pub checks: Vec<crate::source::findings::Finding>,
+    /// Points and duration estimate (`plan --estimate`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimate: Option<crate::source::estimate::Estimate>,
+}
+
+impl<'a> PlanReport<'a> {
+    /// The report for a plan.
+    pub fn new(catalog: &'a Catalog, plan: &'a Plan) -> Self {
+        PlanReport {
+            source: &catalog.source_url,
+            database: &catalog.database,
+            retention_policy: &catalog.source_rp,
+            excluded_tenants: &catalog.excluded_tenants,
+            skipped_measurements: &catalog.skipped_measurements,
+            closed_before: format_ns(
+                plan.closed_before_ns
+                    - plan
+                        .closed_before_ns
+                        .rem_euclid(crate::core::window::SECOND),
+            ),
+            targets: &plan.targets,
+            tenants: &plan.tenants,
+            chunks: &plan.chunks,
+            checks: Vec::new(),
+            estimate: None,
+        }
+    }
+
+    /// Human-readable plan.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "source {} database {:?} retention policy {:?}",
+            self.source, self.database, self.retention_policy
+        );
+        if !self.excluded_tenants.is_empty() {
+            let _ = writeln!(s, "excluded tenants: {:?}", self.excluded_tenants);
+        }
+        if !self.skipped_measurements.is_empty() {
+            let _ = writeln!(s, "skipped measurements: {:?}", self.skipped_measurements);
+        }
+        let rows: Vec<Vec<String>> = self
+            .targets
+            .iter()
+            .map(|t| {
+                let tp = self.tenants.get(&t.tenant).cloned().unwrap_or_default();
+                let mut create = Vec::new();
+                if t.create_database {
+                    create.push("database".to_string());
+                }
+                if let Some(d) = &t.create_retention_policy {
+                    create.push(format!("policy {} of {d}", t.retention_policy));
+                }
+                vec![
+                    t.tenant.clone(),
+                    t.database.clone(),
+                    t.retention_policy.clone(),
+                    if create.is_empty() {
+                        "-".into()
+                    } else {
+                        create.join(", ")
+                    },
+                    tp.closed_chunks.to_string(),
+                    tp.open_chunks.to_string(),
+                    tp.covered_windows.to_string(),
+                    tp.range.map_or("-".into(), |r| {
+                        format!("{} .. {}", format_ns(r.start), format_ns(r.end))
+                    }),
+                ]
+            })
+            .collect();
+        s.push_str(&table(
+            &[
+                "TENANT", "TARGET", "POLICY", "CREATE", "CLOSED", "OPEN", "DONE", "TO COPY",
+            ],
+            &rows,
+        ));
+        let closed = self.chunks.iter().filter(|c| c.closed).count();
+        let _ = writeln!(
+            s,
+            "{} chunks to copy ({} closed, {} open: chunks ending after {} are copied on every run and never recorded); {} windows already done",
+            self.chunks.len(),
+            closed,
+            self.chunks.len() - closed,
+            self.closed_before,
+            self.tenants.values().map(|t| t.covered_windows).sum::<u64>(),
+        );
+        s.push_str(&crate::source::findings::render(&self.checks));
+        if let Some(e) = &self.estimate {
+            s.push_str(&e.render());
+        }
+        s
+    }
+}
