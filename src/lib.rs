@@ -1,6 +1,34 @@
 //! influx-tenant-migrate: split a multi-tenant InfluxDB 1.x database into one
 //! database per tenant, server-side, in aligned time chunks recorded in a ledger, so
 //! that any number of reruns is safe and picks up only what is new.
+//!
+//! # Layout
+//!
+//! Folders by layer, bottom to top; a module names only its own layer or lower ones
+//! (`tests/architecture.rs` checks it; `docs/ARCHITECTURE.md` draws it).
+//!
+//! - [`core`]: pure values: intervals, aligned windows and time text, the clock, field
+//!   types, secrets, rewrites, text tables.
+//! - [`influx`]: InfluxDB at the wire: statement text and quoting, line protocol, the
+//!   HTTP client and its error classes, answers, chunked answers.
+//! - [`config`]: settings from defaults, persister.conf, TOML, `ITM__*` and flags,
+//!   validated once.
+//! - [`ledger`]: the success-marker file (records, coverage, parsing, appending), the
+//!   run lock, atomic files.
+//! - [`plan`]: the catalog's values, target naming, batching and the pure planner.
+//! - [`source`]: discovery of the source (pure parsers and the statements that feed
+//!   them), schema findings, estimates.
+//! - [`copy`]: the executor (retries, splits, ledger records) and its transfers:
+//!   server-side `SELECT INTO`, streaming to another server, export/import files.
+//! - [`verify`]: counts and sums per chunk, source against target.
+//! - [`report`]: run summary, plan and status views, the run report, metrics, the
+//!   failure report.
+//! - [`commands`]: one file per subcommand over one shared pipeline.
+//! - [`cli`]: the command line, flags per command.
+//! - [`logging`]: tracing to stderr and an optional daily-rolling file.
+//!
+//! `main.rs` parses, loads settings, starts logging and the runtime, dispatches to
+//! [`commands`] and maps the result to an exit code.
 
 #![warn(missing_docs)]
 
