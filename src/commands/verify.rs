@@ -12,7 +12,7 @@ use crate::verify::checking::schema_differences;
 use crate::verify::figures::{
     self as verify, Subject, Verdict, Verifier, VerifyReport, FLOAT_REL_TOLERANCE,
 };
-use crate::verify::select::select;
+use crate::verify::select::{select, Selection};
 use futures::stream::{self, StreamExt};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -40,7 +40,13 @@ pub async fn verify(settings: &Settings, opts: VerifyOptions) -> anyhow::Result<
     }
     let source_fields = verify::field_types(&client, db).await?;
     let parsed = ledger::load(&settings.run.ledger)?;
-    let (chosen, out_of_scope) = select(&parsed.records, settings, opts.all);
+    let selection = Selection {
+        source_url: &settings.source.url,
+        source_db: &settings.source.database,
+        tenants: &settings.tenants,
+        all: opts.all,
+    };
+    let (chosen, out_of_scope) = select(&parsed.records, &selection);
 
     let mut report = VerifyReport::new(opts.all);
     report.records_out_of_scope = out_of_scope;
