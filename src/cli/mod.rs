@@ -141,11 +141,13 @@ pub struct Opts {
     /// `window.time_unit`.
     #[arg(long, global = true, value_name = "UNIT")]
     pub time_unit: Option<String>,
-    /// Copy nothing before this RFC 3339 UTC time. Default: the oldest data; overrides
-    /// `window.from`.
+    /// Copy nothing before this time: a date (2024-01-01, meaning 00:00 UTC) or RFC 3339
+    /// with Z or an offset (2024-01-01T02:00:00+02:00). Default: the oldest data;
+    /// overrides `window.from`.
     #[arg(long, global = true, value_name = "TIME")]
     pub from: Option<String>,
-    /// Copy nothing at or after this RFC 3339 UTC time. Default: the newest data;
+    /// Copy nothing at or after this time: a date (2024-01-01, meaning 00:00 UTC) or RFC
+    /// 3339 with Z or an offset (2024-01-01T02:00:00+02:00). Default: the newest data;
     /// overrides `window.to`.
     #[arg(long, global = true, value_name = "TIME")]
     pub to: Option<String>,

@@ -148,6 +148,91 @@ pub fn parse_rfc3339_ns(s: &str) -> Result<i64, String> {
     i64::try_from(d.as_nanos()).map_err(|_| "time too far in the future".to_string())
 }
 
+/// The forms [`parse_time_ns`] accepts, for error messages.
+pub const TIME_FORMS: &str = "a date (2024-01-01, meaning 00:00 UTC) or RFC 3339 with Z or \
+     an offset (2024-01-01T00:00:00Z, 2024-01-01T02:00:00+02:00; fractional seconds allowed)";
+
+/// Why a time typed by a user is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimeTextError {
+    /// Neither a date nor an RFC 3339 time.
+    #[error("not a date or RFC 3339 time ({0})")]
+    Format(String),
+    /// The zone looks like an offset but is not `+HH:MM` or `-HH:MM` within a day.
+    #[error("bad UTC offset {0:?}: write +HH:MM or -HH:MM")]
+    Offset(String),
+    /// Earlier than 1970-01-01T00:00:00Z.
+    #[error("times before 1970 are not supported")]
+    BeforeEpoch,
+    /// Later than nanoseconds since the epoch fit in an i64 (in 2262).
+    #[error("time too far in the future")]
+    TooLate,
+}
+
+/// Parses a time as a user types it into nanoseconds since the epoch: a date
+/// (`2024-01-01`, meaning 00:00 UTC that day) or RFC 3339 ending in `Z` or in an
+/// offset (`2024-01-01T02:00:00+02:00`, `...-05:30`), with or without fractional
+/// seconds. A time without a zone (`2024-01-01T00:00:00`) is UTC, as it always was.
+pub fn parse_time_ns(text: &str) -> Result<i64, TimeTextError> {
+    let s = text.trim();
+    if s.len() == "2024-01-01".len() {
+        return utc_ns(&format!("{s}T00:00:00"));
+    }
+    let (local, offset) = split_zone(s)?;
+    utc_ns(local)?
+        .checked_sub(offset)
+        .filter(|t| *t >= 0)
+        .ok_or(TimeTextError::BeforeEpoch)
+}
+
+/// Splits an RFC 3339 time into its local part and its UTC offset in nanoseconds
+/// (east of UTC positive). Text without a zone is UTC.
+fn split_zone(s: &str) -> Result<(&str, i64), TimeTextError> {
+    if let Some(local) = s.strip_suffix(['Z', 'z']) {
+        return Ok((local, 0));
+    }
+    // An offset is the last six bytes, after at least `YYYY-MM-DDTHH:MM:SS`: the
+    // date's own dashes never count.
+    let at = s.len().saturating_sub(6);
+    match s.get(at..) {
+        Some(zone) if at >= 19 && zone.starts_with(['+', '-']) => Ok((&s[..at], offset_ns(zone)?)),
+        _ => Ok((s, 0)),
+    }
+}
+
+/// `+HH:MM` or `-HH:MM` in nanoseconds.
+fn offset_ns(zone: &str) -> Result<i64, TimeTextError> {
+    let bad = || TimeTextError::Offset(zone.to_string());
+    let (sign, rest) = zone.split_at(1);
+    let (h, m) = rest.split_once(':').ok_or_else(bad)?;
+    let two_digits = |d: &str, max: i64| -> Option<i64> {
+        let ok = d.len() == 2 && d.bytes().all(|b| b.is_ascii_digit());
+        ok.then(|| d.parse().ok()).flatten().filter(|v| *v <= max)
+    };
+    let ns =
+        two_digits(h, 23).ok_or_else(bad)? * HOUR + two_digits(m, 59).ok_or_else(bad)? * MINUTE;
+    Ok(if sign == "-" { -ns } else { ns })
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fraction]` read as UTC, in nanoseconds.
+fn utc_ns(local: &str) -> Result<i64, TimeTextError> {
+    // humantime reads only UTC and would take a leftover zone for part of the
+    // fraction, so only a fraction may follow the seconds.
+    let tail = local.get(19..).unwrap_or_default();
+    let fraction = |f: &str| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit());
+    if !(tail.is_empty() || tail.strip_prefix('.').is_some_and(fraction)) {
+        return Err(TimeTextError::Format(format!(
+            "unexpected {tail:?} after the seconds"
+        )));
+    }
+    let st = humantime::parse_rfc3339_weak(&format!("{local}Z"))
+        .map_err(|e| TimeTextError::Format(e.to_string()))?;
+    let d = st
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|_| TimeTextError::BeforeEpoch)?;
+    i64::try_from(d.as_nanos()).map_err(|_| TimeTextError::TooLate)
+}
+
 /// Formats a duration the way InfluxQL writes duration literals, using the largest unit
 /// that divides it exactly (`2w`, `36h`, `90m`). Also the name given to retention
 /// policies the tool creates, so that equal durations get equal names.
@@ -254,5 +339,80 @@ mod tests {
         assert_eq!(t, MON_2024);
         assert_eq!(format_ns(t), "2024-01-01T00:00:00Z");
         assert!(parse_rfc3339_ns("yesterday").is_err());
+    }
+
+    /// A date means 00:00 UTC that day; `Z`, `+HH:MM` and `-HH:MM` forms, with or
+    /// without fractional seconds, all land on the same UTC instant.
+    #[test]
+    fn user_times_with_dates_and_offsets() {
+        for text in [
+            "2024-01-01",
+            " 2024-01-01 ",
+            "2024-01-01T00:00:00Z",
+            "2024-01-01T00:00:00z",
+            "2024-01-01T00:00:00",
+            "2024-01-01T02:00:00+02:00",
+            "2023-12-31T18:30:00-05:30",
+            "2024-01-01T00:00:00+00:00",
+            "2024-01-01T00:00:00-00:00",
+            "2024-01-01T02:00:00.000+02:00",
+        ] {
+            assert_eq!(parse_time_ns(text), Ok(MON_2024), "{text}");
+        }
+        assert_eq!(
+            parse_time_ns("2024-01-01T02:00:00.25+02:00"),
+            Ok(MON_2024 + SECOND / 4)
+        );
+        assert_eq!(
+            parse_time_ns("2023-12-31T18:30:00.5-05:30"),
+            Ok(MON_2024 + SECOND / 2)
+        );
+        assert_eq!(
+            parse_time_ns("2024-01-01T00:00:00.123456789Z"),
+            Ok(MON_2024 + 123_456_789)
+        );
+    }
+
+    /// Malformed dates, zones and offsets, and times outside 1970..2262, are refused
+    /// with the reason.
+    #[test]
+    fn user_times_refused() {
+        for text in [
+            "yesterday",
+            "",
+            "2024-13-01",
+            "2024-02-30",
+            "2024-1-1",
+            "2024-01-01T00:00",
+            "2024-01-01T00:00:00+02",
+            "2024-01-01T00:00:00.+02:00",
+            "2024-01-01T00:00:00 UTC",
+            "2024-01-01T00:00:00Z+02:00",
+            "2024-01-01T00:00:00.5Zjunk",
+        ] {
+            assert!(
+                matches!(parse_time_ns(text), Err(TimeTextError::Format(_))),
+                "{text}: {:?}",
+                parse_time_ns(text)
+            );
+        }
+        for text in [
+            "2024-01-01T00:00:00+24:00",
+            "2024-01-01T00:00:00-02:60",
+            "2024-01-01T00:00:00+0a:00",
+            "2024-01-01T00:00:00+02-00",
+        ] {
+            assert_eq!(
+                parse_time_ns(text),
+                Err(TimeTextError::Offset(text[19..].to_string())),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            parse_time_ns("1970-01-01T01:00:00+02:00"),
+            Err(TimeTextError::BeforeEpoch)
+        );
+        assert!(parse_time_ns("1969-12-31").is_err());
+        assert_eq!(parse_time_ns("2300-01-01"), Err(TimeTextError::TooLate));
     }
 }
