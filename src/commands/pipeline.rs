@@ -213,7 +213,7 @@ pub async fn run_to(
             fields: &p.catalog.fields,
             tolerance: FLOAT_REL_TOLERANCE,
         },
-        source: source.clone(),
+        source,
         ledger: &ledger,
         report: Mutex::new(VerifyReport::new(false)),
     });
