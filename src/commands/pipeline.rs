@@ -70,11 +70,21 @@ pub async fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
 /// there (none for files), and coverage is that of the destination.
 pub async fn prepare_to(settings: &Settings, dest: &Destination) -> anyhow::Result<Prepared> {
     let client = Client::new(&settings.source.endpoint(), settings.run.query_timeout)?;
-    let mut catalog = catalog::discover(&client, settings).await?;
+    let discovery = catalog::DiscoverOptions {
+        database: &settings.source.database,
+        retention_policy: settings.source.retention_policy.as_deref(),
+        tenants: &settings.tenants,
+        skip_measurements: &settings.skip_measurements,
+        from: settings.window.from,
+        to: settings.window.to,
+        max_measurements_per_query: settings.run.max_measurements_per_query,
+        concurrency: settings.run.concurrency,
+    };
+    let mut catalog = catalog::discover(&client, &discovery).await?;
     match dest {
         Destination::SameServer => {}
         Destination::Server(target) => {
-            catalog::discover_targets_on(target, &mut catalog, settings)
+            catalog::discover_targets_on(target, &mut catalog, &settings.tenants.target_template)
                 .await
                 .with_context(|| format!("target server {}", target.url()))?;
         }
@@ -207,7 +217,7 @@ pub async fn run_to(
             fields: &p.catalog.fields,
             tolerance: FLOAT_REL_TOLERANCE,
         },
-        source: source.clone(),
+        source,
         ledger: &ledger,
         report: Mutex::new(VerifyReport::new(false)),
     });
