@@ -71,11 +71,21 @@ pub async fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
 /// there (none for files), and coverage is that of the destination.
 pub async fn prepare_to(settings: &Settings, dest: &Destination) -> anyhow::Result<Prepared> {
     let client = Client::new(&settings.source.endpoint(), settings.run.query_timeout)?;
-    let mut catalog = catalog::discover(&client, settings).await?;
+    let discovery = catalog::DiscoverOptions {
+        database: &settings.source.database,
+        retention_policy: settings.source.retention_policy.as_deref(),
+        tenants: &settings.tenants,
+        skip_measurements: &settings.skip_measurements,
+        from: settings.window.from,
+        to: settings.window.to,
+        max_measurements_per_query: settings.run.max_measurements_per_query,
+        concurrency: settings.run.concurrency,
+    };
+    let mut catalog = catalog::discover(&client, &discovery).await?;
     match dest {
         Destination::SameServer => {}
         Destination::Server(target) => {
-            catalog::discover_targets_on(target, &mut catalog, settings)
+            catalog::discover_targets_on(target, &mut catalog, &settings.tenants.target_template)
                 .await
                 .with_context(|| format!("target server {}", target.url()))?;
         }

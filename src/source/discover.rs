@@ -1,16 +1,17 @@
 //! Discovery: what the source holds and what the targets already have, gathered once
-//! per run into a [`Catalog`] of plain values for the planner.
+//! per run into a [`Catalog`] of plain values for the planner. The statements are
+//! issued here; their answers are read by [`crate::source::answers`].
 
-use crate::config::Settings;
-use crate::core::field::{FieldType, FieldTypes};
-use crate::core::interval::{Interval, IntervalSet};
-use crate::influx::answer::StatementResult;
+use crate::config::TenantSettings;
+use crate::core::interval::Interval;
 use crate::influx::client::Client;
 use crate::influx::error::{ClientError, FailureClass};
 use crate::influx::statement::{self as influxql, Rp};
 use crate::plan::catalog::{Catalog, RetentionPolicy, TenantData};
+use crate::source::answers;
 use futures::stream::{self, StreamExt, TryStreamExt};
-use std::collections::{BTreeMap, BTreeSet};
+use regex::Regex;
+use std::collections::BTreeMap;
 
 /// Why discovery failed.
 #[derive(Debug, thiserror::Error)]
@@ -55,18 +56,31 @@ pub enum DiscoverError {
     },
 }
 
-fn str_col<'a>(
-    s: &'a crate::influx::answer::Series,
-    row: &'a [serde_json::Value],
-    col: &str,
-) -> Option<&'a str> {
-    row.get(s.column(col)?)?.as_str()
+/// What discovery needs from the settings.
+#[derive(Debug, Clone, Copy)]
+pub struct DiscoverOptions<'a> {
+    /// Source database.
+    pub database: &'a str,
+    /// Source retention policy; `None` reads the database's default.
+    pub retention_policy: Option<&'a str>,
+    /// The tenant tag, which tenants are selected, and the target name template.
+    pub tenants: &'a TenantSettings,
+    /// Measurements matching any of these are left out.
+    pub skip_measurements: &'a [Regex],
+    /// `--from` (ns): bounds history when first/last points cannot be asked.
+    pub from: Option<i64>,
+    /// `--to` (ns), as `from`.
+    pub to: Option<i64>,
+    /// Measurements per first/last-point query.
+    pub max_measurements_per_query: usize,
+    /// Tenants whose first and last points are asked at once.
+    pub concurrency: usize,
 }
 
 /// Lists the databases on a server.
 pub async fn databases(client: &Client) -> Result<Vec<String>, ClientError> {
     let r = client.query(None, &influxql::show_databases()).await?;
-    Ok(first_column(&r))
+    Ok(answers::databases(&r))
 }
 
 /// Lists the retention policies of a database.
@@ -77,257 +91,196 @@ pub async fn retention_policies(
     let r = client
         .query(None, &influxql::show_retention_policies(db))
         .await?;
-    let mut out = Vec::new();
-    for s in &r.series {
-        for row in &s.values {
-            let name = str_col(s, row, "name").unwrap_or_default().to_string();
-            let duration = str_col(s, row, "duration").unwrap_or("0s");
-            let default = s
-                .column("default")
-                .and_then(|i| row.get(i))
-                .and_then(|v| v.as_bool())
-                .unwrap_or(false);
-            out.push(RetentionPolicy {
-                name,
-                duration_ns: parse_go_duration(duration).unwrap_or(0),
-                default,
-            });
-        }
-    }
-    Ok(out)
-}
-
-/// Parses Go's `time.Duration` text as InfluxDB prints it (`336h0m0s`, `0s`).
-pub fn parse_go_duration(s: &str) -> Option<i64> {
-    let mut total: i64 = 0;
-    let mut num = String::new();
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() || c == '.' {
-            num.push(c);
-            continue;
-        }
-        let unit = match c {
-            'h' => 3_600_000_000_000.0,
-            'm' if chars.peek() == Some(&'s') => {
-                chars.next();
-                1_000_000.0
-            }
-            'm' => 60_000_000_000.0,
-            's' => 1_000_000_000.0,
-            'u' | 'µ' if chars.peek() == Some(&'s') => {
-                chars.next();
-                1_000.0
-            }
-            'n' if chars.peek() == Some(&'s') => {
-                chars.next();
-                1.0
-            }
-            _ => return None,
-        };
-        let v: f64 = num.parse().ok()?;
-        total = total.checked_add((v * unit) as i64)?;
-        num.clear();
-    }
-    num.is_empty().then_some(total)
+    Ok(answers::retention_policies(&r))
 }
 
 /// Discovers the catalog. Query failures here are fatal to the run: without a
 /// catalog there is no plan.
-pub async fn discover(client: &Client, settings: &Settings) -> Result<Catalog, DiscoverError> {
-    let src = &settings.source;
+pub async fn discover(
+    client: &Client,
+    opts: &DiscoverOptions<'_>,
+) -> Result<Catalog, DiscoverError> {
+    let db = opts.database;
     client.ping().await?;
     let dbs = databases(client).await?;
-    if !dbs.contains(&src.database) {
+    if !dbs.iter().any(|d| d == db) {
         return Err(DiscoverError::NoDatabase {
             url: client.url().to_string(),
-            database: src.database.clone(),
+            database: db.to_string(),
         });
     }
-    let rps = retention_policies(client, &src.database).await?;
-    let source_rp = match &src.retention_policy {
-        Some(rp) if rps.iter().any(|p| &p.name == rp) => rp.clone(),
-        Some(rp) => {
-            return Err(DiscoverError::NoRetentionPolicy {
-                url: client.url().to_string(),
-                database: src.database.clone(),
-                rp: rp.clone(),
-            })
+    let rps = retention_policies(client, db).await?;
+    let source_rp = source_policy(&rps, opts.retention_policy).ok_or_else(|| {
+        DiscoverError::NoRetentionPolicy {
+            url: client.url().to_string(),
+            database: db.to_string(),
+            rp: opts.retention_policy.unwrap_or_default().to_string(),
         }
-        None => rps
-            .iter()
-            .find(|p| p.default)
-            .map(|p| p.name.clone())
-            .unwrap_or_else(|| "autogen".to_string()),
-    };
-
-    let q = influxql::show_measurements(&src.database);
+    })?;
+    let r = client.query(None, &influxql::show_measurements(db)).await?;
+    let measurements = answers::measurements(&r, opts.skip_measurements);
+    let q = influxql::show_tenants(db, &opts.tenants.tag);
     let r = client.query(None, &q).await?;
-    let mut skipped = Vec::new();
-    let mut kept = BTreeSet::new();
-    for name in first_column(&r) {
-        if settings
-            .skip_measurements
-            .iter()
-            .any(|re| re.is_match(&name))
-        {
-            skipped.push(name);
-        } else {
-            kept.insert(name);
-        }
-    }
-
-    let q = influxql::show_tenants(&src.database, &settings.tenants.tag);
-    let r = client.query(None, &q).await?;
-    let mut by_tenant: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for s in &r.series {
-        if !kept.contains(&s.name) {
-            continue;
-        }
-        let vi = s.column("value").ok_or_else(|| DiscoverError::Shape {
-            query: q.clone(),
-            reason: "no value column".into(),
+    let found =
+        answers::tenants(&r, &measurements.kept, |id| opts.tenants.selects(id)).map_err(|e| {
+            DiscoverError::Shape {
+                query: q,
+                reason: e.to_string(),
+            }
         })?;
-        for row in &s.values {
-            if let Some(t) = row.get(vi).and_then(|v| v.as_str()) {
-                by_tenant
-                    .entry(t.to_string())
-                    .or_default()
-                    .push(s.name.clone());
-            }
-        }
-    }
-    let t = &settings.tenants;
-    let mut excluded = Vec::new();
-    by_tenant.retain(|id, _| {
-        let keep = t.selects(id);
-        if !keep {
-            excluded.push(id.clone());
-        }
-        keep
-    });
+    let r = client.query(None, &influxql::show_field_keys(db)).await?;
+    let fields = answers::field_types(&r);
+    let r = client.query(None, &influxql::show_tag_keys(db)).await?;
+    let tag_keys = answers::tag_keys(&r);
+    let shard_groups = shard_groups(client, db, &source_rp).await?;
 
-    let q = influxql::show_field_keys(&src.database);
-    let r = client.query(None, &q).await?;
-    let mut fields: FieldTypes = BTreeMap::new();
-    for s in &r.series {
-        let m = fields.entry(s.name.clone()).or_default();
-        for row in &s.values {
-            if let (Some(k), Some(ty)) = (str_col(s, row, "fieldKey"), str_col(s, row, "fieldType"))
-            {
-                m.entry(k.to_string())
-                    .or_default()
-                    .insert(FieldType(ty.to_string()));
-            }
-        }
-    }
-
-    let r = client
-        .query(None, &influxql::show_tag_keys(&src.database))
-        .await?;
-    let mut tag_keys: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for s in &r.series {
-        let keys = tag_keys.entry(s.name.clone()).or_default();
-        keys.extend(
-            s.values
-                .iter()
-                .filter_map(|row| row.first()?.as_str().map(str::to_string)),
-        );
-    }
-
-    let shard_groups = match client.query(None, &influxql::show_shards()).await {
-        Ok(r) => Some(shard_ranges(&r, &src.database, &source_rp)),
-        Err(e) if e.class() == FailureClass::Permanent => {
-            tracing::warn!(error = %e, "cannot list shards; bounding history by first and last points only");
-            None
-        }
-        Err(e) => return Err(e.into()),
-    };
-
-    let source = Rp {
-        db: &src.database,
-        rp: &source_rp,
-    };
-    // When the server's limits refuse the first/last-point queries, history is bounded
-    // by the shard groups, or by --from/--to, instead of by the tenant's own points.
-    let fallback = match (&shard_groups, settings.window.from, settings.window.to) {
-        (Some(g), _, _) if !g.is_empty() => Some(Interval::new(g[0].start, g[g.len() - 1].end)),
-        (_, Some(f), Some(t)) => Some(Interval::new(f, t)),
-        _ => None,
-    };
-    let chunk = settings.run.max_measurements_per_query;
-    let tenants: Vec<TenantData> = stream::iter(by_tenant)
-        .map(|(id, ms)| {
-            let source = source.clone();
-            async move {
-                let mut extents = BTreeMap::new();
-                for part in ms.chunks(chunk) {
-                    let bounds = async {
-                        let first = extent(client, &source, part, &t.tag, &id, false).await?;
-                        let last = extent(client, &source, part, &t.tag, &id, true).await?;
-                        Ok::<_, ClientError>((first, last))
-                    };
-                    match bounds.await {
-                        Ok((first, last)) => {
-                            for (m, f) in first {
-                                if let Some(l) = last.get(&m) {
-                                    extents.insert(m, Interval::new(f, l.saturating_add(1)));
-                                }
-                            }
-                        }
-                        Err(e) if e.class() == FailureClass::TooBig => {
-                            let Some(b) = fallback else {
-                                return Err(DiscoverError::NoBounds {
-                                    tenant: id.clone(),
-                                    error: e.to_string(),
-                                });
-                            };
-                            tracing::warn!(
-                                tenant = %id,
-                                error = %e,
-                                "first/last point queries refused by the server's limits; bounding this tenant by the shard groups"
-                            );
-                            extents.extend(part.iter().map(|m| (m.clone(), b)));
-                        }
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                Ok::<_, DiscoverError>(TenantData {
-                    id,
-                    measurements: extents,
-                })
-            }
-        })
-        .buffered(settings.run.concurrency)
-        .try_collect()
-        .await?;
-    let tenants: Vec<TenantData> = tenants
-        .into_iter()
-        .filter(|t| !t.measurements.is_empty())
-        .collect();
-
-    let names = tenants.iter().map(|t| {
-        crate::plan::target::target_database(
-            &settings.tenants.target_template,
-            &src.database,
-            &t.id,
-        )
-    });
+    let source = Rp { db, rp: &source_rp };
+    let fallback = fallback_bounds(shard_groups.as_deref(), opts.from, opts.to);
+    let tenants = tenant_extents(client, &source, found.selected, fallback, opts).await?;
+    let names = tenants
+        .iter()
+        .map(|t| crate::plan::target::target_database(&opts.tenants.target_template, db, &t.id));
     let targets = existing_targets(client, &dbs, names).await?;
 
     Ok(Catalog {
         source_url: client.url().to_string(),
-        database: src.database.clone(),
+        database: db.to_string(),
         source_rp,
         shard_groups,
         fields,
         tag_keys,
         tenants,
-        excluded_tenants: excluded,
-        skipped_measurements: skipped,
+        excluded_tenants: found.excluded,
+        skipped_measurements: measurements.skipped,
         targets,
         target_url: String::new(),
     })
+}
+
+/// The policy to read: `wanted` when the database has it (`None` when it does not),
+/// else the database's default, else `autogen`.
+fn source_policy(rps: &[RetentionPolicy], wanted: Option<&str>) -> Option<String> {
+    match wanted {
+        Some(rp) => rps.iter().any(|p| p.name == rp).then(|| rp.to_string()),
+        None => Some(
+            rps.iter()
+                .find(|p| p.default)
+                .map_or("autogen", |p| p.name.as_str())
+                .to_string(),
+        ),
+    }
+}
+
+/// The merged time ranges of the source policy's shard groups; `None` when the server
+/// will not list shards (listing them needs admin rights).
+async fn shard_groups(
+    client: &Client,
+    db: &str,
+    rp: &str,
+) -> Result<Option<Vec<Interval>>, ClientError> {
+    match client.query(None, &influxql::show_shards()).await {
+        Ok(r) => Ok(Some(answers::shard_ranges(&r, db, rp))),
+        Err(e) if e.class() == FailureClass::Permanent => {
+            tracing::warn!(error = %e, "cannot list shards; bounding history by first and last points only");
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Where a tenant's history is taken to lie when the server's limits refuse its
+/// first/last-point queries: the span of the shard groups, else `--from`..`--to`.
+fn fallback_bounds(
+    shard_groups: Option<&[Interval]>,
+    from: Option<i64>,
+    to: Option<i64>,
+) -> Option<Interval> {
+    match (shard_groups, from, to) {
+        (Some([first, .., last]), _, _) => Some(Interval::new(first.start, last.end)),
+        (Some([only]), _, _) => Some(*only),
+        (_, Some(f), Some(t)) => Some(Interval::new(f, t)),
+        _ => None,
+    }
+}
+
+/// Every selected tenant's data extents, several tenants at once; tenants without any
+/// point are left out.
+async fn tenant_extents(
+    client: &Client,
+    source: &Rp<'_>,
+    by_tenant: BTreeMap<String, Vec<String>>,
+    fallback: Option<Interval>,
+    opts: &DiscoverOptions<'_>,
+) -> Result<Vec<TenantData>, DiscoverError> {
+    let tag = opts.tenants.tag.as_str();
+    let per_query = opts.max_measurements_per_query;
+    let tenants: Vec<TenantData> = stream::iter(by_tenant)
+        .map(|(id, ms)| tenant_data(client, source, tag, id, ms, fallback, per_query))
+        .buffered(opts.concurrency)
+        .try_collect()
+        .await?;
+    Ok(tenants
+        .into_iter()
+        .filter(|t| !t.measurements.is_empty())
+        .collect())
+}
+
+/// One tenant's first and last point per measurement, `per_query` measurements per
+/// query. When the server's limits refuse a query, those measurements are bounded by
+/// `fallback` instead; without one the tenant cannot be bounded.
+async fn tenant_data(
+    client: &Client,
+    source: &Rp<'_>,
+    tag: &str,
+    id: String,
+    measurements: Vec<String>,
+    fallback: Option<Interval>,
+    per_query: usize,
+) -> Result<TenantData, DiscoverError> {
+    let mut extents = BTreeMap::new();
+    for part in measurements.chunks(per_query) {
+        let bounds = async {
+            let first = point_times(client, source, part, tag, &id, false).await?;
+            let last = point_times(client, source, part, tag, &id, true).await?;
+            Ok::<_, ClientError>(answers::extents(&first, &last))
+        };
+        match bounds.await {
+            Ok(found) => extents.extend(found),
+            Err(e) if e.class() == FailureClass::TooBig => {
+                let Some(b) = fallback else {
+                    return Err(DiscoverError::NoBounds {
+                        tenant: id,
+                        error: e.to_string(),
+                    });
+                };
+                tracing::warn!(
+                    tenant = %id,
+                    error = %e,
+                    "first/last point queries refused by the server's limits; bounding this tenant by the shard groups"
+                );
+                extents.extend(part.iter().map(|m| (m.clone(), b)));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(TenantData {
+        id,
+        measurements: extents,
+    })
+}
+
+/// Time of the first (or last) point of a tenant per measurement.
+async fn point_times(
+    client: &Client,
+    src: &Rp<'_>,
+    measurements: &[String],
+    tag: &str,
+    tenant: &str,
+    last: bool,
+) -> Result<BTreeMap<String, i64>, ClientError> {
+    let q = influxql::tenant_extent(src, measurements, tag, tenant, last);
+    let r = client.query(Some(src.db), &q).await?;
+    Ok(answers::point_times(&r))
 }
 
 /// The databases among `names` that exist (`dbs` lists the server's), with their
@@ -348,110 +301,73 @@ pub async fn existing_targets(
 }
 
 /// Points the catalog's targets at another server: which target databases and
-/// policies exist is asked there, and `target_url` names it.
+/// policies exist is asked there, and `target_url` names it. `target_template` names
+/// the target databases, as `tenants.target_template`.
 pub async fn discover_targets_on(
     target: &Client,
     catalog: &mut Catalog,
-    settings: &Settings,
+    target_template: &str,
 ) -> Result<(), ClientError> {
     target.ping().await?;
     let dbs = databases(target).await?;
-    let names = catalog.tenants.iter().map(|t| {
-        crate::plan::target::target_database(
-            &settings.tenants.target_template,
-            &catalog.database,
-            &t.id,
-        )
-    });
-    catalog.targets = existing_targets(target, &dbs, names.collect::<Vec<_>>()).await?;
+    let names: Vec<String> = catalog
+        .tenants
+        .iter()
+        .map(|t| crate::plan::target::target_database(target_template, &catalog.database, &t.id))
+        .collect();
+    catalog.targets = existing_targets(target, &dbs, names).await?;
     catalog.target_url = target.url().to_string();
     Ok(())
-}
-
-fn first_column(r: &StatementResult) -> Vec<String> {
-    r.series
-        .iter()
-        .flat_map(|s| {
-            s.values
-                .iter()
-                .filter_map(|row| row.first()?.as_str().map(str::to_string))
-        })
-        .collect()
-}
-
-/// Time of the first (or last) point of a tenant per measurement.
-async fn extent(
-    client: &Client,
-    src: &Rp<'_>,
-    measurements: &[String],
-    tag: &str,
-    tenant: &str,
-    last: bool,
-) -> Result<BTreeMap<String, i64>, ClientError> {
-    let q = influxql::tenant_extent(src, measurements, tag, tenant, last);
-    let r = client.query(Some(src.db), &q).await?;
-    Ok(r.series
-        .iter()
-        .filter_map(|s| {
-            let i = s.column("time")?;
-            Some((s.name.clone(), s.values.first()?.get(i)?.as_i64()?))
-        })
-        .collect())
-}
-
-/// The merged time ranges of a database's shard groups in one retention policy.
-fn shard_ranges(r: &StatementResult, db: &str, rp: &str) -> Vec<Interval> {
-    let mut set = IntervalSet::new();
-    for s in r.series.iter().filter(|s| s.name == db) {
-        for row in &s.values {
-            if str_col(s, row, "retention_policy") != Some(rp) {
-                continue;
-            }
-            let time = |c: &str| -> Option<i64> {
-                let v = row.get(s.column(c)?)?;
-                if let Some(n) = v.as_i64() {
-                    return Some(n);
-                }
-                crate::core::window::parse_rfc3339_ns(v.as_str()?).ok()
-            };
-            if let (Some(a), Some(b)) = (time("start_time"), time("end_time")) {
-                set.insert(Interval::new(a, b));
-            }
-        }
-    }
-    set.parts().to_vec()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Go duration text from SHOW RETENTION POLICIES parses to nanoseconds.
-    #[test]
-    fn go_durations() {
-        assert_eq!(parse_go_duration("0s"), Some(0));
-        assert_eq!(parse_go_duration("336h0m0s"), Some(336 * 3_600_000_000_000));
-        assert_eq!(parse_go_duration("1h30m0s"), Some(5_400_000_000_000));
-        assert_eq!(parse_go_duration("500ms"), Some(500_000_000));
-        assert_eq!(parse_go_duration("x"), None);
+    fn rp(name: &str, default: bool) -> RetentionPolicy {
+        RetentionPolicy {
+            name: name.into(),
+            duration_ns: 0,
+            default,
+        }
     }
 
-    /// SHOW SHARDS rows of other databases and policies are ignored; touching groups merge.
+    /// The configured policy is read when the database has it and refused when not;
+    /// without one the default policy is read, and `autogen` when none is marked.
     #[test]
-    fn shard_ranges_filter_and_merge() {
-        let r: StatementResult = serde_json::from_str(
-            r#"{"series":[
-              {"name":"monasca","columns":["id","database","retention_policy","shard_group","start_time","end_time","expiry_time","owners"],
-               "values":[[1,"monasca","autogen",1,"2024-01-01T00:00:00Z","2024-01-08T00:00:00Z","2024-01-08T00:00:00Z",""],
-                         [2,"monasca","autogen",2,"2024-01-08T00:00:00Z","2024-01-15T00:00:00Z","2024-01-15T00:00:00Z",""],
-                         [3,"monasca","other",3,"2023-01-08T00:00:00Z","2023-01-15T00:00:00Z","2023-01-15T00:00:00Z",""]]},
-              {"name":"_internal","columns":["id","database","retention_policy","shard_group","start_time","end_time","expiry_time","owners"],
-               "values":[[4,"_internal","monitor",4,"2020-01-01T00:00:00Z","2020-01-02T00:00:00Z","2020-01-02T00:00:00Z",""]]}]}"#,
-        )
-        .unwrap();
-        let got = shard_ranges(&r, "monasca", "autogen");
-        let a = crate::core::window::parse_rfc3339_ns("2024-01-01T00:00:00Z").unwrap();
-        let b = crate::core::window::parse_rfc3339_ns("2024-01-15T00:00:00Z").unwrap();
-        assert_eq!(got, vec![Interval::new(a, b)]);
+    fn source_policy_choice() {
+        let rps = [rp("autogen", false), rp("two_weeks", true)];
+        assert_eq!(source_policy(&rps, Some("autogen")), Some("autogen".into()));
+        assert_eq!(source_policy(&rps, Some("nope")), None);
+        assert_eq!(source_policy(&rps, None), Some("two_weeks".into()));
+        assert_eq!(
+            source_policy(&[rp("x", false)], None),
+            Some("autogen".into())
+        );
+    }
+
+    /// History refused by the server's limits is bounded by the span of the shard
+    /// groups, else by --from/--to when both are given, else not at all.
+    #[test]
+    fn fallback_bounds_order() {
+        let groups = [Interval::new(10, 20), Interval::new(30, 40)];
+        assert_eq!(
+            fallback_bounds(Some(&groups), Some(0), Some(100)),
+            Some(Interval::new(10, 40))
+        );
+        assert_eq!(
+            fallback_bounds(Some(&groups[..1]), None, None),
+            Some(Interval::new(10, 20))
+        );
+        assert_eq!(
+            fallback_bounds(Some(&[]), Some(0), Some(100)),
+            Some(Interval::new(0, 100))
+        );
+        assert_eq!(
+            fallback_bounds(None, Some(0), Some(100)),
+            Some(Interval::new(0, 100))
+        );
+        assert_eq!(fallback_bounds(None, Some(0), None), None);
+        assert_eq!(fallback_bounds(Some(&[]), None, None), None);
     }
 }

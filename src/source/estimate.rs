@@ -128,9 +128,40 @@ pub async fn estimate(
     plan: &Plan,
     concurrency: usize,
 ) -> Result<Estimate, ClientError> {
-    let batches: Vec<&[Chunk]> = plan.chunks.chunks(STATEMENTS_PER_REQUEST).collect();
+    let batches = plan.chunks.chunks(STATEMENTS_PER_REQUEST);
     let count_requests = batches.len() as u64;
-    let counted: Vec<Vec<(usize, u64)>> = stream::iter(batches.into_iter().enumerate())
+    let per_chunk = count_points(client, src, tag, batches, concurrency).await?;
+    let tenants = per_tenant(&plan.chunks, &per_chunk);
+    let total_points = tenants.values().map(|t| t.points).sum();
+    let sample = match median_chunk(&per_chunk) {
+        Some(i) => Some(sample(client, src, tag, &plan.chunks[i]).await?),
+        None => None,
+    };
+    let estimated_secs = sample
+        .as_ref()
+        .filter(|s| s.rows_per_sec > 0.0)
+        .map(|s| total_points as f64 / s.rows_per_sec);
+    Ok(Estimate {
+        method: METHOD,
+        tenants,
+        total_points,
+        sample,
+        estimated_secs,
+        count_requests,
+    })
+}
+
+/// Points per chunk, as `(index in the plan, points)` sorted by index: one request
+/// of `count(*)` statements per batch of [`STATEMENTS_PER_REQUEST`] chunks, several
+/// requests at once.
+async fn count_points(
+    client: &Client,
+    src: &Rp<'_>,
+    tag: &str,
+    batches: std::slice::Chunks<'_, Chunk>,
+    concurrency: usize,
+) -> Result<Vec<(usize, u64)>, ClientError> {
+    let counted: Vec<Vec<(usize, u64)>> = stream::iter(batches.enumerate())
         .map(|(b, chunks)| async move {
             let q = chunks
                 .iter()
@@ -152,37 +183,30 @@ pub async fn estimate(
         .await?;
     let mut per_chunk: Vec<(usize, u64)> = counted.into_iter().flatten().collect();
     per_chunk.sort_unstable();
+    Ok(per_chunk)
+}
 
+/// Chunks and points per tenant from the points per chunk (`(index in chunks, points)`).
+fn per_tenant(chunks: &[Chunk], per_chunk: &[(usize, u64)]) -> BTreeMap<String, TenantEstimate> {
     let mut tenants: BTreeMap<String, TenantEstimate> = BTreeMap::new();
-    for &(i, points) in &per_chunk {
-        let t = tenants.entry(plan.chunks[i].tenant.clone()).or_default();
+    for &(i, points) in per_chunk {
+        let t = tenants.entry(chunks[i].tenant.clone()).or_default();
         t.chunks += 1;
         t.points += points;
     }
-    let total_points = tenants.values().map(|t| t.points).sum();
+    tenants
+}
 
+/// The chunk to time: the one with the median point count among chunks with points
+/// (ties broken by index), or `None` when no chunk has points.
+fn median_chunk(per_chunk: &[(usize, u64)]) -> Option<usize> {
     let mut nonempty: Vec<(u64, usize)> = per_chunk
         .iter()
         .filter(|(_, p)| *p > 0)
         .map(|&(i, p)| (p, i))
         .collect();
     nonempty.sort_unstable();
-    let sample = match nonempty.get(nonempty.len() / 2) {
-        Some(&(_, i)) => Some(sample(client, src, tag, &plan.chunks[i]).await?),
-        None => None,
-    };
-    let estimated_secs = sample
-        .as_ref()
-        .filter(|s| s.rows_per_sec > 0.0)
-        .map(|s| total_points as f64 / s.rows_per_sec);
-    Ok(Estimate {
-        method: METHOD,
-        tenants,
-        total_points,
-        sample,
-        estimated_secs,
-        count_requests,
-    })
+    nonempty.get(nonempty.len() / 2).map(|&(_, i)| i)
 }
 
 async fn sample(
@@ -267,5 +291,54 @@ mod tests {
         .unwrap();
         assert_eq!(points_of(&r), 17);
         assert_eq!(points_of(&StatementResult::default()), 0);
+    }
+
+    fn chunk(tenant: &str) -> Chunk {
+        Chunk {
+            tenant: tenant.into(),
+            target: format!("monasca_{tenant}"),
+            target_rp: "autogen".into(),
+            measurements: vec!["cpu".into()],
+            window: Interval::new(0, 10),
+            unit: crate::core::window::TimeUnit::Day,
+            closed: true,
+            retention_ns: None,
+        }
+    }
+
+    /// Chunks and points add up per tenant.
+    #[test]
+    fn figures_per_tenant() {
+        let chunks = [chunk("a"), chunk("b"), chunk("a")];
+        let got = per_tenant(&chunks, &[(0, 5), (1, 0), (2, 7)]);
+        assert_eq!(
+            got,
+            BTreeMap::from([
+                (
+                    "a".to_string(),
+                    TenantEstimate {
+                        chunks: 2,
+                        points: 12
+                    }
+                ),
+                (
+                    "b".to_string(),
+                    TenantEstimate {
+                        chunks: 1,
+                        points: 0
+                    }
+                ),
+            ])
+        );
+    }
+
+    /// The sample is the chunk with the median point count, empty chunks left out;
+    /// with no points there is no sample.
+    #[test]
+    fn median_chunk_skips_empty() {
+        assert_eq!(median_chunk(&[(0, 0), (1, 30), (2, 10), (3, 20)]), Some(3));
+        assert_eq!(median_chunk(&[(0, 9), (1, 3)]), Some(0));
+        assert_eq!(median_chunk(&[(0, 0), (1, 0)]), None);
+        assert_eq!(median_chunk(&[]), None);
     }
 }

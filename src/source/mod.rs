@@ -1,5 +1,7 @@
-//! The source server: discovery into a catalog, schema findings, estimates.
+//! The source server: discovery into a catalog (statements in `discover`, their
+//! answers read in `answers`), schema findings, estimates.
 
+pub mod answers;
 pub mod discover;
 pub mod estimate;
 pub mod findings;

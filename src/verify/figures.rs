@@ -497,29 +497,7 @@ impl Verifier<'_> {
 /// Field types of every measurement of a database (`SHOW FIELD KEYS ON "db"`).
 pub async fn field_types(client: &Client, db: &str) -> Result<FieldTypes, ClientError> {
     let r = client.query(None, &influxql::show_field_keys(db)).await?;
-    Ok(parse_field_types(&r))
-}
-
-/// Reads a `SHOW FIELD KEYS` result.
-pub fn parse_field_types(r: &StatementResult) -> FieldTypes {
-    let mut out = FieldTypes::new();
-    for s in &r.series {
-        let (Some(k), Some(t)) = (s.column("fieldKey"), s.column("fieldType")) else {
-            continue;
-        };
-        let m = out.entry(s.name.clone()).or_default();
-        for row in &s.values {
-            if let (Some(k), Some(t)) = (
-                row.get(k).and_then(|v| v.as_str()),
-                row.get(t).and_then(|v| v.as_str()),
-            ) {
-                m.entry(k.to_string())
-                    .or_default()
-                    .insert(FieldType(t.to_string()));
-            }
-        }
-    }
-    out
+    Ok(crate::source::answers::field_types(&r))
 }
 
 /// A field of a target measurement that the source does not explain.
