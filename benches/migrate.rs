@@ -235,9 +235,8 @@ fn measure<T>(server: &InfluxServer, f: impl FnOnce() -> T) -> (T, Duration, u64
 fn ours(server: &InfluxServer, ledger: &Path, variant: &str) -> (Row, Value) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_influx-tenant-migrate"));
     cmd.env_remove("RUST_LOG")
-        .args(["--source-url", &server.url(), "--ledger"])
-        .arg(ledger)
-        .args(["run", "--json"]);
+        .args(["run", "--json", "--source-url", &server.url(), "--ledger"])
+        .arg(ledger);
     let (c, wall, sq, cpu) = measure(server, || run_child(cmd));
     assert_eq!(c.status, 0, "{variant} failed:\n{}", c.stderr);
     // Kept for a look after the run: the summary and the ledger of each of our runs.

@@ -99,29 +99,32 @@ fn main() {
         for mode in ["stream", "export"] {
             let ledger = dir.path().join(format!("{tenant}-{mode}.ledger"));
             let export_dir = dir.path().join(format!("{tenant}-files"));
-            let mut args: Vec<String> = [
-                "--source-url",
-                &source.url(),
-                "--ledger",
-                ledger.to_str().unwrap(),
-                "--tenant-include",
-                &format!("^{tenant}$"),
-                "--concurrency",
-                "1",
-                "--log-level",
-                "warn",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-            if mode == "stream" {
-                args.extend(["--target-url".into(), target.url(), "run".into()]);
-            } else {
-                args.extend([
+            let mut args: Vec<String> = match mode {
+                "stream" => vec!["run".to_string()],
+                _ => vec![
                     "export".into(),
                     "--dir".into(),
                     export_dir.display().to_string(),
-                ]);
+                ],
+            };
+            args.extend(
+                [
+                    "--source-url",
+                    &source.url(),
+                    "--ledger",
+                    ledger.to_str().unwrap(),
+                    "--tenant-include",
+                    &format!("^{tenant}$"),
+                    "--concurrency",
+                    "1",
+                    "--log-level",
+                    "warn",
+                ]
+                .iter()
+                .map(|s| s.to_string()),
+            );
+            if mode == "stream" {
+                args.extend(["--target-url".into(), target.url()]);
             }
             let m = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
             assert_eq!(m.status, 0, "{mode} {tenant} failed:\n{}", m.stderr);

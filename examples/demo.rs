@@ -56,10 +56,13 @@ fn main() -> Result<()> {
     let keep_two_weeks = format!("{}=2w", spec.tenants[1].id);
     let tool = |args: &[&str]| -> Result<()> {
         println!("\n$ influx-tenant-migrate {}", args.join(" "));
-        let status = Command::new(&bin)
-            .args(args)
-            .arg("--source-url")
-            .arg(server.url())
+        let mut cmd = Command::new(&bin);
+        cmd.args(args);
+        // `status` reads only the ledger; the other commands read the source too.
+        if args[0] != "status" {
+            cmd.arg("--source-url").arg(server.url());
+        }
+        let status = cmd
             .arg("--ledger")
             .arg(&ledger)
             .env("RUST_LOG", "warn")

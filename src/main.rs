@@ -6,6 +6,7 @@
 use clap::Parser;
 use influx_tenant_migrate::cli::{Cli, Command};
 use influx_tenant_migrate::commands::{self, verify::VerifyOptions};
+use influx_tenant_migrate::config::Settings;
 use influx_tenant_migrate::copy::stop;
 use influx_tenant_migrate::core::clock::now_ns;
 use influx_tenant_migrate::logging;
@@ -13,7 +14,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = match cli.opts.load(now_ns()) {
+    let settings = match cli.load(now_ns()) {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
@@ -21,7 +22,7 @@ fn main() -> ExitCode {
         Ok(g) => g,
         Err(e) => return fail(e),
     };
-    if cli.opts.password.is_some() {
+    if cli.password_given() {
         tracing::warn!("--password is visible in the process list to every local user: use --password-file or ITM__SOURCE__PASSWORD");
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -31,28 +32,28 @@ fn main() -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(format!("cannot start runtime: {e}")),
     };
-    let s = &settings;
-    let result = runtime.block_on(async {
-        match cli.command.unwrap_or(Command::Run { json: false }) {
-            Command::Run { json } => {
-                commands::run::run(s, json, stop::on_signals(s.run.stop_grace)).await
-            }
-            Command::Export { dir } => {
-                commands::export::run(s, &dir, stop::on_signals(s.run.stop_grace)).await
-            }
-            Command::Import { dir } => {
-                commands::import::run(s, &dir, stop::on_signals(s.run.stop_grace)).await
-            }
-            Command::Plan { json, estimate } => commands::plan::run(s, json, estimate).await,
-            Command::Status { json, plan } => commands::status::run(s, json, plan).await,
-            Command::Verify { json, all, open } => {
-                commands::verify::run(s, json, VerifyOptions { all, open }).await
-            }
-        }
-    });
-    match result {
+    match runtime.block_on(dispatch(cli.command, &settings)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => fail(format!("{e:#}")),
+    }
+}
+
+/// Runs the command; the commands that copy stop gracefully on SIGTERM/SIGINT.
+async fn dispatch(command: Command, s: &Settings) -> anyhow::Result<u8> {
+    let stop = || stop::on_signals(s.run.stop_grace);
+    match command {
+        Command::Run(a) => commands::run::run(s, a.json, stop()).await,
+        Command::Plan(a) => commands::plan::run(s, a.json, a.estimate).await,
+        Command::Status(a) => commands::status::run(s, a.json, a.plan).await,
+        Command::Verify(a) => {
+            let opts = VerifyOptions {
+                all: a.all,
+                open: a.open,
+            };
+            commands::verify::run(s, a.json, opts).await
+        }
+        Command::Export(a) => commands::export::run(s, &a.dir, stop()).await,
+        Command::Import(a) => commands::import::run(s, &a.dir, stop()).await,
     }
 }
 

@@ -86,8 +86,8 @@ fn persister_conf_loads_under_toml() {
          ip_address = 192.0.2.7\nport = 8087\nuser = mon_persister\npassword = pw\n\
          default_retention_hours = 48\n",
     );
-    let cli = Cli::parse_from(["itm", "--config-file", conf.to_str().unwrap(), "plan"]);
-    let s = cli.opts.load(1_700_000_000_000_000_000).unwrap();
+    let cli = Cli::parse_from(["itm", "plan", "--config-file", conf.to_str().unwrap()]);
+    let s = cli.load(1_700_000_000_000_000_000).unwrap();
     assert_eq!(s.source.url, "http://192.0.2.7:8087");
     assert_eq!(s.source.database, "mon_db");
     assert_eq!(s.source.username.as_deref(), Some("mon_persister"));
@@ -103,15 +103,15 @@ fn persister_conf_loads_under_toml() {
     );
     let cli = Cli::parse_from([
         "itm",
-        "--persister-config",
-        conf.to_str().unwrap(),
         "--config",
         toml.to_str().unwrap(),
+        "plan",
+        "--persister-config",
+        conf.to_str().unwrap(),
         "--source-url",
         "http://flag:1",
-        "plan",
     ]);
-    let s = cli.opts.load(1_700_000_000_000_000_000).unwrap();
+    let s = cli.load(1_700_000_000_000_000_000).unwrap();
     assert_eq!(s.source.database, "from_toml");
     assert_eq!(s.source.url, "http://flag:1");
     assert_eq!(s.source.username.as_deref(), Some("mon_persister"));
@@ -129,7 +129,7 @@ fn broken_persister_conf_names_key() {
         "[influxdb]\nip_address = 127.0.0.1\nport = 80a86\n",
     );
     let out = Command::new(bin)
-        .args(["--config-file", conf.to_str().unwrap(), "plan"])
+        .args(["plan", "--config-file", conf.to_str().unwrap()])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
@@ -144,8 +144,8 @@ fn broken_persister_conf_names_key() {
         "[influxdb]\ndatabase_name = mon\ndefault_retention_hours = 0\nip_address = 127.0.0.1\n",
     );
     let out = Command::new(bin)
-        .args(["--config-file", conf.to_str().unwrap()])
-        .args(["--migrate-end-time-offset", "0", "plan"])
+        .args(["plan", "--config-file", conf.to_str().unwrap()])
+        .args(["--migrate-end-time-offset", "0"])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
@@ -154,11 +154,11 @@ fn broken_persister_conf_names_key() {
 
     let out = Command::new(bin)
         .args([
+            "plan",
             "--migrate-skip-regex",
             "^log",
             "--skip-regex",
             "^cpu",
-            "plan",
         ])
         .output()
         .unwrap();

@@ -211,8 +211,11 @@ fn sigkill_then_rerun_is_exact() {
         rng ^= rng >> 7;
         rng ^= rng << 17;
         let delay = Duration::from_millis(100 + rng % 2500);
-        let mut c = tool(&server, dir.path());
-        c.args(["run", "--time-unit", "hour", "--concurrency", "4"]);
+        let mut c = tool(
+            &server,
+            dir.path(),
+            &["run", "--time-unit", "hour", "--concurrency", "4"],
+        );
         c.stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
         let mut child = c.spawn().unwrap();
@@ -460,9 +463,8 @@ fn unreachable_wrong_password_missing_database_exit_2() {
     server.create_database("monasca").unwrap();
     // The password comes from the environment, as recommended (--password would add a
     // process-list warning line).
-    let mut c = tool(&server, dir.path());
-    c.args(["run", "--username", "admin"])
-        .env("ITM__SOURCE__PASSWORD", "wrong-pass");
+    let mut c = tool(&server, dir.path(), &["run", "--username", "admin"]);
+    c.env("ITM__SOURCE__PASSWORD", "wrong-pass");
     let line = one_error_line(&output(c));
     assert!(
         line.contains("authentication failed") && line.contains("admin"),
@@ -470,9 +472,12 @@ fn unreachable_wrong_password_missing_database_exit_2() {
     );
     assert!(!line.contains("wrong-pass"), "{line}");
 
-    let mut c = tool(&server, dir.path());
-    c.args(["plan", "--username", "admin", "--database", "nope"])
-        .env("ITM__SOURCE__PASSWORD", "right-pass");
+    let mut c = tool(
+        &server,
+        dir.path(),
+        &["plan", "--username", "admin", "--database", "nope"],
+    );
+    c.env("ITM__SOURCE__PASSWORD", "right-pass");
     let line = one_error_line(&output(c));
     assert!(line.contains("database \"nope\" not found"), "{line}");
 }

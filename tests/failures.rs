@@ -17,8 +17,8 @@ fn spawn(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> Child {
-    let mut c = tool(server, dir);
-    c.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut c = tool(server, dir, args);
+    c.stdout(Stdio::piped()).stderr(Stdio::piped());
     for (k, v) in env {
         c.env(k, v);
     }

@@ -131,11 +131,11 @@ fn old_offsets_bound_the_copy() {
     let conf = persister_conf(dir.path(), &server);
     let out = Command::new(env!("CARGO_BIN_EXE_influx-tenant-migrate"))
         .current_dir(dir.path())
+        .arg("run")
         .args(["--config-file", conf.to_str().unwrap()])
         .args(["--migrate-time-unit", "d"])
         .args(["--migrate-start-time-offset", "7"])
         .args(["--migrate-end-time-offset", "14"])
-        .arg("run")
         .output()
         .unwrap();
     assert_eq!(

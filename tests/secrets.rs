@@ -55,11 +55,14 @@ fn assert_no_secret(text: &str, password: &str) {
 /// Adds one way of giving the password to a command.
 type AddSecret<'a> = Box<dyn Fn(&mut Command) + 'a>;
 
+/// `run` against `server` at trace level, logging to `log_dir`; the caller adds how the
+/// password is given.
 fn tool(server: &InfluxServer, dir: &Path, log_dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_influx-tenant-migrate"));
     c.current_dir(dir)
         .env_remove("RUST_LOG")
         .env_remove("ITM__SOURCE__PASSWORD")
+        .arg("run")
         .args(["--source-url", &server.url(), "--username", USER])
         .args(["--log-file", log_dir.to_str().unwrap()])
         .args(["--log-level", "trace", "--retries", "0"]);
@@ -126,7 +129,7 @@ fn password_never_logged() {
         let log_dir = tempfile::tempdir().unwrap();
         let mut c = tool(&server, dir.path(), log_dir.path());
         add(&mut c);
-        let out = c.arg("run").output().unwrap();
+        let out = c.output().unwrap();
         let text = all_output(&out, log_dir.path());
         assert_eq!(out.status.code(), Some(2), "{how}: {text}");
         assert!(text.contains("authentication failed"), "{how}: {text}");
@@ -136,7 +139,6 @@ fn password_never_logged() {
     let log_dir = tempfile::tempdir().unwrap();
     let out = tool(&server, dir.path(), log_dir.path())
         .env("ITM__SOURCE__PASSWORD", GOOD)
-        .arg("run")
         .output()
         .unwrap();
     let text = all_output(&out, log_dir.path());
@@ -167,8 +169,8 @@ fn log_file_and_formats() {
         let out = Command::new(env!("CARGO_BIN_EXE_influx-tenant-migrate"))
             .current_dir(dir.path())
             .env_remove("RUST_LOG")
-            .args(["--source-url", &server.url(), "--log-format", format])
-            .args(["--log-file", log_dir.path().to_str().unwrap(), "run"])
+            .args(["run", "--source-url", &server.url(), "--log-format", format])
+            .args(["--log-file", log_dir.path().to_str().unwrap()])
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -218,7 +220,7 @@ fn unusable_log_dir_is_one_line_error() {
     for (path, says) in [(&file, "is a file"), (&blocked, "cannot write log files")] {
         let out = Command::new(env!("CARGO_BIN_EXE_influx-tenant-migrate"))
             .args(["--log-file", path.to_str().unwrap()])
-            .args(["--ledger", dir.path().join("l").to_str().unwrap(), "status"])
+            .args(["status", "--ledger", dir.path().join("l").to_str().unwrap()])
             .output()
             .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);

@@ -129,6 +129,7 @@ fn stream_copies_every_type_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = dir.path().join("l");
     let args = [
+        "run",
         "--source-url",
         &source.url(),
         "--target-url",
@@ -139,7 +140,6 @@ fn stream_copies_every_type_exactly() {
         "100",
         "--read-chunk-size",
         "50",
-        "run",
     ];
     let out = tool(&args);
     assert_eq!(code(&out), 0);
@@ -175,6 +175,7 @@ fn target_killed_mid_stream_then_rerun_is_exact() {
     let ledger = dir.path().join("l");
     let url = target.url();
     let args = [
+        "run",
         "--source-url",
         &source.url(),
         "--target-url",
@@ -189,7 +190,6 @@ fn target_killed_mid_stream_then_rerun_is_exact() {
         "1",
         "--write-batch-points",
         "500",
-        "run",
     ];
     let mut child = Command::new(env!("CARGO_BIN_EXE_influx-tenant-migrate"))
         .args(args)
@@ -236,13 +236,13 @@ fn export_then_import_into_third_server() {
     let files = dir.path().join("export");
     let common = ["--ledger", ledger.to_str().unwrap()];
     let export = |extra: &[&str]| {
-        let mut a = vec!["--source-url", &*source.url()]
+        let mut a = vec!["export", "--dir", files.to_str().unwrap()]
             .into_iter()
             .map(String::from)
             .collect::<Vec<_>>();
+        a.extend(["--source-url".to_string(), source.url()]);
         a.extend(common.iter().map(|s| s.to_string()));
         a.extend(extra.iter().map(|s| s.to_string()));
-        a.extend(["export", "--dir", files.to_str().unwrap()].map(String::from));
         tool(&a.iter().map(String::as_str).collect::<Vec<_>>())
     };
     assert_eq!(code(&export(&[])), 0);
@@ -259,15 +259,15 @@ fn export_then_import_into_third_server() {
     assert!(files.join("p%2Fq").is_dir());
 
     let import_args = [
+        "import",
+        "--dir",
+        files.to_str().unwrap(),
         "--target-url",
         &third.url(),
         "--ledger",
         ledger.to_str().unwrap(),
         "--write-batch-points",
         "64",
-        "import",
-        "--dir",
-        files.to_str().unwrap(),
     ];
     assert_eq!(code(&tool(&import_args)), 0);
     let after_import = ledger_lines(&ledger);
@@ -323,6 +323,7 @@ fn transforms_case(server_side: bool) {
     let dir = tempfile::tempdir().unwrap();
     let ledger = dir.path().join("l");
     let mut args = vec![
+        "run".to_string(),
         "--source-url".to_string(),
         source.url(),
         "--ledger".into(),
@@ -335,7 +336,6 @@ fn transforms_case(server_side: bool) {
     if !server_side {
         args.extend(["--target-url".to_string(), other.url()]);
     }
-    args.push("run".into());
     let out = tool(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(code(&out), 0);
     for t in ["t1", "t2"] {

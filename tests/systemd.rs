@@ -161,14 +161,13 @@ fn units_match_the_tool() {
     let mut argv: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     argv[2] = example.clone();
     let cli = Cli::try_parse_from(&argv).unwrap();
-    assert!(matches!(cli.command, Some(Cmd::Run { .. })));
+    assert!(matches!(cli.command, Cmd::Run(_)));
     let env: ::config::Map<String, String> = values(&svc, "Environment")
         .iter()
         .filter_map(|kv| kv.split_once('='))
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    let s =
-        config::load_with_env(Some(Path::new(&example)), cli.opts.overrides(), Some(env)).unwrap();
+    let s = config::load_with_env(Some(Path::new(&example)), cli.overrides(), Some(env)).unwrap();
     assert_eq!(
         s.run.ledger,
         Path::new("/var/lib/influx-tenant-migrate/influx-tenant-migrate.ledger")

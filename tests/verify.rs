@@ -47,17 +47,20 @@ impl Tool {
     }
 
     /// Runs the binary with this server and ledger; no ITM__ variable leaks in.
+    /// `args` starts with the command; `status` takes the source only with `--plan`.
     fn run(&self, args: &[&str]) -> Output {
         let mut cmd = Command::new(BIN);
         for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("ITM__")) {
             cmd.env_remove(k);
         }
-        cmd.args(args)
-            .arg("--source-url")
-            .arg(&self.url)
-            .arg("--database")
-            .arg("monasca")
-            .arg("--ledger")
+        cmd.args(args);
+        if args[0] != "status" || args.contains(&"--plan") {
+            cmd.arg("--source-url")
+                .arg(&self.url)
+                .arg("--database")
+                .arg("monasca");
+        }
+        cmd.arg("--ledger")
             .arg(self.ledger())
             .arg("--log-level")
             .arg("warn");

@@ -50,30 +50,29 @@ pub struct LegacyOpts {
     #[arg(
         long = "persister-config",
         visible_alias = "config-file",
-        global = true,
         value_name = "FILE"
     )]
     pub persister_config: Vec<PathBuf>,
     /// Old tool: unit of the offsets and retention policies, h, d or w; also the chunk
     /// window unless --time-unit is given. Default w; overrides `window.time_unit`.
-    #[arg(long, global = true, value_name = "UNIT")]
+    #[arg(long, value_name = "UNIT")]
     pub migrate_time_unit: Option<LegacyUnit>,
     /// Old tool: copy nothing newer than this many units before now. Default 0 (up to
     /// the newest point); overrides `window.to`.
-    #[arg(long, global = true, value_name = "N")]
+    #[arg(long, value_name = "N")]
     pub migrate_start_time_offset: Option<u32>,
     /// Old tool: copy nothing older than this many units before now. Default 520;
     /// overrides `window.from`.
-    #[arg(long, global = true, value_name = "N")]
+    #[arg(long, value_name = "N")]
     pub migrate_end_time_offset: Option<u32>,
     /// Old tool: PROJECT:N,... gives each project a default retention policy named
     /// N<unit> of N units and copies only that much of its history. Default none;
     /// overrides `retention.tenants`.
-    #[arg(long, global = true, value_name = "PROJECT:N,...")]
+    #[arg(long, value_name = "PROJECT:N,...")]
     pub migrate_retention_policy: Option<String>,
     /// Old tool: comma-separated regexes; measurements whose names they match at the
     /// start are left out. Default none; overrides `measurements.skip`.
-    #[arg(long, global = true, value_name = "REGEX,...")]
+    #[arg(long, value_name = "REGEX,...")]
     pub migrate_skip_regex: Option<String>,
 }
 

@@ -26,22 +26,36 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_influx-tenant-migrate")
 }
 
-/// A command for the tool against `server`, with its ledger in `dir`, and no
-/// `ITM__*` variables leaking in from the environment.
-pub fn tool(server: &InfluxServer, dir: &Path) -> Command {
+/// The tool running `args` (the command first, then its flags) against `server`, with
+/// its ledger in `dir`, and no `ITM__*` variables leaking in from the environment.
+pub fn tool(server: &InfluxServer, dir: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(bin());
     for (k, _) in std::env::vars() {
         if k.starts_with("ITM__") {
             c.env_remove(k);
         }
     }
-    c.env("RUST_LOG", "warn")
-        .arg("--source-url")
-        .arg(server.url())
-        .arg("--ledger")
+    let (command, flags) = args.split_first().expect("a command");
+    c.env("RUST_LOG", "warn").arg(command);
+    if reads_source(args) {
+        c.arg("--source-url").arg(server.url());
+    }
+    c.arg("--ledger")
         .arg(ledger_path(dir))
+        .args(flags)
         .stdin(Stdio::null());
     c
+}
+
+/// Whether the command line `args` (command first) takes the source's flags: every
+/// command but `import` (it reads files) and `status` without `--plan` (it reads only
+/// the ledger and the failure report).
+pub fn reads_source(args: &[&str]) -> bool {
+    match args.first() {
+        Some(&"import") => false,
+        Some(&"status") => args.contains(&"--plan"),
+        _ => true,
+    }
 }
 
 /// The ledger path the helpers use in `dir`.
@@ -54,11 +68,9 @@ pub fn output(mut c: Command) -> Output {
     c.output().expect("run influx-tenant-migrate")
 }
 
-/// Runs `tool ... <args>` and returns the output.
+/// Runs `tool <command> ... <flags>` and returns the output.
 pub fn run(server: &InfluxServer, dir: &Path, args: &[&str]) -> Output {
-    let mut c = tool(server, dir);
-    c.args(args);
-    output(c)
+    output(tool(server, dir, args))
 }
 
 /// Text of stderr.
