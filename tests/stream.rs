@@ -370,3 +370,202 @@ fn server_side_drop_tag_and_rename() {
 fn streamed_drop_tag_and_rename() {
     transforms_case(false);
 }
+
+/// The tool's arguments: the subcommand and its own arguments, then `flags` (server,
+/// ledger, run and output flags), which each command takes after its name.
+fn args<'a>(flags: &[&'a str], command: &[&'a str]) -> Vec<&'a str> {
+    command.iter().chain(flags).copied().collect()
+}
+
+/// Runs `command` with its ledger, `--report` and `--metrics-file` under `dir`, named
+/// after `name`, plus `flags`; returns the output, the parsed JSON report and the
+/// metrics text.
+fn with_outputs(
+    dir: &Path,
+    name: &str,
+    flags: &[&str],
+    command: &[&str],
+) -> (Output, serde_json::Value, String) {
+    let ledger = dir.join(format!("{name}.ledger"));
+    let report = dir.join(format!("{name}.report.json"));
+    let metrics = dir.join(format!("{name}.prom"));
+    let mut all = vec![
+        "--ledger",
+        ledger.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+        "--metrics-file",
+        metrics.to_str().unwrap(),
+    ];
+    all.extend_from_slice(flags);
+    let out = tool(&args(&all, command));
+    let text = std::fs::read_to_string(&report).expect("the report is written");
+    let report = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let metrics = std::fs::read_to_string(&metrics).expect("the metrics are written");
+    (out, report, metrics)
+}
+
+/// The gauge `influx_tenant_migrate_<name>` with `labels` in a Prometheus text file,
+/// parsed by openmetrics-parser.
+fn gauge(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    let parsed = openmetrics_parser::prometheus::parse_prometheus(text)
+        .unwrap_or_else(|e| panic!("{e:?}\n{text}"));
+    let family = parsed
+        .families
+        .get(&format!("influx_tenant_migrate_{name}"))
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"));
+    let sample = family
+        .iter_samples()
+        .find(|s| {
+            let ls = s.get_labelset().unwrap();
+            labels
+                .iter()
+                .all(|(k, v)| ls.get_label_value(k) == Some(*v))
+        })
+        .unwrap_or_else(|| panic!("no {name} {labels:?} in\n{text}"));
+    match &sample.value {
+        openmetrics_parser::PrometheusValue::Gauge(n) => n.as_f64(),
+        other => panic!("{name} is not a gauge: {other:?}"),
+    }
+}
+
+/// Asserts a successful run's report and metrics: exit code 0, and for every tenant
+/// this run's recorded points equal the source tenant's, nothing failed, and the
+/// ledger (this command's alone) agrees. Returns the chunks recorded per tenant.
+fn assert_outputs_complete(
+    report: &serde_json::Value,
+    metrics: &str,
+    spec: &DatasetSpec,
+    tenants: &[&str],
+) -> Vec<u64> {
+    assert_eq!(report["exit_code"], 0, "{report}");
+    assert_eq!(report["error"], serde_json::Value::Null);
+    assert_eq!(report["summary"]["failures"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        report["summary"]["points_written"].as_u64().unwrap(),
+        spec.point_count()
+    );
+    assert_eq!(gauge(metrics, "last_run_success", &[]), 1.0);
+    assert_eq!(gauge(metrics, "last_run_failures", &[]), 0.0);
+    let mut chunks = Vec::new();
+    for t in tenants {
+        let x = &report["tenants"][*t];
+        let points = spec.tenant_point_count(t);
+        let recorded = x["run"]["chunks_recorded"].as_u64().unwrap();
+        assert!(recorded > 0, "{t}: {x}");
+        assert_eq!(x["run"]["points_recorded"].as_u64().unwrap(), points, "{t}");
+        assert_eq!(x["run"]["chunks_failed"], 0, "{t}");
+        assert_eq!(x["ledger"]["done"].as_u64().unwrap(), recorded, "{t}");
+        assert_eq!(x["ledger"]["points"].as_u64().unwrap(), points, "{t}");
+        let tenant = [("tenant", *t)];
+        assert_eq!(
+            gauge(metrics, "last_run_points_copied", &tenant),
+            points as f64
+        );
+        assert_eq!(gauge(metrics, "ledger_points", &tenant), points as f64);
+        let state = |s| gauge(metrics, "chunks", &[("tenant", *t), ("state", s)]);
+        assert_eq!(state("copied"), recorded as f64, "{t}");
+        assert_eq!(state("failed"), 0.0, "{t}");
+        chunks.push(recorded);
+    }
+    chunks
+}
+
+/// Export and import, each with `--report` and `--metrics-file` (and a ledger of its
+/// own), print their summary and write a JSON report and a Prometheus file that parse,
+/// whose per-tenant figures (this run's and the ledger's) match the source tenants'
+/// points: import counts per tenant as export does, one chunk per exported file; no
+/// failure report is left.
+#[test]
+fn export_and_import_write_report_and_metrics() {
+    let server = InfluxServer::start().unwrap();
+    let spec = DatasetSpec::monasca(&["t1", "p/q"], 2, Duration::from_secs(3600), END);
+    seed(&server, "monasca", &spec).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let files = dir.path().join("export");
+    let url = server.url();
+
+    let export = ["export", "--dir", files.to_str().unwrap()];
+    let (out, report, metrics) =
+        with_outputs(dir.path(), "export", &["--source-url", &url], &export);
+    assert_eq!(code(&out), 0);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("points written"));
+    let exported = assert_outputs_complete(&report, &metrics, &spec, &["t1", "p/q"]);
+
+    // Into the same server: the per-tenant databases are new there.
+    let import = ["import", "--dir", files.to_str().unwrap()];
+    let (out, report, metrics) =
+        with_outputs(dir.path(), "import", &["--target-url", &url], &import);
+    assert_eq!(code(&out), 0);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("points written"));
+    let imported = assert_outputs_complete(&report, &metrics, &spec, &["t1", "p/q"]);
+    assert_eq!(imported, exported, "one imported chunk per exported file");
+    for name in ["export", "import"] {
+        let failures = dir.path().join(format!("{name}.ledger.failures.json"));
+        assert!(!failures.exists(), "{}", failures.display());
+    }
+}
+
+/// An import whose chunks the target refuses (tenant t1's database already holds
+/// `value` as a string in the last week, so InfluxDB rejects the floats: a permanent
+/// error) exits 1 and lists those chunks, with the server's error, in
+/// `<ledger>.failures.json`; the run report and the metrics carry them per tenant,
+/// while t2 loads completely.
+#[test]
+fn import_failures_reach_failure_report_and_metrics() {
+    let server = InfluxServer::start().unwrap();
+    let spec = DatasetSpec::monasca(&["t1", "t2"], 1, Duration::from_secs(3600), END);
+    seed(&server, "monasca", &spec).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let files = dir.path().join("export");
+    let url = server.url();
+    let export = ["export", "--dir", files.to_str().unwrap()];
+    let (out, _, _) = with_outputs(dir.path(), "export", &["--source-url", &url], &export);
+    assert_eq!(code(&out), 0);
+
+    server.create_database(&target_db("t1")).unwrap();
+    let line = Point::new("cpu.idle_perc")
+        .tag("_tenant_id", "t1")
+        .field("value", "not a number")
+        .time(END - 1_800_000_000_000)
+        .to_line()
+        .unwrap();
+    server.write_lines(&target_db("t1"), &line).unwrap();
+    let import = ["import", "--dir", files.to_str().unwrap()];
+    let flags = ["--target-url", &url, "--retries", "0"];
+    let (out, report, metrics) = with_outputs(dir.path(), "import", &flags, &import);
+    assert_eq!(code(&out), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("failed: tenant \"t1\""));
+
+    let path = dir.path().join("import.ledger.failures.json");
+    let failures: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let listed = failures["failures"].as_array().unwrap();
+    assert!(!listed.is_empty(), "{failures}");
+    for f in listed {
+        assert_eq!(f["chunk"]["tenant"], "t1", "{f}");
+        let error = f["error"].as_str().unwrap();
+        assert!(error.contains("field type conflict"), "{error}");
+    }
+    let n = listed.len() as u64;
+
+    assert_eq!(report["exit_code"], 1);
+    assert_eq!(
+        report["summary"]["failures"].as_array().unwrap().len() as u64,
+        n
+    );
+    let t1 = &report["tenants"]["t1"];
+    assert_eq!(t1["run"]["chunks_failed"].as_u64().unwrap(), n, "{t1}");
+    assert_eq!(t1["ledger"]["failed"].as_u64().unwrap(), n, "{t1}");
+    let t2 = &report["tenants"]["t2"];
+    assert_eq!(t2["run"]["chunks_failed"], 0, "{t2}");
+    assert_eq!(
+        t2["run"]["points_recorded"].as_u64().unwrap(),
+        spec.tenant_point_count("t2")
+    );
+    assert_eq!(gauge(&metrics, "last_run_success", &[]), 0.0);
+    assert_eq!(gauge(&metrics, "last_run_failures", &[]), n as f64);
+    let failed = |t| gauge(&metrics, "chunks", &[("tenant", t), ("state", "failed")]);
+    assert_eq!(failed("t1"), n as f64);
+    assert_eq!(failed("t2"), 0.0);
+}

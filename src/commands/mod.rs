@@ -2,6 +2,7 @@
 
 pub mod export;
 pub mod import;
+pub mod migration;
 pub mod pipeline;
 pub mod plan;
 pub mod run;

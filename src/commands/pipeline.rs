@@ -1,229 +1,128 @@
-//! The commands' shared path: discover, read the ledger, plan; then `run` copies.
+//! The story of a run, shared by `run`, `export` and `import`: take the lock, plan,
+//! open the ledger, create the target databases, copy every chunk (counting per tenant
+//! and, with `--verify`, checking), then print the summary and write the failure
+//! report, the run report and the metrics.
 //!
-//! `plan` is `prepare` without the writes, so a dry run sees exactly what a run would
-//! do up to the first write.
+//! A command supplies only what differs, as a [`Job`]: how it plans, and once planned
+//! ([`PlannedJob`]) its transfer, its target server and how ledger records name the
+//! source of each chunk.
 
 use crate::config::Settings;
-use crate::copy::executor::Transfer;
-use crate::copy::executor::{self as copy, CopyOptions};
+use crate::copy::executor::{self as copy, CopyOptions, Outcome, Transfer};
 use crate::copy::progress::Progress;
 use crate::copy::stop::StopSignal;
 use crate::copy::tally::Tally;
-use crate::core::clock::now_ns;
 use crate::influx::client::Client;
-use crate::influx::statement::Rp;
 use crate::ledger::lock::RunLock;
-use crate::ledger::{self, Coverage, LedgerWriter, Record};
-use crate::plan::catalog::Catalog;
-use crate::plan::planner::{self, Rules};
+use crate::ledger::{LedgerWriter, SourceRef};
 use crate::plan::Plan;
-use crate::report::failures;
 use crate::report::summary::RunSummary;
-use crate::source::discover as catalog;
+use crate::report::{outputs, run as run_report};
 use crate::verify::checking::Checking;
-use crate::verify::figures::{Verifier, VerifyReport, FLOAT_REL_TOLERANCE};
+use crate::verify::figures::{Verifier, VerifyReport};
 use anyhow::Context;
 use std::collections::BTreeSet;
+use std::future::Future;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
-/// Discovery, ledger and plan, ready to run or to show.
+/// A command's part in a run, before it planned.
+pub trait Job {
+    /// What it has once it planned.
+    type Planned: PlannedJob;
+    /// Discovers what to copy and plans it. Reads only; runs with the lock held.
+    fn plan(self, settings: &Settings) -> impl Future<Output = anyhow::Result<Self::Planned>>;
+}
+
+/// A command's part in a run, once planned: what differs between `run`, `export` and
+/// `import`.
+pub trait PlannedJob {
+    /// The plan: targets to create, chunks to copy, per-tenant figures.
+    fn plan(&self) -> &Plan;
+    /// Logs what was planned.
+    fn announce(&self);
+    /// The server that receives the points, where the target databases and policies
+    /// are created; none when the points go to files.
+    fn target(&self) -> Option<&Client>;
+    /// How a chunk's points get to the target.
+    fn transfer<'a>(&'a self, settings: &'a Settings) -> Box<dyn Transfer + 'a>;
+    /// The plan's chunks by the source their ledger records name, copied in this order.
+    fn batches(&self) -> Vec<Batch<'_>>;
+    /// What `--verify` checks each closed chunk with, when it is on.
+    fn checks<'a>(&'a self, settings: &'a Settings) -> Option<Checks<'a>>;
+    /// Queries issued so far, on every server.
+    fn queries(&self) -> u64;
+}
+
+/// Chunks whose ledger records name one source.
 #[derive(Debug)]
-pub struct Prepared {
-    /// Client for the source server (also the target server in server-side mode).
-    pub client: Client,
-    /// What the servers hold.
-    pub catalog: Catalog,
-    /// What is left to do.
-    pub plan: Plan,
-    /// The ledger's records.
-    pub records: Vec<Record>,
+pub struct Batch<'a> {
+    /// The source, as ledger scopes name it.
+    pub source: SourceRef<'a>,
+    /// The chunks.
+    pub plan: &'a Plan,
 }
 
-/// Where the per-tenant databases go.
-#[derive(Debug)]
-pub enum Destination {
-    /// The source server itself: server-side `SELECT INTO`.
-    SameServer,
-    /// Another server (`target.url`): chunked reads, `/write` there.
-    Server(Client),
-    /// Export files under this (absolute) directory.
-    Files(std::path::PathBuf),
+/// The checker of `run --verify` and the source its records name.
+pub struct Checks<'a> {
+    /// Compares a chunk on the source and the target.
+    pub verifier: Verifier<'a>,
+    /// The source, as ledger scopes name it.
+    pub source: SourceRef<'a>,
 }
 
-impl Destination {
-    /// The destination the settings name: the target server when `target.url` is set,
-    /// else the source server.
-    pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
-        Ok(match settings.target.endpoint() {
-            Some(target) => Destination::Server(Client::new(&target, settings.run.query_timeout)?),
-            None => Destination::SameServer,
-        })
-    }
-}
-
-/// Discovers, loads the ledger and plans. Reads only.
-pub async fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
-    prepare_to(settings, &Destination::from_settings(settings)?).await
-}
-
-/// [`prepare`] for a given destination: existing target databases are looked up
-/// there (none for files), and coverage is that of the destination.
-pub async fn prepare_to(settings: &Settings, dest: &Destination) -> anyhow::Result<Prepared> {
-    let client = Client::new(&settings.source.endpoint(), settings.run.query_timeout)?;
-    let discovery = catalog::DiscoverOptions {
-        database: &settings.source.database,
-        retention_policy: settings.source.retention_policy.as_deref(),
-        tenants: &settings.tenants,
-        skip_measurements: &settings.skip_measurements,
-        from: settings.window.from,
-        to: settings.window.to,
-        max_measurements_per_query: settings.run.max_measurements_per_query,
-        concurrency: settings.run.concurrency,
-    };
-    let mut catalog = catalog::discover(&client, &discovery).await?;
-    match dest {
-        Destination::SameServer => {}
-        Destination::Server(target) => {
-            catalog::discover_targets_on(target, &mut catalog, &settings.tenants.target_template)
-                .await
-                .with_context(|| format!("target server {}", target.url()))?;
-        }
-        Destination::Files(dir) => {
-            catalog.targets.clear();
-            catalog.target_url = crate::copy::files::dir_url(dir);
-        }
-    }
-    let parsed = ledger::load(&settings.run.ledger)?;
-    let mut coverage = Coverage::from_records(&parsed.records);
-    let report = failures::load(&settings.run.failure_report).unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "ignoring the failure report");
-        None
-    });
-    if let Some(report) = report {
-        // Failed chunks restart at the size last tried, not at the one that failed first.
-        for f in &report.failures {
-            let scope = catalog.source_ref().scope(
-                &catalog.target_url,
-                &f.chunk.target,
-                &f.chunk.target_rp,
-                &f.chunk.tenant,
-            );
-            if f.chunk.unit < settings.window.unit {
-                coverage.remember_unit(&scope, f.chunk.unit);
-            }
-        }
-    }
-    let plan = planner::plan(
-        &catalog,
-        &Rules::from_settings(settings),
-        &coverage,
-        now_ns(),
-    )?;
-    Ok(Prepared {
-        client,
-        catalog,
-        plan,
-        records: parsed.records,
-    })
-}
-
-/// Runs the migration until every chunk ran or `stop` says to stop. Errors are fatal
-/// setup problems (config, connection, lock, ledger); failed chunks are in the summary.
-pub async fn run(settings: &Settings, stop: StopSignal) -> anyhow::Result<RunSummary> {
-    run_to(settings, Destination::from_settings(settings)?, stop).await
-}
-
-/// [`run`] into a given destination (`export` passes a directory).
-pub async fn run_to(
+/// Runs a command from the lock to the outputs and returns the exit code: 0 when every
+/// planned chunk was copied (and verified), 1 when some failed or the run was stopped.
+/// Prints the summary (also as JSON on stdout with `json`). `job` is `Err` when the
+/// command could not be set up; that error, like every setup error (config,
+/// connection, lock, ledger), is returned after the report files are written.
+pub async fn run<J: Job>(
     settings: &Settings,
-    dest: Destination,
+    job: anyhow::Result<J>,
+    json: bool,
+    stop: StopSignal,
+) -> anyhow::Result<u8> {
+    let started = SystemTime::now();
+    let clock = Instant::now();
+    let result = match job {
+        Ok(job) => copy_job(settings, job, stop).await,
+        Err(e) => Err(e),
+    };
+    let report = run_report::build(settings, started, clock.elapsed(), result.as_ref());
+    if let Ok(summary) = &result {
+        eprint!("{}", summary.render());
+        if json {
+            println!("{}", serde_json::to_string_pretty(summary)?);
+        }
+    }
+    outputs::write(&settings.run, &report)?;
+    result.map(|s| s.exit_code())
+}
+
+/// Plans and copies until every chunk ran or `stop` says to stop. Errors are fatal
+/// setup problems; failed chunks are in the summary.
+async fn copy_job<J: Job>(
+    settings: &Settings,
+    job: J,
     stop: StopSignal,
 ) -> anyhow::Result<RunSummary> {
     let started = Instant::now();
-    if settings.run.verify
-        && !(matches!(dest, Destination::SameServer) && settings.transform.is_identity())
-    {
-        // The checks compare source and target with one request on one server, under the
-        // same names: a streamed, exported or transformed copy needs other checks.
-        anyhow::bail!("--verify checks server-side copies without transforms only; run without it (or verify on the target with another tool)");
-    }
     let lock = RunLock::acquire(&settings.run.ledger)?;
     tracing::debug!(lock = %lock.path().display(), "lock taken");
-    let p = prepare_to(settings, &dest).await?;
-    let writer = LedgerWriter::open(&settings.run.ledger)?;
-    tracing::info!(
-        source = %p.catalog.source_url,
-        database = %p.catalog.database,
-        tenants = p.plan.targets.len(),
-        chunks = p.plan.chunks.len(),
-        closed = p.plan.closed_chunks(),
-        covered_windows = p.plan.covered_windows(),
-        "plan ready"
-    );
-    let target_client = match &dest {
-        Destination::SameServer => Some(&p.client),
-        Destination::Server(t) => Some(t),
-        Destination::Files(_) => None,
-    };
-    if let Some(c) = target_client {
-        copy::ensure_targets(c, &p.plan.targets)
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot create target databases or retention policies on {}",
-                    c.url()
-                )
-            })?;
+    let job = job.plan(settings).await?;
+    let ledger = Mutex::new(LedgerWriter::open(&settings.run.ledger)?);
+    job.announce();
+    if let Some(target) = job.target() {
+        ensure_targets(target, job.plan()).await?;
     }
-
-    let progress = Progress::new(p.plan.chunks.len() as u64);
+    let progress = Progress::new(job.plan().chunks.len() as u64);
     let reporter = progress.spawn_reporter(settings.run.progress_interval);
-    let opts = CopyOptions::from_settings(&settings.run);
-    let ledger = Mutex::new(writer);
-    let source_rp = Rp {
-        db: &p.catalog.database,
-        rp: &p.catalog.source_rp,
-    };
-    let transfer: Box<dyn copy::Transfer + '_> = match &dest {
-        Destination::SameServer if settings.transform.is_identity() => Box::new(copy::SelectInto {
-            client: &p.client,
-            source: source_rp,
-            tag: &settings.tenants.tag,
-        }),
-        Destination::SameServer => Box::new(crate::copy::select_into::RewrittenSelectInto {
-            client: &p.client,
-            source: source_rp,
-            tag: &settings.tenants.tag,
-            tag_keys: &p.catalog.tag_keys,
-            rewrite: &settings.transform,
-        }),
-        Destination::Server(t) => Box::new(crate::copy::stream::StreamCopy::new(
-            &p.client, t, &p.catalog, settings,
-        )),
-        Destination::Files(dir) => Box::new(crate::copy::files::FileExport {
-            reader: crate::copy::stream::reader(
-                &p.client,
-                &p.catalog,
-                settings,
-                &settings.transform,
-            ),
-            source_url: &p.catalog.source_url,
-            dir: dir.clone(),
-            url: p.catalog.target_url.clone(),
-        }),
-    };
-    let source = p.catalog.source_ref();
+    let transfer = job.transfer(settings);
     let tally = Tally::new(&*transfer);
-    let checking = settings.run.verify.then(|| Checking {
+    let checking = job.checks(settings).map(|c| Checking {
         inner: &tally,
-        verifier: Verifier {
-            client: &p.client,
-            tag: &settings.tenants.tag,
-            fields: &p.catalog.fields,
-            tolerance: FLOAT_REL_TOLERANCE,
-        },
-        source,
+        verifier: c.verifier,
+        source: c.source,
         ledger: &ledger,
         report: Mutex::new(VerifyReport::new(false)),
     });
@@ -231,23 +130,63 @@ pub async fn run_to(
         Some(c) => c,
         None => &tally,
     };
-    let outcome = copy::copy_all(outer, source, &p.plan, &ledger, &opts, &progress, stop).await;
+    let opts = CopyOptions::from_settings(&settings.run);
+    let outcome = copy_batches(outer, job.batches(), &ledger, &opts, &progress, stop).await;
     drop(reporter);
-    let target_queries = match &dest {
-        Destination::Server(t) => t.queries_issued(),
-        _ => 0,
-    };
     let per_tenant = tally.figures(&outcome.failed);
-    let mut summary = RunSummary::new(
-        &p.plan,
-        outcome,
-        started.elapsed(),
-        p.client.queries_issued() + target_queries,
-    );
+    let mut summary = RunSummary::new(job.plan(), outcome, started.elapsed(), job.queries());
     summary.per_tenant = per_tenant;
     if let Some(c) = checking {
-        let targets: BTreeSet<String> = p.plan.targets.iter().map(|t| t.database.clone()).collect();
+        let targets: BTreeSet<String> = job
+            .plan()
+            .targets
+            .iter()
+            .map(|t| t.database.clone())
+            .collect();
         summary.verification = Some(c.finish(&targets).await);
     }
     Ok(summary)
+}
+
+/// Creates the target databases and retention policies the plan needs on `target`.
+async fn ensure_targets(target: &Client, plan: &Plan) -> anyhow::Result<()> {
+    copy::ensure_targets(target, &plan.targets)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot create target databases or retention policies on {}",
+                target.url()
+            )
+        })
+}
+
+/// Copies batch after batch, until all ran or one was stopped.
+async fn copy_batches(
+    transfer: &dyn Transfer,
+    batches: Vec<Batch<'_>>,
+    ledger: &Mutex<LedgerWriter>,
+    opts: &CopyOptions,
+    progress: &Progress,
+    stop: StopSignal,
+) -> Outcome {
+    let mut total = Outcome::default();
+    for b in batches {
+        let o = copy::copy_all(
+            transfer,
+            b.source,
+            b.plan,
+            ledger,
+            opts,
+            progress,
+            stop.clone(),
+        )
+        .await;
+        let stopped = o.interrupted;
+        total.merge(o);
+        if stopped {
+            total.interrupted = true;
+            break;
+        }
+    }
+    total
 }

@@ -1,6 +1,6 @@
 //! `plan`: the dry run. Discovers and plans exactly as `run` does, writes nothing.
 
-use crate::commands::pipeline;
+use crate::commands::migration;
 use crate::config::Settings;
 use crate::influx::statement::Rp;
 use crate::report::plan::PlanReport;
@@ -9,7 +9,7 @@ use crate::source::{estimate, findings};
 /// Prints the plan (JSON with `json`), with points per tenant and a duration estimate
 /// when `with_estimate`. Returns the exit code (0).
 pub async fn run(settings: &Settings, json: bool, with_estimate: bool) -> anyhow::Result<u8> {
-    let p = pipeline::prepare(settings).await?;
+    let p = migration::prepare(settings).await?;
     let mut report = PlanReport::new(&p.catalog, &p.plan);
     report.checks = findings::check(&p.catalog);
     if with_estimate {

@@ -1,7 +1,7 @@
 //! `status`: per tenant, what the ledger and the failure report say; with `--plan`,
 //! also what a run would copy now.
 
-use crate::commands::pipeline;
+use crate::commands::migration;
 use crate::config::Settings;
 use crate::ledger;
 use crate::report::failures;
@@ -13,7 +13,7 @@ pub async fn run(settings: &Settings, json: bool, with_plan: bool) -> anyhow::Re
     let parsed = ledger::load(&settings.run.ledger)?;
     let failed = failures::load(&settings.run.failure_report)?;
     let prepared = if with_plan {
-        Some(pipeline::prepare(settings).await?)
+        Some(migration::prepare(settings).await?)
     } else {
         None
     };

@@ -1,7 +1,7 @@
 //! The `verify` command and `run --verify`: which chunks to check, checking them with
 //! [`Verifier`], and recording those that agree as `Verified` ledger lines.
 
-use crate::commands::pipeline as migration;
+use crate::commands::migration;
 use crate::config::Settings;
 use crate::core::clock::now_ns;
 use crate::influx::client::Client;

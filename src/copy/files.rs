@@ -23,11 +23,11 @@ use crate::core::window::TimeUnit;
 use crate::influx::client::Client;
 use crate::influx::error::ClientError;
 use crate::influx::lineproto::next_point;
-use crate::ledger::{Coverage, SourceRef};
-
+use crate::ledger::{Coverage, Scope, SourceRef};
+use crate::plan::catalog::RetentionPolicy;
 use crate::plan::planner::Rules;
 use crate::plan::target::{target_plan, TargetPlan};
-use crate::plan::{Chunk, Plan, PlanError};
+use crate::plan::{Chunk, Plan, PlanError, TenantPlan};
 
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
@@ -346,7 +346,7 @@ pub struct ImportPlan {
 pub fn plan_import(
     files: &[ExportFile],
     settings: &Settings,
-    existing: &BTreeMap<String, Vec<crate::plan::catalog::RetentionPolicy>>,
+    existing: &BTreeMap<String, Vec<RetentionPolicy>>,
     coverage: &Coverage,
     dir_url: &str,
     target_url: &str,
@@ -354,35 +354,21 @@ pub fn plan_import(
 ) -> Result<ImportPlan, PlanError> {
     let mut out = ImportPlan::default();
     out.plan.now_ns = now_ns;
-    let mut owners: BTreeMap<String, String> = BTreeMap::new();
-    let mut targets: BTreeMap<(String, String), TargetPlan> = BTreeMap::new();
-    let t = &settings.tenants;
+    let mut targets = ImportTargets {
+        settings,
+        existing,
+        by_tenant: BTreeMap::new(),
+        owners: BTreeMap::new(),
+    };
     for f in files {
         let h = &f.header;
-        let keep = t.selects(&h.tenant);
-        if !keep {
+        if !settings.tenants.selects(&h.tenant) {
             continue;
         }
-        let target = match targets.get(&(h.source_db.clone(), h.tenant.clone())) {
-            Some(tp) => tp.clone(),
-            None => {
-                let rules = Rules::from_settings(settings);
-                let tp = target_plan(&rules.targets, &h.source_db, existing, &h.tenant);
-                if let Some(first) = owners.insert(tp.database.clone(), h.tenant.clone()) {
-                    if first != h.tenant {
-                        return Err(PlanError::TargetCollision {
-                            target: tp.database,
-                            first,
-                            second: h.tenant.clone(),
-                        });
-                    }
-                } else {
-                    out.plan.targets.push(tp.clone());
-                }
-                targets.insert((h.source_db.clone(), h.tenant.clone()), tp.clone());
-                tp
-            }
-        };
+        let (target, new) = targets.of(h)?;
+        if new {
+            out.plan.targets.push(target.clone());
+        }
         let source = SourceRef {
             url: dir_url,
             db: &h.source_db,
@@ -395,46 +381,12 @@ pub fn plan_import(
             &h.tenant,
         );
         let tp = out.plan.tenants.entry(h.tenant.clone()).or_default();
-        let window = h.window();
-        if h.closed
-            && h.measurements
-                .iter()
-                .all(|m| coverage.get(&scope, m).covers(window))
-        {
+        if loaded(h, coverage, &scope) {
             tp.covered_windows += 1;
             continue;
         }
-        if h.closed {
-            tp.closed_chunks += 1;
-        } else {
-            tp.open_chunks += 1;
-        }
-        tp.range = Some(match tp.range {
-            Some(r) => Interval::new(r.start.min(window.start), r.end.max(window.end)),
-            None => window,
-        });
-        let Some(first) = h.measurements.first() else {
-            continue;
-        };
-        out.files
-            .entry((target.database.clone(), h.tenant.clone(), first.clone()))
-            .or_default()
-            .push(ImportSource {
-                window,
-                measurements: h.measurements.clone(),
-                path: f.path.clone(),
-                source: (h.source_db.clone(), h.source_rp.clone()),
-            });
-        out.plan.chunks.push(Chunk {
-            tenant: h.tenant.clone(),
-            target: target.database,
-            target_rp: target.retention_policy,
-            measurements: h.measurements.clone(),
-            window,
-            unit: h.unit,
-            closed: h.closed,
-            retention_ns: target.retention_ns,
-        });
+        count_file(tp, h);
+        out.add(f, target);
     }
     out.plan.chunks.sort_by(|a, b| {
         (a.window.start, &a.tenant, &a.measurements).cmp(&(
@@ -444,6 +396,133 @@ pub fn plan_import(
         ))
     });
     Ok(out)
+}
+
+/// The target databases of an import, named as a copy names them, one tenant each.
+struct ImportTargets<'a> {
+    settings: &'a Settings,
+    /// Databases and policies on the target server.
+    existing: &'a BTreeMap<String, Vec<RetentionPolicy>>,
+    /// Targets planned so far, by source database and tenant.
+    by_tenant: BTreeMap<(String, String), TargetPlan>,
+    /// The tenant each target database was planned for.
+    owners: BTreeMap<String, String>,
+}
+
+impl ImportTargets<'_> {
+    /// The target of a file's tenant, and whether its database is new to the plan.
+    /// Two tenants whose files name one database are refused, as in a copy.
+    fn of(&mut self, h: &ExportHeader) -> Result<(TargetPlan, bool), PlanError> {
+        let key = (h.source_db.clone(), h.tenant.clone());
+        if let Some(tp) = self.by_tenant.get(&key) {
+            return Ok((tp.clone(), false));
+        }
+        let rules = Rules::from_settings(self.settings);
+        let tp = target_plan(&rules.targets, &h.source_db, self.existing, &h.tenant);
+        let new = match self.owners.insert(tp.database.clone(), h.tenant.clone()) {
+            Some(first) if first != h.tenant => {
+                return Err(PlanError::TargetCollision {
+                    target: tp.database,
+                    first,
+                    second: h.tenant.clone(),
+                })
+            }
+            Some(_) => false,
+            None => true,
+        };
+        self.by_tenant.insert(key, tp.clone());
+        Ok((tp, new))
+    }
+}
+
+/// A closed file whose every measurement the ledger covers over its window: loaded
+/// before. Open files are loaded on every run.
+fn loaded(h: &ExportHeader, coverage: &Coverage, scope: &Scope) -> bool {
+    h.closed
+        && h.measurements
+            .iter()
+            .all(|m| coverage.get(scope, m).covers(h.window()))
+}
+
+/// Counts a file to load in its tenant's figures.
+fn count_file(tp: &mut TenantPlan, h: &ExportHeader) {
+    if h.closed {
+        tp.closed_chunks += 1;
+    } else {
+        tp.open_chunks += 1;
+    }
+    let window = h.window();
+    tp.range = Some(match tp.range {
+        Some(r) => Interval::new(r.start.min(window.start), r.end.max(window.end)),
+        None => window,
+    });
+}
+
+impl ImportPlan {
+    /// Adds a file to load into `target`: a chunk, and the file behind it. A file
+    /// without measurements has nothing to load.
+    fn add(&mut self, f: &ExportFile, target: TargetPlan) {
+        let h = &f.header;
+        let Some(first) = h.measurements.first() else {
+            return;
+        };
+        self.files
+            .entry((target.database.clone(), h.tenant.clone(), first.clone()))
+            .or_default()
+            .push(ImportSource {
+                window: h.window(),
+                measurements: h.measurements.clone(),
+                path: f.path.clone(),
+                source: (h.source_db.clone(), h.source_rp.clone()),
+            });
+        self.plan.chunks.push(Chunk {
+            tenant: h.tenant.clone(),
+            target: target.database,
+            target_rp: target.retention_policy,
+            measurements: h.measurements.clone(),
+            window: h.window(),
+            unit: h.unit,
+            closed: h.closed,
+            retention_ns: target.retention_ns,
+        });
+    }
+
+    /// The plan's chunks grouped by the source database and policy of their files, so
+    /// each ledger record can name the ones its file came from.
+    pub fn by_source(&self) -> BTreeMap<(String, String), Plan> {
+        let mut groups: BTreeMap<(String, String), Plan> = BTreeMap::new();
+        for c in &self.plan.chunks {
+            let src = find_source(&self.files, c)
+                .map(|f| f.source.clone())
+                .unwrap_or_default();
+            groups
+                .entry(src)
+                .or_insert_with(|| Plan {
+                    now_ns: self.plan.now_ns,
+                    ..Plan::default()
+                })
+                .chunks
+                .push(c.clone());
+        }
+        groups
+    }
+}
+
+/// The file a chunk (or a piece the copier split off it) comes from.
+fn find_source<'a>(files: &'a FileIndex, chunk: &Chunk) -> Option<&'a ImportSource> {
+    let key = (
+        chunk.target.clone(),
+        chunk.tenant.clone(),
+        chunk.measurements.first()?.clone(),
+    );
+    files.get(&key)?.iter().find(|f| {
+        f.window.start <= chunk.window.start
+            && chunk.window.end <= f.window.end
+            && chunk
+                .measurements
+                .iter()
+                .all(|m| f.measurements.contains(m))
+    })
 }
 
 /// Reads the points of `path` inside `window` into batches. Blocking.
@@ -523,19 +602,7 @@ pub struct FileImport<'a> {
 impl FileImport<'_> {
     /// The file a chunk (or a piece of one) comes from.
     pub fn source(&self, chunk: &Chunk) -> Option<&ImportSource> {
-        let key = (
-            chunk.target.clone(),
-            chunk.tenant.clone(),
-            chunk.measurements.first()?.clone(),
-        );
-        self.files.get(&key)?.iter().find(|f| {
-            f.window.start <= chunk.window.start
-                && chunk.window.end <= f.window.end
-                && chunk
-                    .measurements
-                    .iter()
-                    .all(|m| f.measurements.contains(m))
-        })
+        find_source(self.files, chunk)
     }
 
     fn file(&self, chunk: &Chunk) -> Option<&Path> {
@@ -705,6 +772,47 @@ mod tests {
         let mut piece = ip.plan.chunks[0].clone();
         piece.window = Interval::new(12, 14);
         assert_eq!(t.file(&piece), Some(Path::new("d/a/2.lp.gz")));
+    }
+
+    /// An import plan's chunks group by the source database and policy of their
+    /// files, every chunk in exactly one group, in plan order, with the plan's `now`.
+    #[test]
+    fn import_plan_groups_chunks_by_source() {
+        let mut other_rp = header("a", &["cpu"], 10, 20, true);
+        other_rp.source_rp = "weekly".into();
+        let files = vec![
+            ExportFile {
+                path: "d/a/1.lp.gz".into(),
+                header: header("a", &["cpu"], 0, 10, true),
+            },
+            ExportFile {
+                path: "d/a/2.lp.gz".into(),
+                header: other_rp,
+            },
+            ExportFile {
+                path: "d/a/3.lp.gz".into(),
+                header: header("a", &["mem"], 20, 30, false),
+            },
+        ];
+        let ip = plan_import(
+            &files,
+            &settings(),
+            &BTreeMap::new(),
+            &Coverage::default(),
+            "file:///d",
+            "http://t",
+            7,
+        )
+        .unwrap();
+        let groups = ip.by_source();
+        let starts = |db: &str, rp: &str| -> Vec<i64> {
+            let plan = &groups[&(db.to_string(), rp.to_string())];
+            assert_eq!(plan.now_ns, 7);
+            plan.chunks.iter().map(|c| c.window.start).collect()
+        };
+        assert_eq!(groups.len(), 2);
+        assert_eq!(starts("monasca", "autogen"), vec![0, 20]);
+        assert_eq!(starts("monasca", "weekly"), vec![10]);
     }
 
     /// A written file reads back: header first, the same points, points outside the
