@@ -316,7 +316,7 @@ fn retention_policy_and_recent_history() {
     assert_eq!(rp.name, "2w");
     assert_eq!(rp.duration, "336h0m0s");
 
-    use influx_tenant_migrate::plan::planner::retention_floor;
+    use influx_tenant_migrate::plan::retention_floor;
     let floor_lo = retention_floor(start, 2 * WEEK); // nothing older than this can be copied
     let floor_hi = retention_floor(end, 2 * WEEK); // everything from this on must be
     let copied = dump(&server, "monasca_t1", None).unwrap();

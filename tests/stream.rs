@@ -1,7 +1,7 @@
 //! Cross-server streaming, export/import and transforms, against real `influxd`
 //! servers started by testkit and the tool's own binary.
 
-use influx_tenant_migrate::plan::target::target_database;
+use influx_tenant_migrate::plan::target_database;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};

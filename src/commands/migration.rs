@@ -13,7 +13,7 @@ use crate::copy::stream::{self, StreamCopy};
 use crate::core::clock::now_ns;
 use crate::influx::client::Client;
 use crate::influx::statement::Rp;
-use crate::ledger::{self, Coverage, Record};
+use crate::ledger::{self, Coverage};
 use crate::plan::catalog::Catalog;
 use crate::plan::planner::{self, Rules};
 use crate::plan::Plan;
@@ -32,8 +32,6 @@ pub struct Prepared {
     pub catalog: Catalog,
     /// What is left to do.
     pub plan: Plan,
-    /// The ledger's records.
-    pub records: Vec<Record>,
 }
 
 /// Where the per-tenant databases go.
@@ -99,7 +97,6 @@ pub async fn prepare_to(settings: &Settings, dest: &Destination) -> anyhow::Resu
         client,
         catalog,
         plan,
-        records: parsed.records,
     })
 }
 

@@ -2,8 +2,8 @@
 
 pub mod export;
 pub mod import;
-pub mod migration;
-pub mod pipeline;
+pub(crate) mod migration;
+pub(crate) mod pipeline;
 pub mod plan;
 pub mod run;
 pub mod status;

@@ -2,9 +2,9 @@
 //! does I/O or knows about InfluxDB's wire format.
 
 pub mod clock;
-pub mod field;
-pub mod interval;
-pub mod rewrite;
-pub mod secret;
-pub mod text;
+pub(crate) mod field;
+pub(crate) mod interval;
+pub(crate) mod rewrite;
+pub(crate) mod secret;
+pub(crate) mod text;
 pub mod window;

@@ -46,11 +46,6 @@ impl LineSplitter {
         self.scanned = 0;
         std::mem::take(&mut self.buf)
     }
-
-    /// Bytes held.
-    pub fn buffered(&self) -> usize {
-        self.buf.len()
-    }
 }
 
 #[derive(Debug, Deserialize)]

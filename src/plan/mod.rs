@@ -7,10 +7,13 @@
 //!
 //! This file holds the plan itself: [`Plan`], its [`Chunk`]s and per-tenant counts.
 
-pub mod batch;
-pub mod catalog;
-pub mod planner;
-pub mod target;
+pub(crate) mod batch;
+pub(crate) mod catalog;
+pub(crate) mod planner;
+pub(crate) mod target;
+
+pub use planner::retention_floor;
+pub use target::target_database;
 
 use crate::core::interval::Interval;
 use crate::core::window::TimeUnit;
