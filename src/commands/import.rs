@@ -4,12 +4,15 @@
 use crate::commands::pipeline::{self, Batch, Checks, Job, PlannedJob};
 use crate::config::Settings;
 use crate::copy::executor::Transfer;
-use crate::copy::files::{dir_url, list, plan_import, ExportFile, FileImport, ImportPlan};
+use crate::copy::files::{
+    dir_url, list, plan_import, ExportFile, FileImport, ImportPlan, ImportRules,
+};
 use crate::copy::stop::StopSignal;
 use crate::core::clock::now_ns;
 use crate::influx::client::{Client, Endpoint};
 use crate::ledger::{self, Coverage, SourceRef};
 use crate::plan::catalog::RetentionPolicy;
+use crate::plan::planner::Rules;
 use crate::plan::target::target_database;
 use crate::plan::Plan;
 use crate::source::discover as catalog;
@@ -78,9 +81,13 @@ impl Job for Import {
         let existing = existing_targets(&target, settings, &files).await?;
         let coverage = Coverage::from_records(&ledger::load(&settings.run.ledger)?.records);
         let dir_url = dir_url(&dir);
+        let rules = ImportRules {
+            tenants: &settings.tenants,
+            targets: Rules::from_settings(settings).targets,
+        };
         let plan = plan_import(
             &files,
-            settings,
+            &rules,
             &existing,
             &coverage,
             &dir_url,

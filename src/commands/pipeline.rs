@@ -88,7 +88,13 @@ pub async fn run<J: Job>(
         Ok(job) => copy_job(settings, job, stop).await,
         Err(e) => Err(e),
     };
-    let report = run_report::build(settings, started, clock.elapsed(), result.as_ref());
+    let report = run_report::build(
+        &settings.source,
+        &settings.run.ledger,
+        started,
+        clock.elapsed(),
+        result.as_ref(),
+    );
     if let Ok(summary) = &result {
         eprint!("{}", summary.render());
         if json {

@@ -15,7 +15,7 @@
 //! so reruns of either skip what is done. Open chunks (still receiving late points)
 //! are exported and imported on every run and never recorded, as in a copy.
 
-use crate::config::Settings;
+use crate::config::TenantSettings;
 use crate::copy::executor::Transfer;
 use crate::copy::stream::{write_batches, Batch, ChunkReader, PIPELINE_BATCHES};
 use crate::core::interval::Interval;
@@ -25,8 +25,7 @@ use crate::influx::error::ClientError;
 use crate::influx::lineproto::next_point;
 use crate::ledger::{Coverage, Scope, SourceRef};
 use crate::plan::catalog::RetentionPolicy;
-use crate::plan::planner::Rules;
-use crate::plan::target::{target_plan, TargetPlan};
+use crate::plan::target::{target_plan, TargetPlan, TargetRules};
 use crate::plan::{Chunk, Plan, PlanError, TenantPlan};
 
 use futures::future::BoxFuture;
@@ -345,7 +344,7 @@ pub struct ImportPlan {
 /// target server.
 pub fn plan_import(
     files: &[ExportFile],
-    settings: &Settings,
+    rules: &ImportRules<'_>,
     existing: &BTreeMap<String, Vec<RetentionPolicy>>,
     coverage: &Coverage,
     dir_url: &str,
@@ -355,14 +354,14 @@ pub fn plan_import(
     let mut out = ImportPlan::default();
     out.plan.now_ns = now_ns;
     let mut targets = ImportTargets {
-        settings,
+        rules: rules.targets,
         existing,
         by_tenant: BTreeMap::new(),
         owners: BTreeMap::new(),
     };
     for f in files {
         let h = &f.header;
-        if !settings.tenants.selects(&h.tenant) {
+        if !rules.tenants.selects(&h.tenant) {
             continue;
         }
         let (target, new) = targets.of(h)?;
@@ -398,9 +397,19 @@ pub fn plan_import(
     Ok(out)
 }
 
+/// The settings an import plan reads.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportRules<'a> {
+    /// Which tenants to import.
+    pub tenants: &'a TenantSettings,
+    /// How their target databases are named and which retention they get.
+    pub targets: TargetRules<'a>,
+}
+
 /// The target databases of an import, named as a copy names them, one tenant each.
 struct ImportTargets<'a> {
-    settings: &'a Settings,
+    /// Target names and retention.
+    rules: TargetRules<'a>,
     /// Databases and policies on the target server.
     existing: &'a BTreeMap<String, Vec<RetentionPolicy>>,
     /// Targets planned so far, by source database and tenant.
@@ -417,8 +426,7 @@ impl ImportTargets<'_> {
         if let Some(tp) = self.by_tenant.get(&key) {
             return Ok((tp.clone(), false));
         }
-        let rules = Rules::from_settings(self.settings);
-        let tp = target_plan(&rules.targets, &h.source_db, self.existing, &h.tenant);
+        let tp = target_plan(&self.rules, &h.source_db, self.existing, &h.tenant);
         let new = match self.owners.insert(tp.database.clone(), h.tenant.clone()) {
             Some(first) if first != h.tenant => {
                 return Err(PlanError::TargetCollision {
@@ -657,6 +665,7 @@ pub fn dir_url(dir: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Settings;
     use crate::influx::client::Endpoint;
     use crate::ledger::{self, Scope};
 
@@ -672,6 +681,14 @@ mod tests {
             end,
             unit: TimeUnit::Week,
             closed,
+        }
+    }
+
+    /// The import rules of `s`.
+    fn rules(s: &Settings) -> ImportRules<'_> {
+        ImportRules {
+            tenants: &s.tenants,
+            targets: crate::plan::planner::Rules::from_settings(s).targets,
         }
     }
 
@@ -739,7 +756,7 @@ mod tests {
         ]);
         let ip = plan_import(
             &files,
-            &s,
+            &rules(&s),
             &BTreeMap::new(),
             &cov,
             "file:///d",
@@ -794,9 +811,10 @@ mod tests {
                 header: header("a", &["mem"], 20, 30, false),
             },
         ];
+        let s = settings();
         let ip = plan_import(
             &files,
-            &settings(),
+            &rules(&s),
             &BTreeMap::new(),
             &Coverage::default(),
             "file:///d",

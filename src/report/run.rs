@@ -1,7 +1,7 @@
 //! The JSON run report (`run.report`): what one run did, per tenant, beside what the
 //! ledger says after it.
 
-use crate::config::Settings;
+use crate::config::SourceSettings;
 use crate::copy::tally::TenantRun;
 use crate::core::clock::rfc3339;
 use crate::ledger;
@@ -9,6 +9,7 @@ use crate::report::status::{self, TenantStatus};
 use crate::report::summary::RunSummary;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 /// One tenant in the run report.
@@ -51,7 +52,8 @@ pub struct RunReport {
 
 /// Builds the report of a finished run (or of one stopped by a fatal error).
 pub fn build(
-    settings: &Settings,
+    source: &SourceSettings,
+    ledger_path: &Path,
     started: SystemTime,
     elapsed: Duration,
     result: Result<&RunSummary, &anyhow::Error>,
@@ -60,7 +62,7 @@ pub fn build(
         Ok(s) => (Some(s.clone()), None, s.exit_code()),
         Err(e) => (None, Some(format!("{e:#}")), 2),
     };
-    let records = ledger::load(&settings.run.ledger)
+    let records = ledger::load(ledger_path)
         .map(|p| p.records)
         .unwrap_or_default();
     let failed = summary.as_ref().map_or(&[][..], |s| &s.failures[..]);
@@ -88,9 +90,9 @@ pub fn build(
         elapsed_secs: elapsed.as_secs_f64(),
         exit_code,
         error,
-        source: settings.source.url.clone(),
-        database: settings.source.database.clone(),
-        ledger: settings.run.ledger.display().to_string(),
+        source: source.url.clone(),
+        database: source.database.clone(),
+        ledger: ledger_path.display().to_string(),
         summary,
         tenants,
     }
