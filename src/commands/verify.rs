@@ -6,7 +6,7 @@ use crate::config::Settings;
 use crate::core::clock::now_ns;
 use crate::influx::client::Client;
 use crate::ledger::lock::RunLock;
-use crate::ledger::{self, LedgerWriter};
+use crate::ledger::{self, ChunkKey, LedgerWriter};
 use crate::source::discover as catalog;
 use crate::verify::checking::schema_differences;
 use crate::verify::figures::{
@@ -14,7 +14,7 @@ use crate::verify::figures::{
 };
 use crate::verify::select::{select, Selection};
 use futures::stream::{self, StreamExt};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// What `verify` checks.
 #[derive(Debug, Clone, Copy, Default)]
@@ -47,32 +47,68 @@ pub async fn verify(settings: &Settings, opts: VerifyOptions) -> anyhow::Result<
         all: opts.all,
     };
     let (chosen, out_of_scope) = select(&parsed.records, &selection);
-
     let mut report = VerifyReport::new(opts.all);
     report.records_out_of_scope = out_of_scope;
     let targets: BTreeSet<String> = chosen.iter().map(|r| r.scope.target.clone()).collect();
-    let mut retention: BTreeMap<(String, String), Option<i64>> = BTreeMap::new();
-    for t in targets.iter().filter(|t| dbs.contains(t)) {
-        for p in catalog::retention_policies(&client, t).await? {
-            retention.insert(
-                (t.clone(), p.name),
-                (p.duration_ns > 0).then_some(p.duration_ns),
-            );
-        }
-    }
+    let retention = target_retention(&client, &targets, &dbs).await?;
     let mut subjects: Vec<Subject> = chosen
         .iter()
         .map(|r| {
-            let ret = retention
-                .get(&(r.scope.target.clone(), r.scope.target_rp.clone()))
-                .copied()
-                .flatten();
-            Subject::from_record(r, ret)
+            let key = (r.scope.target.clone(), r.scope.target_rp.clone());
+            Subject::from_record(r, retention.get(&key).copied().flatten())
         })
         .collect();
     if opts.open {
-        let p = migration::prepare(settings).await?;
-        subjects.extend(p.plan.chunks.iter().filter(|c| !c.closed).map(|c| Subject {
+        subjects.extend(open_subjects(settings).await?);
+    }
+    let verifier = Verifier {
+        client: &client,
+        tag: &settings.tenants.tag,
+        fields: &source_fields,
+        tolerance: FLOAT_REL_TOLERANCE,
+    };
+    // --all checks verified chunks again; a second Verified line for one would say
+    // nothing new.
+    let already = ledger::verified_keys(&parsed.records);
+    let mut writer = LedgerWriter::open(&settings.run.ledger)?;
+    let concurrency = settings.run.concurrency.max(1);
+    check_all(
+        &verifier,
+        &subjects,
+        concurrency,
+        &already,
+        &mut writer,
+        &mut report,
+    )
+    .await?;
+    report.schema_differences = schema_differences(&client, &source_fields, &targets, &dbs).await?;
+    Ok(report)
+}
+
+/// The finite retention (ns) of each `(database, policy)` of the `targets` that
+/// exist (`dbs`).
+async fn target_retention(
+    client: &Client,
+    targets: &BTreeSet<String>,
+    dbs: &[String],
+) -> anyhow::Result<BTreeMap<(String, String), Option<i64>>> {
+    let mut retention = BTreeMap::new();
+    for t in targets.iter().filter(|t| dbs.contains(t)) {
+        for p in catalog::retention_policies(client, t).await? {
+            let finite = (p.duration_ns > 0).then_some(p.duration_ns);
+            retention.insert((t.clone(), p.name), finite);
+        }
+    }
+    Ok(retention)
+}
+
+/// The open chunks a run would copy now (`--open`): never recorded, so they have no
+/// record to mark verified.
+async fn open_subjects(settings: &Settings) -> anyhow::Result<Vec<Subject>> {
+    let p = migration::prepare(settings).await?;
+    let open = p.plan.chunks.iter().filter(|c| !c.closed);
+    Ok(open
+        .map(|c| Subject {
             tenant: c.tenant.clone(),
             source_db: p.catalog.database.clone(),
             source_rp: p.catalog.source_rp.clone(),
@@ -82,24 +118,24 @@ pub async fn verify(settings: &Settings, opts: VerifyOptions) -> anyhow::Result<
             window: c.window,
             retention_ns: c.retention_ns,
             record: None,
-        }));
-    }
+        })
+        .collect())
+}
 
-    let verifier = Verifier {
-        client: &client,
-        tag: &settings.tenants.tag,
-        fields: &source_fields,
-        tolerance: FLOAT_REL_TOLERANCE,
-    };
-    let mut writer = LedgerWriter::open(&settings.run.ledger)?;
+/// Checks every subject, `concurrency` at a time, appending a `Verified` line for each
+/// recorded chunk that agrees and is not verified `already`.
+async fn check_all(
+    verifier: &Verifier<'_>,
+    subjects: &[Subject],
+    concurrency: usize,
+    already: &HashSet<ChunkKey>,
+    writer: &mut LedgerWriter,
+    report: &mut VerifyReport,
+) -> anyhow::Result<()> {
     let now = now_ns();
-    let verifier = &verifier;
-    let mut checks = stream::iter(subjects.iter())
+    let mut checks = stream::iter(subjects)
         .map(|s| async move { (s, verifier.check(s, now).await) })
-        .buffer_unordered(settings.run.concurrency.max(1));
-    // --all checks verified chunks again; a second Verified line for one would say
-    // nothing new.
-    let already = ledger::verified_keys(&parsed.records);
+        .buffer_unordered(concurrency);
     while let Some((s, c)) = checks.next().await {
         if c.verdict == Verdict::Agreed {
             let new = s
@@ -113,8 +149,7 @@ pub async fn verify(settings: &Settings, opts: VerifyOptions) -> anyhow::Result<
         }
         report.add(c);
     }
-    report.schema_differences = schema_differences(&client, &source_fields, &targets, &dbs).await?;
-    Ok(report)
+    Ok(())
 }
 
 /// Runs `verify` and prints its report (JSON with `json`). Returns the exit code: 1
