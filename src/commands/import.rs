@@ -1,7 +1,7 @@
 //! `import`: exported files into per-tenant databases on the target server, as the
 //! [`Job`] it hands the pipeline.
 
-use crate::commands::pipeline::{self, Batch, Checks, Job, PlannedJob};
+use crate::commands::pipeline::{self, Checks, Job, PlannedJob, SourceChunks};
 use crate::config::Settings;
 use crate::copy::executor::Transfer;
 use crate::copy::files::{
@@ -152,10 +152,10 @@ impl PlannedJob for PlannedImport {
     }
 
     /// Records name the directory as source; the header's database and policy stay.
-    fn batches(&self) -> Vec<Batch<'_>> {
+    fn by_source(&self) -> Vec<SourceChunks<'_>> {
         self.by_source
             .iter()
-            .map(|((db, rp), plan)| Batch {
+            .map(|((db, rp), plan)| SourceChunks {
                 source: SourceRef {
                     url: &self.dir_url,
                     db,

@@ -4,7 +4,7 @@
 //! `plan` and `status --plan` call [`prepare`]: a run without the writes, so a dry run
 //! sees exactly what a run would do up to the first write.
 
-use crate::commands::pipeline::{Batch, Checks, Job, PlannedJob};
+use crate::commands::pipeline::{Checks, Job, PlannedJob, SourceChunks};
 use crate::config::Settings;
 use crate::copy::executor::{SelectInto, Transfer};
 use crate::copy::files::{self, FileExport};
@@ -214,8 +214,8 @@ impl PlannedJob for PlannedMigration {
         }
     }
 
-    fn batches(&self) -> Vec<Batch<'_>> {
-        vec![Batch {
+    fn by_source(&self) -> Vec<SourceChunks<'_>> {
+        vec![SourceChunks {
             source: self.prepared.catalog.source_ref(),
             plan: &self.prepared.plan,
         }]

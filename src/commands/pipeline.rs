@@ -47,7 +47,7 @@ pub trait PlannedJob {
     /// How a chunk's points get to the target.
     fn transfer<'a>(&'a self, settings: &'a Settings) -> Box<dyn Transfer + 'a>;
     /// The plan's chunks by the source their ledger records name, copied in this order.
-    fn batches(&self) -> Vec<Batch<'_>>;
+    fn by_source(&self) -> Vec<SourceChunks<'_>>;
     /// What `--verify` checks each closed chunk with, when it is on.
     fn checks<'a>(&'a self, settings: &'a Settings) -> Option<Checks<'a>>;
     /// Queries issued so far, on every server.
@@ -56,7 +56,7 @@ pub trait PlannedJob {
 
 /// Chunks whose ledger records name one source.
 #[derive(Debug)]
-pub struct Batch<'a> {
+pub struct SourceChunks<'a> {
     /// The source, as ledger scopes name it.
     pub source: SourceRef<'a>,
     /// The chunks.
@@ -137,7 +137,7 @@ async fn copy_job<J: Job>(
         None => &tally,
     };
     let opts = CopyOptions::from_settings(&settings.run);
-    let outcome = copy_batches(outer, job.batches(), &ledger, &opts, &progress, stop).await;
+    let outcome = copy_each_source(outer, job.by_source(), &ledger, &opts, &progress, stop).await;
     drop(reporter);
     let per_tenant = tally.figures(&outcome.failed);
     let mut summary = RunSummary::new(job.plan(), outcome, started.elapsed(), job.queries());
@@ -167,16 +167,16 @@ async fn ensure_targets(target: &Client, plan: &Plan) -> anyhow::Result<()> {
 }
 
 /// Copies batch after batch, until all ran or one was stopped.
-async fn copy_batches(
+async fn copy_each_source(
     transfer: &dyn Transfer,
-    batches: Vec<Batch<'_>>,
+    parts: Vec<SourceChunks<'_>>,
     ledger: &Mutex<LedgerWriter>,
     opts: &CopyOptions,
     progress: &Progress,
     stop: StopSignal,
 ) -> Outcome {
     let mut total = Outcome::default();
-    for b in batches {
+    for b in parts {
         let o = copy::copy_all(
             transfer,
             b.source,

@@ -10,14 +10,14 @@ struct Schema<'a> {
 }
 
 #[derive(Default)]
-struct Batch {
+struct Group {
     measurements: Vec<String>,
     fields: BTreeMap<String, FieldType>,
     tags: BTreeSet<String>,
     sealed: bool,
 }
 
-impl Batch {
+impl Group {
     /// A measurement fits when every field name it shares with the batch has the same
     /// single type (InfluxDB issue 9887: a multi-source SELECT INTO writes an integer
     /// field as float when another source has a float of that name) and no name is a
@@ -70,7 +70,7 @@ pub fn batches(
     tag_keys: &BTreeMap<String, BTreeSet<String>>,
     max: usize,
 ) -> Vec<Vec<String>> {
-    let mut out: Vec<Batch> = Vec::new();
+    let mut out: Vec<Group> = Vec::new();
     for m in measurements {
         let s = Schema {
             fields: fields.get(m),
@@ -79,7 +79,7 @@ pub fn batches(
         match out.iter_mut().find(|b| b.fits(&s, max)) {
             Some(b) => b.add(m, &s),
             None => {
-                let mut b = Batch::default();
+                let mut b = Group::default();
                 b.add(m, &s);
                 out.push(b);
             }
