@@ -1,10 +1,10 @@
 //! `import`: exported files into per-tenant databases on the target server.
 
 use crate::config::Settings;
-use crate::copy::executor::{self as copy, CopyOptions};
 use crate::copy::files::{dir_url, list, plan_import, FileImport, ImportPlan};
 use crate::copy::progress::Progress;
 use crate::copy::stop::StopSignal;
+use crate::copy::{self, CopyOptions};
 use crate::core::clock::now_ns;
 use crate::influx::client::Client;
 use crate::ledger::lock::RunLock;

@@ -4,11 +4,10 @@
 //! do up to the first write.
 
 use crate::config::Settings;
-use crate::copy::executor::Transfer;
-use crate::copy::executor::{self as copy, CopyOptions};
 use crate::copy::progress::Progress;
 use crate::copy::stop::StopSignal;
 use crate::copy::tally::Tally;
+use crate::copy::{self, CopyOptions, Transfer};
 use crate::core::clock::now_ns;
 use crate::influx::client::Client;
 use crate::influx::statement::Rp;
