@@ -3,11 +3,11 @@
 
 use crate::commands::pipeline::{self, Checks, Job, PlannedJob, SourceChunks};
 use crate::config::Settings;
-use crate::copy::executor::Transfer;
 use crate::copy::files::{
     dir_url, list, plan_import, ExportFile, FileImport, ImportPlan, ImportRules,
 };
 use crate::copy::stop::StopSignal;
+use crate::copy::Transfer;
 use crate::core::clock::now_ns;
 use crate::influx::client::{Client, Endpoint};
 use crate::ledger::{self, Coverage, SourceRef};

@@ -6,10 +6,10 @@
 
 use crate::commands::pipeline::{Checks, Job, PlannedJob, SourceChunks};
 use crate::config::Settings;
-use crate::copy::executor::{SelectInto, Transfer};
 use crate::copy::files::{self, FileExport};
 use crate::copy::select_into::RewrittenSelectInto;
 use crate::copy::stream::{self, StreamCopy};
+use crate::copy::{SelectInto, Transfer};
 use crate::core::clock::now_ns;
 use crate::influx::client::Client;
 use crate::influx::statement::Rp;

@@ -8,10 +8,10 @@
 //! source of each chunk.
 
 use crate::config::Settings;
-use crate::copy::executor::{self as copy, CopyOptions, Outcome, Transfer};
 use crate::copy::progress::Progress;
 use crate::copy::stop::StopSignal;
 use crate::copy::tally::Tally;
+use crate::copy::{self, CopyOptions, Outcome, Transfer};
 use crate::influx::client::Client;
 use crate::ledger::lock::RunLock;
 use crate::ledger::{LedgerWriter, SourceRef};

@@ -16,8 +16,8 @@
 //! are exported and imported on every run and never recorded, as in a copy.
 
 use crate::config::TenantSettings;
-use crate::copy::executor::Transfer;
 use crate::copy::stream::{write_batches, Batch, ChunkReader, PIPELINE_BATCHES};
+use crate::copy::transfer::Transfer;
 use crate::core::interval::Interval;
 use crate::core::window::TimeUnit;
 use crate::influx::client::Client;

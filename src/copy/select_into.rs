@@ -1,12 +1,15 @@
-//! Optional changes made on the way to the target: tags dropped (for example the
-//! now-redundant tenant tag) and measurements renamed by regex. Applied to points when
-//! they are streamed ([`crate::influx::lineproto`]) and, server-side, by rewriting the
-//! `SELECT INTO` statements ([`RewrittenSelectInto`]).
+//! Server-side copies: `SELECT ... INTO` on the server that holds both the source and
+//! the target databases, plain ([`SelectInto`]) or with a rewrite ([`RewrittenSelectInto`]).
+//!
+//! A rewrite is the optional changes made on the way to the target: tags dropped (for
+//! example the now-redundant tenant tag) and measurements renamed by regex. Applied to
+//! points when they are streamed ([`crate::influx::lineproto`]) and, server-side, by
+//! rewriting the `SELECT INTO` statements.
 //!
 //! The ledger does not record transforms: coverage says which source points reached
 //! which target database, whatever they were renamed to.
 
-use crate::copy::executor::Transfer;
+use crate::copy::transfer::Transfer;
 use crate::core::rewrite::Rewrite;
 use crate::influx::answer::written;
 use crate::influx::client::Client;
@@ -15,6 +18,47 @@ use crate::influx::statement::{self as influxql, Rp};
 use crate::plan::Chunk;
 use futures::future::BoxFuture;
 use std::collections::{BTreeMap, BTreeSet};
+
+/// Server-side copy: one `SELECT * INTO ... GROUP BY *` per chunk, on the server
+/// that holds both the source and the target databases.
+#[derive(Debug, Clone)]
+pub struct SelectInto<'a> {
+    /// Client of the server.
+    pub client: &'a Client,
+    /// Source database and retention policy.
+    pub source: Rp<'a>,
+    /// Tenant tag key.
+    pub tag: &'a str,
+}
+
+impl Transfer for SelectInto<'_> {
+    fn target_url(&self) -> &str {
+        ""
+    }
+
+    fn describe(&self, chunk: &Chunk) -> String {
+        let target = Rp {
+            db: &chunk.target,
+            rp: &chunk.target_rp,
+        };
+        influxql::select_into(
+            &self.source,
+            &target,
+            &chunk.measurements,
+            self.tag,
+            &chunk.tenant,
+            chunk.window,
+        )
+    }
+
+    fn transfer<'a>(&'a self, chunk: &'a Chunk) -> BoxFuture<'a, Result<u64, ClientError>> {
+        Box::pin(async move {
+            let q = self.describe(chunk);
+            let r = self.client.query(Some(self.source.db), &q).await?;
+            Ok(written(&r))
+        })
+    }
+}
 
 /// The `SELECT INTO` statements that copy one chunk with a rewrite. Measurements that
 /// keep their names share one statement into `:MEASUREMENT`; a renamed measurement

@@ -9,7 +9,7 @@
 
 use crate::influx::client::Client;
 
-use crate::copy::executor::Transfer;
+use crate::copy::transfer::Transfer;
 use crate::core::field::FieldTypes;
 use crate::core::rewrite::Rewrite;
 use crate::influx::error::ClientError;

@@ -1,6 +1,7 @@
 //! Per-tenant figures counted while a run copies: a [`Transfer`] wrapper.
 
-use crate::copy::executor::{FailedChunk, Transfer};
+use crate::copy::outcome::FailedChunk;
+use crate::copy::transfer::Transfer;
 use crate::influx::error::ClientError;
 use crate::plan::Chunk;
 use futures::future::BoxFuture;

@@ -109,12 +109,8 @@ impl IntervalSet {
         &self.parts
     }
 
-    /// Total nanoseconds covered.
-    pub fn total_len(&self) -> i64 {
-        self.parts.iter().map(Interval::len).sum()
-    }
-
     /// True when nothing is covered.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.parts.is_empty()
     }

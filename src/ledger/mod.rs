@@ -401,11 +401,6 @@ impl LedgerWriter {
         self.file.write_all(line.as_bytes()).map_err(io_err)?;
         self.file.sync_data().map_err(io_err)
     }
-
-    /// The ledger's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
 }
 
 #[cfg(test)]

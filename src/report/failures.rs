@@ -4,7 +4,7 @@
 //! Written atomically after every run that had failures, removed after a run without
 //! any: the file always describes the last run.
 
-use crate::copy::executor::FailedChunk;
+use crate::copy::FailedChunk;
 use crate::ledger::atomic::{remove_if_exists, write_atomic, AtomicWriteError};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! the failure report, no server needed) and, with `--plan`, open and pending (which
 //! need the server: they are what a run would copy now).
 
-use crate::copy::executor::FailedChunk;
+use crate::copy::FailedChunk;
 use crate::core::interval::Interval;
 use crate::core::text::table;
 use crate::core::window::format_ns;

@@ -1,7 +1,7 @@
 //! What the commands print: the run summary, the plan and the ledger status, as
 //! aligned text for people and JSON for tools.
 
-use crate::copy::executor::{FailedChunk, Outcome};
+use crate::copy::{FailedChunk, Outcome};
 use crate::core::text::table;
 use crate::core::window::format_ns;
 use crate::plan::Plan;

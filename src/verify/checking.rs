@@ -1,7 +1,7 @@
 //! `run --verify`: each closed chunk checked right after its copy, through a
 //! [`Transfer`] wrapper, and recorded as verified when it agrees.
 
-use crate::copy::executor::Transfer;
+use crate::copy::Transfer;
 use crate::core::clock::now_ns;
 use crate::core::field::FieldTypes;
 use crate::influx::client::Client;

@@ -1,0 +1,155 @@
+//! Splitting a chunk that failed into smaller ones.
+
+use crate::core::interval::Interval;
+use crate::influx::error::{ClientError, FailureClass};
+use crate::plan::Chunk;
+
+/// The pieces to copy instead of a chunk that failed with `e`, if splitting can help:
+/// not after a permanent failure, and not when the server is unreachable (smaller
+/// queries help a server that is struggling, not one that is gone).
+pub fn split_after(chunk: &Chunk, e: &ClientError) -> Option<Vec<Chunk>> {
+    let unreachable = matches!(e, ClientError::Unreachable { .. });
+    if e.class() == FailureClass::Permanent || unreachable {
+        return None;
+    }
+    split_chunk(chunk, e)
+}
+
+/// The pieces a failed chunk is split into: by measurements when the series limit was
+/// hit (a shorter window has as many series), else by time into the next smaller unit
+/// that actually divides the window, else by measurements.
+pub fn split_chunk(chunk: &Chunk, e: &ClientError) -> Option<Vec<Chunk>> {
+    if series_limit(e) {
+        return by_measurements(chunk);
+    }
+    let mut unit = chunk.unit.smaller();
+    while let Some(u) = unit {
+        if u.nanos() < chunk.window.len() {
+            return Some(
+                u.windows(chunk.window)
+                    .map(|w: Interval| Chunk {
+                        window: w,
+                        unit: u,
+                        ..chunk.clone()
+                    })
+                    .collect(),
+            );
+        }
+        unit = u.smaller();
+    }
+    by_measurements(chunk)
+}
+
+fn series_limit(e: &ClientError) -> bool {
+    e.to_string().contains("max-select-series")
+}
+
+/// The chunk's measurements in two halves, same window; `None` for one measurement.
+fn by_measurements(chunk: &Chunk) -> Option<Vec<Chunk>> {
+    (chunk.measurements.len() > 1).then(|| {
+        let mid = chunk.measurements.len() / 2;
+        [&chunk.measurements[..mid], &chunk.measurements[mid..]]
+            .into_iter()
+            .map(|ms| Chunk {
+                measurements: ms.to_vec(),
+                ..chunk.clone()
+            })
+            .collect()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::window::{TimeUnit, DAY, HOUR, WEEK};
+
+    fn chunk(unit: TimeUnit, w: Interval, ms: &[&str]) -> Chunk {
+        Chunk {
+            tenant: "t".into(),
+            target: "db_t".into(),
+            target_rp: "autogen".into(),
+            measurements: ms.iter().map(|s| s.to_string()).collect(),
+            window: w,
+            unit,
+            closed: true,
+            retention_ns: None,
+        }
+    }
+
+    fn stmt(m: &str) -> ClientError {
+        ClientError::Statement { message: m.into() }
+    }
+
+    /// A week splits into seven days, a day into 24 hours, keeping the measurements.
+    #[test]
+    fn split_by_time() {
+        let w = Interval::new(4 * DAY, 4 * DAY + WEEK);
+        let parts = split_chunk(&chunk(TimeUnit::Week, w, &["a", "b"]), &stmt("timeout")).unwrap();
+        assert_eq!(parts.len(), 7);
+        assert!(parts
+            .iter()
+            .all(|p| p.unit == TimeUnit::Day && p.measurements.len() == 2));
+        assert_eq!(parts[0].window.start, w.start);
+        assert_eq!(parts[6].window.end, w.end);
+        let d = split_chunk(&parts[0], &stmt("timeout")).unwrap();
+        assert_eq!(d.len(), 24);
+    }
+
+    /// A clipped (short) window skips units it already fits in.
+    #[test]
+    fn split_skips_units_that_do_not_divide() {
+        let w = Interval::new(4 * DAY, 4 * DAY + 2 * HOUR);
+        let parts = split_chunk(&chunk(TimeUnit::Week, w, &["a"]), &stmt("timeout")).unwrap();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[0].unit, TimeUnit::Hour);
+    }
+
+    /// The series limit splits the measurements, not the time; one measurement at the
+    /// smallest unit cannot be split.
+    #[test]
+    fn split_by_measurements() {
+        let w = Interval::new(0, WEEK);
+        let parts = split_chunk(
+            &chunk(TimeUnit::Week, w, &["a", "b", "c"]),
+            &stmt("max-select-series limit exceeded"),
+        )
+        .unwrap();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[0].window, w);
+        assert!(split_chunk(
+            &chunk(TimeUnit::Week, w, &["a"]),
+            &stmt("max-select-series limit exceeded")
+        )
+        .is_none());
+        let tiny = chunk(TimeUnit::Minute, Interval::new(0, 60_000_000_000), &["a"]);
+        assert!(split_chunk(&tiny, &stmt("timeout")).is_none());
+    }
+
+    /// A chunk is split after a too-big or transient failure, never after a permanent
+    /// one or when the server cannot be reached at all.
+    #[test]
+    fn split_after_depends_on_the_failure() {
+        let c = chunk(
+            TimeUnit::Week,
+            Interval::new(4 * DAY, 4 * DAY + WEEK),
+            &["a", "b"],
+        );
+        let http = |status| ClientError::Http {
+            url: "u".into(),
+            status,
+            message: String::new(),
+        };
+        assert_eq!(
+            split_after(&c, &stmt("query-timeout limit exceeded")).map(|p| p.len()),
+            Some(7)
+        );
+        assert_eq!(split_after(&c, &http(503)).map(|p| p.len()), Some(7));
+        assert!(split_after(&c, &stmt("database not found: x")).is_none());
+        assert!(split_after(&c, &http(403)).is_none());
+        let gone = ClientError::Unreachable {
+            url: "u".into(),
+            reason: "refused".into(),
+        };
+        assert!(split_after(&c, &gone).is_none());
+    }
+}
