@@ -16,7 +16,7 @@
 //! are exported and imported on every run and never recorded, as in a copy.
 
 use crate::config::TenantSettings;
-use crate::copy::stream::{write_batches, Batch, ChunkReader, PIPELINE_BATCHES};
+use crate::copy::stream::{write_batches, ChunkReader, LineBatch, PIPELINE_BATCHES};
 use crate::copy::transfer::Transfer;
 use crate::core::interval::Interval;
 use crate::core::window::TimeUnit;
@@ -135,7 +135,7 @@ fn sync_dir(dir: &Path) -> Result<(), ClientError> {
 fn write_file(
     path: &Path,
     header: &ExportHeader,
-    mut rx: mpsc::Receiver<Batch>,
+    mut rx: mpsc::Receiver<LineBatch>,
     mut commit: oneshot::Receiver<()>,
 ) -> Result<u64, ClientError> {
     let parent = path
@@ -538,7 +538,7 @@ fn read_file(
     path: &Path,
     window: Interval,
     batch_points: usize,
-    tx: mpsc::Sender<Batch>,
+    tx: mpsc::Sender<LineBatch>,
 ) -> Result<u64, ClientError> {
     let err = |e: std::io::Error| file_error(path, e);
     let file = File::open(path).map_err(err)?;
@@ -546,7 +546,7 @@ fn read_file(
     let mut buf: Vec<u8> = Vec::with_capacity(256 * 1024);
     let mut piece = vec![0u8; 64 * 1024];
     let (mut start, mut eof, mut sent) = (0usize, false, 0u64);
-    let mut batch = Batch::default();
+    let mut batch = LineBatch::default();
     loop {
         while let Some(p) = next_point(&buf[start..], eof) {
             let bytes = &buf[start..start + p.len];
@@ -855,7 +855,7 @@ mod tests {
         let lines = "m,t=a s=\"x\ny\" 5\nm v=1.0 50\nm v=2.0 150\n";
         let (tx, rx) = mpsc::channel(4);
         let (ctx, crx) = oneshot::channel();
-        tx.try_send(Batch {
+        tx.try_send(LineBatch {
             text: lines.into(),
             points: 3,
         })
@@ -878,7 +878,7 @@ mod tests {
         let path2 = file_path(dir.path(), "monasca", "autogen", &other);
         let (tx, rx) = mpsc::channel(4);
         let (ctx, crx) = oneshot::channel::<()>();
-        tx.try_send(Batch {
+        tx.try_send(LineBatch {
             text: "m v=1.0 150\n".into(),
             points: 1,
         })

@@ -25,7 +25,7 @@ pub const PIPELINE_BATCHES: usize = 2;
 
 /// Line protocol for one write request.
 #[derive(Debug, Default)]
-pub struct Batch {
+pub struct LineBatch {
     /// Lines, each ending with a newline.
     pub text: String,
     /// Points in `text`.
@@ -66,13 +66,17 @@ impl ChunkReader<'_> {
     /// Reads the chunk and sends its points in batches; returns the points sent. Stops
     /// early, without error, when the receiver is gone (the writer failed, and its
     /// error is the one to report).
-    pub async fn read(&self, chunk: &Chunk, tx: &mpsc::Sender<Batch>) -> Result<u64, ClientError> {
+    pub async fn read(
+        &self,
+        chunk: &Chunk,
+        tx: &mpsc::Sender<LineBatch>,
+    ) -> Result<u64, ClientError> {
         let q = self.query(chunk);
         let mut resp = self
             .client
             .query_chunked(self.source.db, &q, self.chunk_size)
             .await?;
-        let mut batch = Batch::default();
+        let mut batch = LineBatch::default();
         let mut sent = 0u64;
         while let Some(series) = resp.next_series().await? {
             for s in &series {
@@ -104,7 +108,7 @@ pub async fn write_batches(
     target: &Client,
     db: &str,
     rp: &str,
-    mut rx: mpsc::Receiver<Batch>,
+    mut rx: mpsc::Receiver<LineBatch>,
 ) -> Result<u64, ClientError> {
     let mut written = 0;
     while let Some(b) = rx.recv().await {
