@@ -1,6 +1,9 @@
 //! Cross-server streaming, export/import and transforms, against real `influxd`
 //! servers started by testkit and the tool's own binary.
 
+mod common;
+
+use common::gauge;
 use influx_tenant_migrate::plan::target_database;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -403,30 +406,6 @@ fn with_outputs(
     let report = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     let metrics = std::fs::read_to_string(&metrics).expect("the metrics are written");
     (out, report, metrics)
-}
-
-/// The gauge `influx_tenant_migrate_<name>` with `labels` in a Prometheus text file,
-/// parsed by openmetrics-parser.
-fn gauge(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    let parsed = openmetrics_parser::prometheus::parse_prometheus(text)
-        .unwrap_or_else(|e| panic!("{e:?}\n{text}"));
-    let family = parsed
-        .families
-        .get(&format!("influx_tenant_migrate_{name}"))
-        .unwrap_or_else(|| panic!("no {name} in\n{text}"));
-    let sample = family
-        .iter_samples()
-        .find(|s| {
-            let ls = s.get_labelset().unwrap();
-            labels
-                .iter()
-                .all(|(k, v)| ls.get_label_value(k) == Some(*v))
-        })
-        .unwrap_or_else(|| panic!("no {name} {labels:?} in\n{text}"));
-    match &sample.value {
-        openmetrics_parser::PrometheusValue::Gauge(n) => n.as_f64(),
-        other => panic!("{name} is not a gauge: {other:?}"),
-    }
 }
 
 /// Asserts a successful run's report and metrics: exit code 0, and for every tenant

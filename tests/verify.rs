@@ -1,6 +1,9 @@
 //! Verification, plan schema checks, run report and metrics, against real `influxd`
 //! servers (testkit), through the binary.
 
+mod common;
+
+use common::gauge;
 use influx_tenant_migrate::core::window::{TimeUnit, DAY};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -417,30 +420,7 @@ fn report_and_metrics_match_ledger() {
     );
 
     let text = std::fs::read_to_string(&metrics).unwrap();
-    let parsed = openmetrics_parser::prometheus::parse_prometheus(&text)
-        .unwrap_or_else(|e| panic!("{e:?}\n{text}"));
-    let family = |name: &str| {
-        parsed
-            .families
-            .get(&format!("influx_tenant_migrate_{name}"))
-            .unwrap_or_else(|| panic!("no {name} in\n{text}"))
-    };
-    let value = |name: &str, labels: &[(&str, &str)]| -> f64 {
-        let f = family(name);
-        let s = f
-            .iter_samples()
-            .find(|s| {
-                let ls = s.get_labelset().unwrap();
-                labels
-                    .iter()
-                    .all(|(k, v)| ls.get_label_value(k) == Some(*v))
-            })
-            .unwrap_or_else(|| panic!("no {name} {labels:?} in\n{text}"));
-        match &s.value {
-            openmetrics_parser::PrometheusValue::Gauge(n) => n.as_f64(),
-            other => panic!("{name} is not a gauge: {other:?}"),
-        }
-    };
+    let value = |name: &str, labels: &[(&str, &str)]| gauge(&text, name, labels);
     for (t, (chunks, points, verified)) in &ledger {
         assert_eq!(value("ledger_points", &[("tenant", t)]), *points as f64);
         assert_eq!(

@@ -191,3 +191,27 @@ pub fn assert_tenant_exact_sliced(
     }
     assert!(total > 0, "tenant {tenant} has no source points");
 }
+
+/// The value of the gauge `influx_tenant_migrate_<name>` with `labels` in a Prometheus text file,
+/// parsed by openmetrics-parser.
+pub fn gauge(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    let parsed = openmetrics_parser::prometheus::parse_prometheus(text)
+        .unwrap_or_else(|e| panic!("{e:?}\n{text}"));
+    let family = parsed
+        .families
+        .get(&format!("influx_tenant_migrate_{name}"))
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"));
+    let sample = family
+        .iter_samples()
+        .find(|s| {
+            let ls = s.get_labelset().unwrap();
+            labels
+                .iter()
+                .all(|(k, v)| ls.get_label_value(k) == Some(*v))
+        })
+        .unwrap_or_else(|| panic!("no {name} {labels:?} in\n{text}"));
+    match &sample.value {
+        openmetrics_parser::PrometheusValue::Gauge(n) => n.as_f64(),
+        other => panic!("{name} is not a gauge: {other:?}"),
+    }
+}
