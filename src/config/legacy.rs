@@ -666,7 +666,7 @@ pub fn parse_ini(text: &str) -> Result<Vec<IniEntry>, (usize, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::window::{parse_rfc3339_ns, DAY, HOUR, WEEK};
+    use crate::core::window::{parse_time_ns, DAY, HOUR, WEEK};
 
     const CONF: &str = "\
 [DEFAULT]
@@ -786,19 +786,16 @@ port = not-ours
     /// contain it.
     #[test]
     fn offsets_to_bounds() {
-        let now = parse_rfc3339_ns("2024-03-13T10:30:00Z").unwrap(); // a Wednesday
+        let now = parse_time_ns("2024-03-13T10:30:00Z").unwrap(); // a Wednesday
         let (from, to) = bounds(TimeUnit::Week, 0, 2, now).unwrap();
         assert_eq!(format_ns(from.unwrap()), "2024-02-26T00:00:00Z");
         assert_eq!(to, None);
         let (from, to) = bounds(TimeUnit::Day, 1, 3, now).unwrap();
         assert_eq!(
             from.unwrap(),
-            parse_rfc3339_ns("2024-03-10T00:00:00Z").unwrap()
+            parse_time_ns("2024-03-10T00:00:00Z").unwrap()
         );
-        assert_eq!(
-            to.unwrap(),
-            parse_rfc3339_ns("2024-03-13T00:00:00Z").unwrap()
-        );
+        assert_eq!(to.unwrap(), parse_time_ns("2024-03-13T00:00:00Z").unwrap());
         assert!(from.unwrap() <= now - 3 * DAY && to.unwrap() > now - DAY);
         let (from, to) = bounds(TimeUnit::Hour, 2, 5, now).unwrap();
         assert_eq!(from.unwrap(), now - 5 * HOUR - 30 * 60 * 1_000_000_000);
@@ -836,7 +833,7 @@ port = not-ours
     /// TOML file; an old and a new flag for one setting are refused.
     #[test]
     fn layers_and_conflicts() {
-        let now = parse_rfc3339_ns("2024-03-13T10:30:00Z").unwrap();
+        let now = parse_time_ns("2024-03-13T10:30:00Z").unwrap();
         let opts = LegacyOpts {
             migrate_skip_regex: Some("^log".into()),
             ..LegacyOpts::default()

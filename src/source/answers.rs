@@ -221,7 +221,7 @@ pub fn shard_ranges(r: &StatementResult, db: &str, rp: &str) -> Vec<Interval> {
                 if let Some(n) = v.as_i64() {
                     return Some(n);
                 }
-                crate::core::window::parse_rfc3339_ns(v.as_str()?).ok()
+                crate::core::window::parse_time_ns(v.as_str()?).ok()
             };
             if let (Some(a), Some(b)) = (time("start_time"), time("end_time")) {
                 set.insert(Interval::new(a, b));
@@ -262,7 +262,7 @@ pub fn extents(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::window::parse_rfc3339_ns;
+    use crate::core::window::parse_time_ns;
 
     fn answer(json: &str) -> StatementResult {
         serde_json::from_str(json).unwrap()
@@ -436,8 +436,8 @@ mod tests {
         )
         .unwrap();
         let got = shard_ranges(&r, "monasca", "autogen");
-        let a = parse_rfc3339_ns("2024-01-01T00:00:00Z").unwrap();
-        let b = parse_rfc3339_ns("2024-01-15T00:00:00Z").unwrap();
+        let a = parse_time_ns("2024-01-01T00:00:00Z").unwrap();
+        let b = parse_time_ns("2024-01-15T00:00:00Z").unwrap();
         assert_eq!(got, vec![Interval::new(a, b)]);
     }
 
@@ -448,7 +448,7 @@ mod tests {
         let r = answer(
             r#"{"statement_id":0,"series":[{"name":"monasca","columns":["id","database","retention_policy","shard_group","start_time","end_time","expiry_time","owners"],"values":[[1,"monasca","autogen",1,"2024-01-01T00:00:00Z","2024-01-08T00:00:00Z","2024-01-08T00:00:00Z",""],[5,"monasca","autogen",5,"2024-02-05T00:00:00Z","2024-02-12T00:00:00Z","2024-02-12T00:00:00Z",""]]}]}"#,
         );
-        let t = |s: &str| parse_rfc3339_ns(s).unwrap();
+        let t = |s: &str| parse_time_ns(s).unwrap();
         assert_eq!(
             shard_ranges(&r, "monasca", "autogen"),
             vec![
