@@ -54,7 +54,7 @@ fn example_config_uncommented_loads_with_defaults() {
     );
     let show = |s: &config::Settings| {
         format!(
-            "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+            "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
             s.source,
             s.tenants,
             s.skip_measurements,
@@ -62,7 +62,8 @@ fn example_config_uncommented_loads_with_defaults() {
             s.retention.default,
             s.run,
             s.log,
-            s.retention.default_name
+            s.retention.default_name,
+            s.retention.shard_duration
         )
     };
     assert_eq!(show(&from_file), show(&defaults));
@@ -93,6 +94,10 @@ fn persister_conf_loads_under_toml() {
     assert_eq!(s.source.username.as_deref(), Some("mon_persister"));
     assert_eq!(s.source.password.as_ref().unwrap().expose(), "pw");
     assert_eq!(s.retention.policy_name("any").as_deref(), Some("48h"));
+    assert!(
+        s.retention.default_from_persister,
+        "plan names persister.conf"
+    );
     // The old tool's default end offset (520 weeks) became a lower bound.
     assert!(s.window.from.is_some());
 
@@ -115,6 +120,19 @@ fn persister_conf_loads_under_toml() {
     assert_eq!(s.source.database, "from_toml");
     assert_eq!(s.source.url, "http://flag:1");
     assert_eq!(s.source.username.as_deref(), Some("mon_persister"));
+
+    // An explicit --default-retention wins over default_retention_hours, and says so.
+    let cli = Cli::parse_from([
+        "itm",
+        "plan",
+        "--config-file",
+        conf.to_str().unwrap(),
+        "--default-retention",
+        "3d",
+    ]);
+    let s = cli.load(1_700_000_000_000_000_000).unwrap();
+    assert_eq!(s.retention.policy_name("any").as_deref(), Some("3d"));
+    assert!(!s.retention.default_from_persister);
 }
 
 /// A broken persister.conf stops the binary with exit code 2 and one line naming the

@@ -155,6 +155,12 @@ pub struct RetentionArgs {
     /// `retention.policy_names`.
     #[arg(long, value_name = "NAMING")]
     pub retention_policy_names: Option<String>,
+    /// Shard group duration of the policies the tool creates (at least 1h, at most the
+    /// policy's duration). Default InfluxDB's guidance for the policy's duration (up to
+    /// 1d: 6h, up to 7d: 1d, up to 13w: 7d, longer: 30d, infinite: 52w); overrides
+    /// `retention.shard_duration`. Existing policies are never altered.
+    #[arg(long, value_name = "DURATION")]
+    pub shard_duration: Option<String>,
 }
 
 impl SettingFlags for RetentionArgs {
@@ -162,6 +168,24 @@ impl SettingFlags for RetentionArgs {
         o.list("retention.tenants", &self.retention);
         o.text("retention.default", &self.default_retention);
         o.text("retention.policy_names", &self.retention_policy_names);
+        o.text("retention.shard_duration", &self.shard_duration);
+    }
+}
+
+/// Users' privileges on the tenant databases.
+#[derive(Debug, Args, Default, Clone)]
+#[command(next_help_heading = "Tenants")]
+pub struct GrantArgs {
+    /// Do not grant the source's non-admin users their privilege (READ, WRITE, ALL)
+    /// on the tenant databases. Default: grant them (needs admin rights); overrides
+    /// `tenants.grant_privileges` (with false).
+    #[arg(long)]
+    pub no_grants: bool,
+}
+
+impl SettingFlags for GrantArgs {
+    fn add_to(&self, o: &mut Overrides) {
+        o.switch_off("tenants.grant_privileges", self.no_grants);
     }
 }
 
@@ -409,6 +433,9 @@ pub struct PlanningArgs {
     /// Target retention.
     #[command(flatten)]
     pub retention: RetentionArgs,
+    /// Users' privileges on the targets.
+    #[command(flatten)]
+    pub grants: GrantArgs,
     /// The ledger and the failure report.
     #[command(flatten)]
     pub ledger: LedgerArgs,
@@ -430,6 +457,7 @@ impl SettingFlags for PlanningArgs {
             .add(&self.tenants)
             .add(&self.window)
             .add(&self.retention)
+            .add(&self.grants)
             .add(&self.ledger)
             .add(&self.queries)
             .add(&self.batch);

@@ -202,6 +202,10 @@ fn planning_cases() -> Vec<Case> {
         case("default-retention", "30d", |s| {
             s.retention.default == Some(days(30))
         }),
+        case("shard-duration", "2d", |s| {
+            s.retention.shard_duration == Some(days(2))
+        }),
+        switch("no-grants", |s| !s.tenants.grant_privileges),
         // As written, the policy keeps the name `--retention` gives it.
         case("retention-policy-names", "as-written", |s| {
             s.retention.names.get("ten").map(String::as_str) == Some("3w")

@@ -85,6 +85,7 @@ pub async fn prepare_to(settings: &Settings, dest: &Destination) -> anyhow::Resu
         }
         Destination::Files(dir) => {
             catalog.targets.clear();
+            catalog.grants = Some(Vec::new());
             catalog.target_url = files::dir_url(dir);
         }
     }

@@ -163,6 +163,14 @@ async fn ensure_targets(target: &Client, plan: &Plan) -> anyhow::Result<()> {
                 "cannot create target databases or retention policies on {}",
                 target.url()
             )
+        })?;
+    copy::ensure_grants(target, &plan.targets, &plan.grants)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot grant privileges on the target databases on {}",
+                target.url()
+            )
         })
 }
 

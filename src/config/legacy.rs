@@ -194,6 +194,10 @@ pub struct PersisterInflux {
 /// The persister's own default database name (oslo.config default of `database_name`).
 pub const PERSISTER_DEFAULT_DATABASE: &str = "mon";
 
+/// How the origin of a value read from persister.conf begins (error messages, and how
+/// `plan` tells a `default_retention_hours` policy from a `--default-retention` one).
+pub const PERSISTER_ORIGIN: &str = "in persister config";
+
 impl LegacyOpts {
     /// Whether any old flag (or a persister.conf) was given.
     pub fn used(&self) -> bool {
@@ -228,7 +232,7 @@ pub fn layers(opts: &LegacyOpts, now_ns: i64) -> Result<Layers, LegacyError> {
         .collect();
     out.base.origin = match names.len() {
         0 => "(migrate-to-db-per-tenant.py default)".to_string(),
-        _ => format!("in persister config {} [influxdb]", names.join(", ")),
+        _ => format!("{PERSISTER_ORIGIN} {} [influxdb]", names.join(", ")),
     };
     let base = &mut out.base.values;
     if !opts.persister_config.is_empty() {

@@ -56,6 +56,7 @@ pub(super) struct RawTenants {
     pub(super) target_template: String,
     pub(super) include: Vec<String>,
     pub(super) exclude: Vec<String>,
+    pub(super) grant_privileges: bool,
 }
 
 impl Default for RawTenants {
@@ -65,6 +66,7 @@ impl Default for RawTenants {
             target_template: "{database}_{tenant}".into(),
             include: vec![],
             exclude: vec![],
+            grant_privileges: true,
         }
     }
 }
@@ -104,6 +106,7 @@ pub(super) struct RawRetention {
     pub(super) default: String,
     pub(super) tenants: Vec<String>,
     pub(super) policy_names: PolicyNames,
+    pub(super) shard_duration: String,
 }
 
 impl Default for RawRetention {
@@ -112,6 +115,7 @@ impl Default for RawRetention {
             default: String::new(),
             tenants: vec![],
             policy_names: PolicyNames::Canonical,
+            shard_duration: String::new(),
         }
     }
 }

@@ -77,6 +77,8 @@ pub struct TenantSettings {
     pub include: Vec<Regex>,
     /// Tenants matching any of these are left out.
     pub exclude: Vec<Regex>,
+    /// Grant each non-admin user's privilege on the source on every tenant database.
+    pub grant_privileges: bool,
 }
 
 impl TenantSettings {
@@ -113,6 +115,11 @@ pub struct RetentionSettings {
     pub default_name: Option<String>,
     /// Policy names per tenant id when they are not the canonical ones.
     pub names: BTreeMap<String, String>,
+    /// `default` comes from a persister.conf's `default_retention_hours`.
+    pub default_from_persister: bool,
+    /// Shard group duration of the policies the tool creates; `None` = InfluxDB's
+    /// guidance for the policy's duration.
+    pub shard_duration: Option<Duration>,
 }
 
 impl RetentionSettings {
@@ -262,6 +269,7 @@ mod tests {
             target_template: "{database}_{tenant}".into(),
             include: vec![],
             exclude: vec![re("^test")],
+            grant_privileges: true,
         };
         assert!(t.selects("abc"));
         assert!(!t.selects("test1"));

@@ -198,6 +198,7 @@ fn tenants(t: RawTenants, c: &Check) -> Result<TenantSettings, ConfigError> {
         target_template: t.target_template,
         include: c.regexes("tenants.include", &t.include)?,
         exclude: c.regexes("tenants.exclude", &t.exclude)?,
+        grant_privileges: t.grant_privileges,
     })
 }
 
@@ -238,8 +239,16 @@ fn retention(r: RawRetention, c: &Check) -> Result<RetentionSettings, ConfigErro
             Some(d) => policy_name(c, as_written, "retention.default", d)?,
             None => None,
         },
+        default_from_persister: default_text.is_some()
+            && (c.origin)("retention.default").starts_with(super::legacy::PERSISTER_ORIGIN),
+        shard_duration: opt(r.shard_duration)
+            .map(|d| c.duration("retention.shard_duration", &d))
+            .transpose()?,
         ..RetentionSettings::default()
     };
+    if retention.shard_duration.is_some_and(|d| d < MIN_RETENTION) {
+        return Err(c.invalid("retention.shard_duration", "InfluxDB needs at least 1h"));
+    }
     for entry in &r.tenants {
         // Durations never contain '=', tenant ids may: split at the last one.
         let (tenant, dur) = entry.rsplit_once('=').ok_or_else(|| {

@@ -124,14 +124,61 @@ pub fn create_database(db: &str) -> String {
     format!("CREATE DATABASE {}", ident(db))
 }
 
-/// `CREATE RETENTION POLICY "name" ON "db" DURATION d REPLICATION 1 DEFAULT`.
-pub fn create_default_retention_policy(db: &str, name: &str, duration: &str) -> String {
+/// `CREATE DATABASE "db" WITH DURATION d REPLICATION 1 SHARD DURATION s NAME "rp"`:
+/// the database with `rp` as its only, default policy (no `autogen`), in one statement.
+pub fn create_database_with_policy(db: &str, rp: &str, duration: &str, shard: &str) -> String {
     format!(
-        "CREATE RETENTION POLICY {} ON {} DURATION {} REPLICATION 1 DEFAULT",
+        "CREATE DATABASE {} WITH DURATION {} REPLICATION 1 SHARD DURATION {} NAME {}",
+        ident(db),
+        duration,
+        shard,
+        ident(rp)
+    )
+}
+
+/// `CREATE RETENTION POLICY "name" ON "db" DURATION d REPLICATION 1 SHARD DURATION s
+/// DEFAULT`.
+pub fn create_sharded_default_policy(db: &str, name: &str, duration: &str, shard: &str) -> String {
+    format!(
+        "CREATE RETENTION POLICY {} ON {} DURATION {} REPLICATION 1 SHARD DURATION {} DEFAULT",
         ident(name),
         ident(db),
-        duration
+        duration,
+        shard
     )
+}
+
+/// `ALTER RETENTION POLICY "name" ON "db"`, with `DURATION d` when given and `DEFAULT`
+/// when `default`.
+pub fn alter_retention_policy(
+    db: &str,
+    name: &str,
+    duration: Option<&str>,
+    default: bool,
+) -> String {
+    let mut q = format!("ALTER RETENTION POLICY {} ON {}", ident(name), ident(db));
+    if let Some(d) = duration {
+        let _ = write!(q, " DURATION {d}");
+    }
+    if default {
+        q.push_str(" DEFAULT");
+    }
+    q
+}
+
+/// `SHOW USERS` (admin only).
+pub fn show_users() -> String {
+    "SHOW USERS".to_string()
+}
+
+/// `SHOW GRANTS FOR "user"` (admin only).
+pub fn show_grants(user: &str) -> String {
+    format!("SHOW GRANTS FOR {}", ident(user))
+}
+
+/// `GRANT READ|WRITE|ALL ON "db" TO "user"` (idempotent in InfluxDB).
+pub fn grant(privilege: &str, db: &str, user: &str) -> String {
+    format!("GRANT {privilege} ON {} TO {}", ident(db), ident(user))
 }
 
 /// The copy statement for one chunk: every field and tag of the tenant's points in
@@ -260,13 +307,37 @@ mod tests {
         );
     }
 
-    /// Retention policy creation names the policy, the database and the duration.
+    /// Retention policy creation names the policy, the database, the duration and the
+    /// shard group duration.
     #[test]
     fn create_retention_policy_text() {
         assert_eq!(
-            create_default_retention_policy("monasca_a b", "2w", "2w"),
-            r#"CREATE RETENTION POLICY "2w" ON "monasca_a b" DURATION 2w REPLICATION 1 DEFAULT"#
+            create_sharded_default_policy("monasca_a b", "2w", "2w", "1d"),
+            r#"CREATE RETENTION POLICY "2w" ON "monasca_a b" DURATION 2w REPLICATION 1 SHARD DURATION 1d DEFAULT"#
         );
+    }
+
+    /// A new database gets its one policy in one statement; the not-applied retention
+    /// statements and grants quote every name.
+    #[test]
+    fn policy_and_grant_text() {
+        assert_eq!(
+            create_database_with_policy("monasca_a\"b", "monasca_metrics", "1w", "1d"),
+            r#"CREATE DATABASE "monasca_a\"b" WITH DURATION 1w REPLICATION 1 SHARD DURATION 1d NAME "monasca_metrics""#
+        );
+        assert_eq!(
+            alter_retention_policy("m_t", "2w", Some("2w"), true),
+            r#"ALTER RETENTION POLICY "2w" ON "m_t" DURATION 2w DEFAULT"#
+        );
+        assert_eq!(
+            alter_retention_policy("m_t", "autogen", Some("1w"), false),
+            r#"ALTER RETENTION POLICY "autogen" ON "m_t" DURATION 1w"#
+        );
+        assert_eq!(
+            grant("READ", "m_t", "mon'api"),
+            r#"GRANT READ ON "m_t" TO "mon'api""#
+        );
+        assert_eq!(show_grants("a\"b"), r#"SHOW GRANTS FOR "a\"b""#);
     }
 
     /// The chunk read groups by every tag, so tags come back as tags.

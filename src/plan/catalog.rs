@@ -15,6 +15,51 @@ pub struct RetentionPolicy {
     pub duration_ns: i64,
     /// Whether it is the database's default.
     pub default: bool,
+    /// Shard group duration in nanoseconds (0 when the answer did not say).
+    pub shard_group_ns: i64,
+}
+
+/// A privilege InfluxDB grants a non-admin user on one database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Privilege {
+    /// Queries.
+    Read,
+    /// Writes.
+    Write,
+    /// Both.
+    All,
+}
+
+impl Privilege {
+    /// The privilege as `SHOW GRANTS` prints it (`READ`, `WRITE`, `ALL PRIVILEGES`);
+    /// `None` for `NO PRIVILEGES` and anything else.
+    pub fn from_shown(s: &str) -> Option<Self> {
+        match s {
+            "READ" => Some(Privilege::Read),
+            "WRITE" => Some(Privilege::Write),
+            "ALL PRIVILEGES" | "ALL" => Some(Privilege::All),
+            _ => None,
+        }
+    }
+
+    /// The privilege as `GRANT` takes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Privilege::Read => "READ",
+            Privilege::Write => "WRITE",
+            Privilege::All => "ALL",
+        }
+    }
+}
+
+/// A non-admin user's privilege on the source database.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct UserGrant {
+    /// User name.
+    pub user: String,
+    /// Privilege on the source database.
+    pub privilege: Privilege,
 }
 
 /// One tenant's data in the source.
@@ -35,6 +80,12 @@ pub struct Catalog {
     pub database: String,
     /// Source retention policy read from.
     pub source_rp: String,
+    /// That policy as the source lists it (duration, shard group duration); `None`
+    /// when no policy of that name is listed (e.g. a database without policies).
+    pub source_policy: Option<RetentionPolicy>,
+    /// Non-admin users' privileges on the source database; `None` when the server
+    /// would not list users and grants (listing them needs admin rights).
+    pub grants: Option<Vec<UserGrant>>,
     /// Time ranges of the source's shard groups (merged); `None` when the server would
     /// not list them (no admin rights), in which case history is bounded by the
     /// tenants' first and last points alone.

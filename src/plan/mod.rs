@@ -68,6 +68,11 @@ pub struct Plan {
     pub chunks: Vec<Chunk>,
     /// Per-tenant counts.
     pub tenants: BTreeMap<String, TenantPlan>,
+    /// Privileges granted on every target database: each non-admin user's on the
+    /// source.
+    pub grants: Vec<crate::plan::catalog::UserGrant>,
+    /// Why nothing is granted, when that is not because no user has a privilege.
+    pub grants_note: Option<String>,
 }
 
 impl TenantPlan {

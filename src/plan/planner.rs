@@ -10,7 +10,7 @@ use crate::core::interval::Interval;
 use crate::core::window::TimeUnit;
 use crate::ledger::{Coverage, Scope};
 use crate::plan::batch::batches;
-use crate::plan::catalog::{Catalog, TenantData};
+use crate::plan::catalog::{Catalog, TenantData, UserGrant};
 use crate::plan::target::{target_plan, TargetPlan, TargetRules, MAX_NAME_BYTES};
 use crate::plan::{Chunk, Plan, PlanError, TenantPlan};
 use std::collections::BTreeMap;
@@ -30,6 +30,8 @@ pub struct Rules<'a> {
     pub targets: TargetRules<'a>,
     /// Most measurements one statement copies.
     pub max_measurements_per_query: usize,
+    /// Grant each non-admin user's privilege on the source on every target.
+    pub grant_privileges: bool,
 }
 
 impl<'a> Rules<'a> {
@@ -40,8 +42,10 @@ impl<'a> Rules<'a> {
             targets: TargetRules {
                 template: &settings.tenants.target_template,
                 retention: &settings.retention,
+                source_policy: None,
             },
             max_measurements_per_query: settings.run.max_measurements_per_query,
+            grant_privileges: settings.tenants.grant_privileges,
         }
     }
 }
@@ -79,9 +83,14 @@ pub fn plan(
         closed_before_ns: now_ns.saturating_sub(settle),
         ..Plan::default()
     };
+    (plan.grants, plan.grants_note) = grants(catalog, rules);
+    let targets = TargetRules {
+        source_policy: catalog.source_policy.as_ref(),
+        ..rules.targets
+    };
     let mut owners: BTreeMap<String, String> = BTreeMap::new();
     for t in &catalog.tenants {
-        let target = target_plan(&rules.targets, &catalog.database, &catalog.targets, &t.id);
+        let target = target_plan(&targets, &catalog.database, &catalog.targets, &t.id);
         check_target(&target, &catalog.database, &mut owners)?;
         let (counts, chunks) = plan_tenant(catalog, t, &target, rules, coverage, &plan);
         plan.tenants.insert(t.id.clone(), counts);
@@ -90,6 +99,24 @@ pub fn plan(
     }
     sort_oldest_first(&mut plan.chunks);
     Ok(plan)
+}
+
+/// The privileges granted on every target, or why there are none to grant.
+fn grants(catalog: &Catalog, rules: &Rules<'_>) -> (Vec<UserGrant>, Option<String>) {
+    match (&catalog.grants, rules.grant_privileges) {
+        (_, false) => (
+            Vec::new(),
+            Some("not granted (tenants.grant_privileges = false)".into()),
+        ),
+        (None, true) => (
+            Vec::new(),
+            Some(
+                "users and their grants could not be listed (needs admin rights): none granted"
+                    .into(),
+            ),
+        ),
+        (Some(g), true) => (g.clone(), None),
+    }
 }
 
 /// Oldest first: the chunks nearest a retention horizon go before it moves.
@@ -489,6 +516,7 @@ mod tests {
                 name: "2w".into(),
                 duration_ns: 3 * WEEK,
                 default: true,
+                shard_group_ns: 0,
             }],
         );
         let s = settings(|s| s.retention.default = Some(Duration::from_secs(14 * 86400)));

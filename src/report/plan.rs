@@ -4,8 +4,9 @@
 use crate::core::text::table;
 use crate::core::window::format_ns;
 use crate::plan::catalog::Catalog;
-use crate::plan::target::TargetPlan;
+use crate::plan::target::{duration_literal, TargetPlan};
 use crate::plan::{Chunk, Plan, TenantPlan};
+use crate::report::summary;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -27,6 +28,10 @@ pub struct PlanReport<'a> {
     pub closed_before: String,
     /// Databases and policies per tenant.
     pub targets: &'a [TargetPlan],
+    /// Privileges granted on every target database.
+    pub grants: &'a [crate::plan::catalog::UserGrant],
+    /// Why nothing is granted, when that is not because no user has a privilege.
+    pub grants_note: Option<&'a str>,
     /// Counts per tenant.
     pub tenants: &'a BTreeMap<String, TenantPlan>,
     /// Every chunk a run would copy.
@@ -54,6 +59,8 @@ impl<'a> PlanReport<'a> {
                         .rem_euclid(crate::core::window::SECOND),
             ),
             targets: &plan.targets,
+            grants: &plan.grants,
+            grants_note: plan.grants_note.as_deref(),
             tenants: &plan.tenants,
             chunks: &plan.chunks,
             checks: Vec::new(),
@@ -91,6 +98,9 @@ impl<'a> PlanReport<'a> {
                     t.tenant.clone(),
                     t.database.clone(),
                     t.retention_policy.clone(),
+                    duration_literal(t.retention_ns.unwrap_or(0)),
+                    t.shard_group_ns.map_or("-".into(), duration_literal),
+                    t.why.to_string(),
                     if create.is_empty() {
                         "-".into()
                     } else {
@@ -107,7 +117,8 @@ impl<'a> PlanReport<'a> {
             .collect();
         s.push_str(&table(
             &[
-                "TENANT", "TARGET", "POLICY", "CREATE", "CLOSED", "OPEN", "DONE", "TO COPY",
+                "TENANT", "TARGET", "POLICY", "DURATION", "SHARD", "WHY", "CREATE", "CLOSED",
+                "OPEN", "DONE", "TO COPY",
             ],
             &rows,
         ));
@@ -121,6 +132,13 @@ impl<'a> PlanReport<'a> {
             self.closed_before,
             self.tenants.values().map(|t| t.covered_windows).sum::<u64>(),
         );
+        s.push_str(&summary::render_grants(self.grants, self.grants_note));
+        let not_applied: Vec<_> = self
+            .targets
+            .iter()
+            .filter_map(|t| t.not_applied.clone())
+            .collect();
+        s.push_str(&summary::render_not_applied(&not_applied));
         s.push_str(&crate::source::findings::render(&self.checks));
         if let Some(e) = &self.estimate {
             s.push_str(&e.render());

@@ -224,6 +224,9 @@ mod tests {
             retention_policy: "autogen".into(),
             create_retention_policy: None,
             retention_ns: None,
+            shard_group_ns: None,
+            why: crate::plan::target::PolicyReason::NoSourcePolicy,
+            not_applied: None,
         });
         plan.tenants.insert(
             "b".into(),

@@ -4,6 +4,8 @@
 use crate::copy::{FailedChunk, Outcome};
 use crate::core::text::table;
 use crate::core::window::format_ns;
+use crate::plan::catalog::UserGrant;
+use crate::plan::target::NotApplied;
 use crate::plan::Plan;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -45,6 +47,13 @@ pub struct RunSummary {
     pub per_tenant: BTreeMap<String, crate::copy::tally::TenantRun>,
     /// What `--verify` found, when it was on.
     pub verification: Option<crate::verify::figures::VerifyReport>,
+    /// Retention requests for existing databases left unapplied, with the statement
+    /// that would apply each.
+    pub retention_not_applied: Vec<NotApplied>,
+    /// Privileges granted on every target database.
+    pub grants: Vec<UserGrant>,
+    /// Why nothing was granted, when that is not because no user has a privilege.
+    pub grants_note: Option<String>,
 }
 
 impl RunSummary {
@@ -72,6 +81,13 @@ impl RunSummary {
             failures: o.failed,
             per_tenant: BTreeMap::new(),
             verification: None,
+            retention_not_applied: plan
+                .targets
+                .iter()
+                .filter_map(|t| t.not_applied.clone())
+                .collect(),
+            grants: plan.grants.clone(),
+            grants_note: plan.grants_note.clone(),
         }
     }
 
@@ -152,9 +168,39 @@ impl RunSummary {
             ));
         }
         s.push_str(&table(&["summary", ""], &rows));
+        s.push_str(&render_grants(&self.grants, self.grants_note.as_deref()));
+        s.push_str(&render_not_applied(&self.retention_not_applied));
         if self.interrupted {
             s.push_str("stopped before every chunk ran: run again to finish\n");
         }
         s
     }
+}
+
+/// The privileges granted on every target database, one line.
+pub fn render_grants(grants: &[UserGrant], note: Option<&str>) -> String {
+    match (note, grants) {
+        (Some(n), _) => format!("grants: {n}\n"),
+        (None, []) => "grants: no non-admin user has a privilege on the source\n".to_string(),
+        (None, g) => {
+            let list: Vec<String> = g
+                .iter()
+                .map(|g| format!("{} {:?}", g.privilege.as_str(), g.user))
+                .collect();
+            format!("grants on every tenant database: {}\n", list.join(", "))
+        }
+    }
+}
+
+/// The retention requests left unapplied, each with the statement that applies it.
+pub fn render_not_applied(list: &[NotApplied]) -> String {
+    let mut s = String::new();
+    for n in list {
+        let _ = writeln!(
+            s,
+            "retention not applied: database {:?} (tenant {:?}) exists and keeps its default policy {:?}; {} asked for {:?} of {}. To apply it (monasca-api and the persister use only the default policy; points in the old one are no longer read):\n  {}",
+            n.database, n.tenant, n.current_policy, n.requested_by, n.requested_policy, n.requested_duration, n.statement
+        );
+    }
+    s
 }

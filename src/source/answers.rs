@@ -5,7 +5,7 @@
 use crate::core::field::{FieldType, FieldTypes};
 use crate::core::interval::{Interval, IntervalSet};
 use crate::influx::answer::{Series, StatementResult};
-use crate::plan::catalog::RetentionPolicy;
+use crate::plan::catalog::{Privilege, RetentionPolicy};
 use regex::Regex;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -51,7 +51,9 @@ pub fn retention_policies(r: &StatementResult) -> Vec<RetentionPolicy> {
     for s in &r.series {
         for row in &s.values {
             let duration = str_col(s, row, "duration").unwrap_or("0s");
+            let shard = str_col(s, row, "shardGroupDuration").unwrap_or("0s");
             out.push(RetentionPolicy {
+                shard_group_ns: parse_go_duration(shard).unwrap_or(0),
                 name: str_col(s, row, "name").unwrap_or_default().to_string(),
                 duration_ns: parse_go_duration(duration).unwrap_or(0),
                 default: s
@@ -63,6 +65,36 @@ pub fn retention_policies(r: &StatementResult) -> Vec<RetentionPolicy> {
         }
     }
     out
+}
+
+/// Non-admin users from `SHOW USERS` (columns `user`, `admin`).
+pub fn non_admin_users(r: &StatementResult) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in &r.series {
+        for row in &s.values {
+            let admin = s
+                .column("admin")
+                .and_then(|i| row.get(i))
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false);
+            if let (Some(user), false) = (str_col(s, row, "user"), admin) {
+                out.push(user.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// The privilege `SHOW GRANTS FOR "user"` lists on database `db` (columns `database`,
+/// `privilege`); `None` when it lists none (or `NO PRIVILEGES`).
+pub fn privilege_on(r: &StatementResult, db: &str) -> Option<Privilege> {
+    r.series.iter().find_map(|s| {
+        s.values.iter().find_map(|row| {
+            (str_col(s, row, "database") == Some(db))
+                .then(|| str_col(s, row, "privilege").and_then(Privilege::from_shown))
+                .flatten()
+        })
+    })
 }
 
 /// Parses Go's `time.Duration` text as InfluxDB prints it (`336h0m0s`, `0s`).
@@ -296,13 +328,36 @@ mod tests {
                     name: "autogen".into(),
                     duration_ns: 0,
                     default: true,
+                    shard_group_ns: 168 * 3_600_000_000_000,
                 },
                 RetentionPolicy {
                     name: "two_weeks".into(),
                     duration_ns: 336 * 3_600_000_000_000,
                     default: false,
+                    shard_group_ns: 24 * 3_600_000_000_000,
                 },
             ]
+        );
+    }
+
+    /// Admins are left out of the users; a user's privilege is the one listed on the
+    /// database asked for, and none when that is `NO PRIVILEGES` or not listed.
+    #[test]
+    fn users_and_grants_are_read() {
+        let users = answer(
+            r#"{"statement_id":0,"series":[{"columns":["user","admin"],"values":[["admin",true],["mon_api",false],["nobody",false]]}]}"#,
+        );
+        assert_eq!(non_admin_users(&users), vec!["mon_api", "nobody"]);
+        let grants = answer(
+            r#"{"statement_id":0,"series":[{"columns":["database","privilege"],"values":[["other","WRITE"],["monasca","ALL PRIVILEGES"],["x","NO PRIVILEGES"]]}]}"#,
+        );
+        assert_eq!(privilege_on(&grants, "monasca"), Some(Privilege::All));
+        assert_eq!(privilege_on(&grants, "other"), Some(Privilege::Write));
+        assert_eq!(privilege_on(&grants, "x"), None);
+        assert_eq!(privilege_on(&grants, "absent"), None);
+        assert_eq!(
+            privilege_on(&answer(r#"{"statement_id":0}"#), "monasca"),
+            None
         );
     }
 

@@ -7,7 +7,7 @@ use crate::core::interval::Interval;
 use crate::influx::client::Client;
 use crate::influx::error::{ClientError, FailureClass};
 use crate::influx::statement::{self as influxql, Rp};
-use crate::plan::catalog::{Catalog, RetentionPolicy, TenantData};
+use crate::plan::catalog::{Catalog, RetentionPolicy, TenantData, UserGrant};
 use crate::source::answers;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use regex::Regex;
@@ -133,6 +133,10 @@ pub async fn discover(
     let r = client.query(None, &influxql::show_tag_keys(db)).await?;
     let tag_keys = answers::tag_keys(&r);
     let shard_groups = shard_groups(client, db, &source_rp).await?;
+    let grants = match opts.tenants.grant_privileges {
+        true => user_grants(client, db).await?,
+        false => Some(Vec::new()),
+    };
 
     let source = Rp { db, rp: &source_rp };
     let fallback = fallback_bounds(shard_groups.as_deref(), opts.from, opts.to);
@@ -145,7 +149,9 @@ pub async fn discover(
     Ok(Catalog {
         source_url: client.url().to_string(),
         database: db.to_string(),
+        source_policy: rps.into_iter().find(|p| p.name == source_rp),
         source_rp,
+        grants,
         shard_groups,
         fields,
         tag_keys,
@@ -186,6 +192,28 @@ async fn shard_groups(
         }
         Err(e) => Err(e),
     }
+}
+
+/// Every non-admin user's privilege on `db`, sorted; `None` (and one warning) when
+/// the server will not list users (listing them needs admin rights).
+pub async fn user_grants(client: &Client, db: &str) -> Result<Option<Vec<UserGrant>>, ClientError> {
+    let users = match client.query(None, &influxql::show_users()).await {
+        Ok(r) => answers::non_admin_users(&r),
+        Err(e) if e.class() == FailureClass::Permanent => {
+            tracing::warn!(server = %client.url(), error = %e, "cannot list users and their grants (needs admin rights): no privileges are granted on the tenant databases");
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    let mut grants = Vec::new();
+    for user in users {
+        let r = client.query(None, &influxql::show_grants(&user)).await?;
+        if let Some(privilege) = answers::privilege_on(&r, db) {
+            grants.push(UserGrant { user, privilege });
+        }
+    }
+    grants.sort();
+    Ok(Some(grants))
 }
 
 /// Where a tenant's history is taken to lie when the server's limits refuse its
@@ -317,7 +345,34 @@ pub async fn discover_targets_on(
         .collect();
     catalog.targets = existing_targets(target, &dbs, names).await?;
     catalog.target_url = target.url().to_string();
+    if let Some(grants) = catalog.grants.take() {
+        catalog.grants = grants_on(target, grants).await?;
+    }
     Ok(())
+}
+
+/// The source's `grants` whose users exist on another server (users are per server);
+/// `None` (and one warning) when that server will not list its users.
+async fn grants_on(
+    target: &Client,
+    grants: Vec<UserGrant>,
+) -> Result<Option<Vec<UserGrant>>, ClientError> {
+    match target.query(None, &influxql::show_users()).await {
+        Ok(r) => {
+            let users = answers::non_admin_users(&r);
+            let (kept, gone): (Vec<_>, Vec<_>) =
+                grants.into_iter().partition(|g| users.contains(&g.user));
+            for g in gone {
+                tracing::warn!(user = %g.user, server = %target.url(), "user not found on the target server: its privilege is not granted there");
+            }
+            Ok(Some(kept))
+        }
+        Err(e) if e.class() == FailureClass::Permanent => {
+            tracing::warn!(server = %target.url(), error = %e, "cannot list users on the target server (needs admin rights): no privileges are granted on the tenant databases");
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]
@@ -329,6 +384,7 @@ mod tests {
             name: name.into(),
             duration_ns: 0,
             default,
+            shard_group_ns: 0,
         }
     }
 
