@@ -386,12 +386,23 @@ fn plan_changes_nothing() {
         assert_exit(&o, 0);
         assert!(!o.stdout.is_empty());
     }
-    let p = plan(&server, dir.path(), &["--retention", "t1=2w"]);
+    // t1's database exists (it keeps its default policy: the request is reported as
+    // not applied); the tenants without one would get a new 3w default policy.
+    let p = plan(
+        &server,
+        dir.path(),
+        &["--retention", "t1=2w", "--default-retention", "3w"],
+    );
     assert!(p["targets"]
         .as_array()
         .unwrap()
         .iter()
-        .any(|t| t["create_retention_policy"] == "2w"));
+        .any(|t| t["create_retention_policy"] == "3w"));
+    assert!(p["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["tenant"] == "t1" && t["not_applied"]["requested_policy"] == "2w"));
     assert!(p["targets"]
         .as_array()
         .unwrap()
