@@ -43,6 +43,7 @@ impl<'a> Rules<'a> {
                 template: &settings.tenants.target_template,
                 retention: &settings.retention,
                 source_policy: None,
+                max_shard_group_ns: None,
             },
             max_measurements_per_query: settings.run.max_measurements_per_query,
             grant_privileges: settings.tenants.grant_privileges,
@@ -84,8 +85,17 @@ pub fn plan(
         ..Plan::default()
     };
     (plan.grants, plan.grants_note) = grants(catalog, rules);
+    let conflict = catalog
+        .fields
+        .values()
+        .any(|fields| fields.values().any(|types| types.len() > 1));
     let targets = TargetRules {
         source_policy: catalog.source_policy.as_ref(),
+        max_shard_group_ns: catalog
+            .source_policy
+            .as_ref()
+            .filter(|_| conflict)
+            .map(|p| p.shard_group_ns),
         ..rules.targets
     };
     let mut owners: BTreeMap<String, String> = BTreeMap::new();

@@ -183,6 +183,10 @@ pub struct TargetRules<'a> {
     pub retention: &'a RetentionSettings,
     /// The source policy, mirrored by new databases without a retention request.
     pub source_policy: Option<&'a RetentionPolicy>,
+    /// Longest shard group a new database's policy gets without `--shard-duration`:
+    /// the source's, when a field has two types there (a field's type is fixed per
+    /// shard, so longer groups would put both types in one shard and refuse one).
+    pub max_shard_group_ns: Option<i64>,
 }
 
 /// A retention the settings ask for one tenant.
@@ -245,7 +249,13 @@ fn new_target(
         (None, None) => ("autogen".to_string(), 0, PolicyReason::NoSourcePolicy),
     };
     let shard = rules.retention.shard_duration.map_or_else(
-        || recommended_shard_group_ns(duration_ns),
+        || {
+            let recommended = recommended_shard_group_ns(duration_ns);
+            rules
+                .max_shard_group_ns
+                .filter(|max| *max > 0)
+                .map_or(recommended, |max| recommended.min(max))
+        },
         |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
     );
     let shard = if duration_ns > 0 {
@@ -353,6 +363,7 @@ mod tests {
             template: "{database}_{tenant}",
             retention: r,
             source_policy: source,
+            max_shard_group_ns: None,
         };
         let existing = existing
             .iter()
@@ -405,6 +416,18 @@ mod tests {
             ..RetentionSettings::default()
         };
         assert_eq!(plan_for(&long, Some(&kolla), &[]).shard_group_ns, Some(W));
+        let rules = TargetRules {
+            template: "{database}_{tenant}",
+            retention: &none,
+            source_policy: None,
+            max_shard_group_ns: Some(W),
+        };
+        let capped = target_plan(&rules, "monasca", &BTreeMap::new(), "t");
+        assert_eq!(
+            capped.shard_group_ns,
+            Some(W),
+            "a type conflict keeps the source's groups"
+        );
     }
 
     /// A requested retention wins over the source policy, and says who asked:
