@@ -36,6 +36,9 @@ pub struct PlanReport<'a> {
     /// Points and duration estimate (`plan --estimate`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub estimate: Option<crate::source::estimate::Estimate>,
+    /// Databases, shards, server limits, chunk sizing and concurrency.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale: Option<crate::report::scale::ScaleReport>,
 }
 
 impl<'a> PlanReport<'a> {
@@ -58,6 +61,7 @@ impl<'a> PlanReport<'a> {
             chunks: &plan.chunks,
             checks: Vec::new(),
             estimate: None,
+            scale: None,
         }
     }
 
@@ -121,6 +125,9 @@ impl<'a> PlanReport<'a> {
             self.closed_before,
             self.tenants.values().map(|t| t.covered_windows).sum::<u64>(),
         );
+        if let Some(x) = &self.scale {
+            s.push_str(&x.render());
+        }
         s.push_str(&crate::source::findings::render(&self.checks));
         if let Some(e) = &self.estimate {
             s.push_str(&e.render());
