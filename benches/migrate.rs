@@ -354,7 +354,7 @@ fn limit(server: &InfluxServer, tenants: &[String], concurrency: usize, sparse: 
         vec![from(&floats), from(&["http_status"])]
     };
     for t in tenants {
-        for ms in groups.iter().cloned() {
+        for ms in &groups {
             queries.push((
                 t.clone(),
                 format!(

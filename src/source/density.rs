@@ -117,16 +117,18 @@ mod tests {
     /// of them; a tenant with one closed chunk and open chunks are not.
     #[test]
     fn first_and_last_closed_windows() {
-        let mut p = Plan::default();
-        p.chunks = vec![
-            chunk("a", "cpu", 1, true),
-            chunk("a", "mem", 1, true),
-            chunk("a", "cpu", 2, true),
-            chunk("a", "cpu", 3, true),
-            chunk("a", "cpu", 4, false),
-            chunk("b", "cpu", 1, true),
-            chunk("b", "cpu", 2, false),
-        ];
+        let p = Plan {
+            chunks: vec![
+                chunk("a", "cpu", 1, true),
+                chunk("a", "mem", 1, true),
+                chunk("a", "cpu", 2, true),
+                chunk("a", "cpu", 3, true),
+                chunk("a", "cpu", 4, false),
+                chunk("b", "cpu", 1, true),
+                chunk("b", "cpu", 2, false),
+            ],
+            ..Plan::default()
+        };
         let got: Vec<(&str, &str, i64)> = samples(&p)
             .iter()
             .map(|c| {
