@@ -121,7 +121,8 @@ pub async fn prepare_to(settings: &Settings, dest: &Destination) -> anyhow::Resu
 }
 
 /// Reads the server's limits and resizes the plan's closed chunks from sampled point
-/// rates ([`sizing`]). Reads only; a failed sample keeps the planner's sizes.
+/// rates ([`sizing`]). Reads only; a failed sample keeps the planner's sizes. A window
+/// unit smaller than the default week is the user's choice of chunk size: kept.
 async fn size_chunks(
     client: &Client,
     settings: &Settings,
@@ -129,6 +130,12 @@ async fn size_chunks(
     plan: &mut Plan,
 ) -> Scale {
     let limits = limits::server_limits(client).await;
+    if settings.window.unit != crate::core::window::TimeUnit::Week {
+        return Scale {
+            limits,
+            ..Scale::default()
+        };
+    }
     let sizing = Sizing::new(
         sizing::TARGET_POINTS,
         limits.as_ref().and_then(|l| l.max_select_point),
