@@ -16,9 +16,12 @@ use crate::influx::statement::Rp;
 use crate::ledger::{self, Coverage};
 use crate::plan::catalog::Catalog;
 use crate::plan::planner::{self, Rules};
+use crate::plan::sizing::{self, Sizing};
 use crate::plan::Plan;
 use crate::report::failures;
+use crate::source::density;
 use crate::source::discover as catalog;
+use crate::source::limits::{self, ServerLimits};
 use crate::verify::figures::{Verifier, FLOAT_REL_TOLERANCE};
 use anyhow::Context;
 use std::path::PathBuf;
@@ -32,6 +35,21 @@ pub struct Prepared {
     pub catalog: Catalog,
     /// What is left to do.
     pub plan: Plan,
+    /// The server's limits and how chunks were sized under them.
+    pub scale: Scale,
+}
+
+/// The server's limits (`None`: not an admin) and the chunk sizing they led to.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Scale {
+    /// What `SHOW DIAGNOSTICS` reported.
+    pub limits: Option<ServerLimits>,
+    /// Points one statement aims to copy.
+    pub sizing: Option<Sizing>,
+    /// Tenants whose chunks were resized from a sampled rate.
+    pub sampled_tenants: usize,
+    /// Count statements the sampling ran.
+    pub sample_statements: usize,
 }
 
 /// Where the per-tenant databases go.
@@ -93,12 +111,66 @@ pub async fn prepare_to(settings: &Settings, dest: &Destination) -> anyhow::Resu
     let mut coverage = Coverage::from_records(&parsed.records);
     remember_failed_units(settings, &catalog, &mut coverage);
     let rules = Rules::from_settings(settings);
-    let plan = planner::plan(&catalog, &rules, &coverage, now_ns())?;
+    let mut plan = planner::plan(&catalog, &rules, &coverage, now_ns())?;
+    let scale = size_chunks(&client, settings, &catalog, &mut plan).await;
     Ok(Prepared {
         client,
         catalog,
         plan,
+        scale,
     })
+}
+
+/// Reads the server's limits and resizes the plan's closed chunks from sampled point
+/// rates ([`sizing`]). Reads only; a failed sample keeps the planner's sizes. A window
+/// unit smaller than the default week is the user's choice of chunk size: kept.
+async fn size_chunks(
+    client: &Client,
+    settings: &Settings,
+    catalog: &Catalog,
+    plan: &mut Plan,
+) -> Scale {
+    let limits = limits::server_limits(client).await;
+    if settings.window.unit != crate::core::window::TimeUnit::Week {
+        return Scale {
+            limits,
+            ..Scale::default()
+        };
+    }
+    let sizing = Sizing::new(
+        sizing::TARGET_POINTS,
+        limits.as_ref().and_then(|l| l.max_select_point),
+    );
+    let src = Rp {
+        db: &catalog.database,
+        rp: &catalog.source_rp,
+    };
+    let tag = &settings.tenants.tag;
+    let (rates, statements) = match density::sample_rates(
+        client,
+        &src,
+        tag,
+        plan,
+        settings.run.concurrency,
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot sample point rates: chunks keep the window size");
+            return Scale {
+                limits,
+                ..Scale::default()
+            };
+        }
+    };
+    sizing::resize(plan, &rates, sizing, planner::sort_oldest_first);
+    Scale {
+        limits,
+        sizing: Some(sizing),
+        sampled_tenants: rates.len(),
+        sample_statements: statements,
+    }
 }
 
 /// Failed chunks restart at the size last tried, not at the one that failed first.

@@ -4,6 +4,7 @@ use crate::commands::migration;
 use crate::config::Settings;
 use crate::influx::statement::Rp;
 use crate::report::plan::PlanReport;
+use crate::report::scale;
 use crate::source::{estimate, findings};
 
 /// Prints the plan (JSON with `json`), with points per tenant and a duration estimate
@@ -12,6 +13,13 @@ pub async fn run(settings: &Settings, json: bool, with_estimate: bool) -> anyhow
     let p = migration::prepare(settings).await?;
     let mut report = PlanReport::new(&p.catalog, &p.plan);
     report.checks = findings::check(&p.catalog);
+    report.scale = Some(scale::scale_report(
+        &p.plan,
+        p.scale.limits.clone(),
+        p.scale.sizing.map(|s| s.target_points),
+        p.scale.sampled_tenants,
+        settings.run.concurrency,
+    ));
     if with_estimate {
         let src = Rp {
             db: &p.catalog.database,

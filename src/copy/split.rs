@@ -22,6 +22,9 @@ pub fn split_chunk(chunk: &Chunk, e: &ClientError) -> Option<Vec<Chunk>> {
     if series_limit(e) {
         return by_measurements(chunk);
     }
+    if let Some(halves) = halve_joined(chunk) {
+        return Some(halves);
+    }
     let mut unit = chunk.unit.smaller();
     while let Some(u) = unit {
         if u.nanos() < chunk.window.len() {
@@ -38,6 +41,22 @@ pub fn split_chunk(chunk: &Chunk, e: &ClientError) -> Option<Vec<Chunk>> {
         unit = u.smaller();
     }
     by_measurements(chunk)
+}
+
+/// A chunk that joins several windows of its unit (sized from a sparse sample) in two
+/// halves cut at a window boundary, each keeping the unit; `None` for one window.
+fn halve_joined(chunk: &Chunk) -> Option<Vec<Chunk>> {
+    let w = chunk.window;
+    let mid = chunk.unit.align_down(w.start + w.len() / 2);
+    (mid > w.start && mid < w.end).then(|| {
+        [Interval::new(w.start, mid), Interval::new(mid, w.end)]
+            .into_iter()
+            .map(|window| Chunk {
+                window,
+                ..chunk.clone()
+            })
+            .collect()
+    })
 }
 
 fn series_limit(e: &ClientError) -> bool {
@@ -74,6 +93,35 @@ mod tests {
             closed: true,
             retention_ns: None,
         }
+    }
+
+    /// A chunk joining sixteen weeks is halved at a week boundary, keeping its unit;
+    /// a chunk of one week is still cut into days.
+    #[test]
+    fn joined_weeks_halve_first() {
+        let mon = 1_704_067_200_000_000_000; // a Monday
+        let c = chunk(
+            TimeUnit::Week,
+            Interval::new(mon, mon + 16 * WEEK),
+            &["cpu"],
+        );
+        let e = ClientError::Statement {
+            message: "max-select-point limit exceeded".into(),
+        };
+        let got = split_chunk(&c, &e).unwrap();
+        let ws: Vec<_> = got.iter().map(|c| (c.window, c.unit)).collect();
+        assert_eq!(
+            ws,
+            vec![
+                (Interval::new(mon, mon + 8 * WEEK), TimeUnit::Week),
+                (
+                    Interval::new(mon + 8 * WEEK, mon + 16 * WEEK),
+                    TimeUnit::Week
+                )
+            ]
+        );
+        let one = chunk(TimeUnit::Week, Interval::new(mon, mon + WEEK), &["cpu"]);
+        assert_eq!(split_chunk(&one, &e).unwrap().len(), 7);
     }
 
     fn stmt(m: &str) -> ClientError {

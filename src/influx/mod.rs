@@ -6,4 +6,5 @@ pub mod chunked;
 pub mod client;
 pub mod error;
 pub mod lineproto;
+pub mod multi;
 pub mod statement;

@@ -4,12 +4,15 @@
 //! - [`target`]: each tenant's target database and retention policy.
 //! - [`batch`]: which measurements one statement may copy together.
 //! - [`planner`]: `(Catalog, Rules, Coverage, now) -> Plan` or a [`PlanError`].
+//! - [`sizing`]: chunk sizes from sampled point rates (sparse windows joined, dense
+//!   ones cut).
 //!
 //! This file holds the plan itself: [`Plan`], its [`Chunk`]s and per-tenant counts.
 
 pub(crate) mod batch;
 pub(crate) mod catalog;
 pub(crate) mod planner;
+pub(crate) mod sizing;
 pub(crate) mod target;
 
 pub use planner::retention_floor;

@@ -5,5 +5,6 @@ pub mod metrics;
 pub mod outputs;
 pub mod plan;
 pub mod run;
+pub mod scale;
 pub mod status;
 pub mod summary;

@@ -41,6 +41,9 @@ pub struct PlanReport<'a> {
     /// Points and duration estimate (`plan --estimate`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub estimate: Option<crate::source::estimate::Estimate>,
+    /// Databases, shards, server limits, chunk sizing and concurrency.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale: Option<crate::report::scale::ScaleReport>,
 }
 
 impl<'a> PlanReport<'a> {
@@ -65,6 +68,7 @@ impl<'a> PlanReport<'a> {
             chunks: &plan.chunks,
             checks: Vec::new(),
             estimate: None,
+            scale: None,
         }
     }
 
@@ -139,6 +143,9 @@ impl<'a> PlanReport<'a> {
             .filter_map(|t| t.not_applied.clone())
             .collect();
         s.push_str(&summary::render_not_applied(&not_applied));
+        if let Some(x) = &self.scale {
+            s.push_str(&x.render());
+        }
         s.push_str(&crate::source::findings::render(&self.checks));
         if let Some(e) = &self.estimate {
             s.push_str(&e.render());

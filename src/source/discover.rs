@@ -6,10 +6,10 @@ use crate::config::TenantSettings;
 use crate::core::interval::Interval;
 use crate::influx::client::Client;
 use crate::influx::error::{ClientError, FailureClass};
+use crate::influx::multi;
 use crate::influx::statement::{self as influxql, Rp};
 use crate::plan::catalog::{Catalog, RetentionPolicy, TenantData, UserGrant};
 use crate::source::answers;
-use futures::stream::{self, StreamExt, TryStreamExt};
 use regex::Regex;
 use std::collections::BTreeMap;
 
@@ -231,8 +231,10 @@ fn fallback_bounds(
     }
 }
 
-/// Every selected tenant's data extents, several tenants at once; tenants without any
-/// point are left out.
+/// Every selected tenant's data extents: the first- and last-point statements of all
+/// tenants go [`multi::STATEMENTS_PER_REQUEST`] to a request, so discovery makes a few
+/// requests per thousand tenants, not two per tenant. Tenants without any point are
+/// left out.
 async fn tenant_extents(
     client: &Client,
     source: &Rp<'_>,
@@ -241,89 +243,97 @@ async fn tenant_extents(
     opts: &DiscoverOptions<'_>,
 ) -> Result<Vec<TenantData>, DiscoverError> {
     let tag = opts.tenants.tag.as_str();
-    let per_query = opts.max_measurements_per_query;
-    let tenants: Vec<TenantData> = stream::iter(by_tenant)
-        .map(|(id, ms)| tenant_data(client, source, tag, id, ms, fallback, per_query))
-        .buffered(opts.concurrency)
-        .try_collect()
-        .await?;
-    Ok(tenants
+    let per_query = opts.max_measurements_per_query.max(1);
+    // (tenant, measurements) of each pair of statements: first points, then last.
+    let parts: Vec<(&String, &[String])> = by_tenant
+        .iter()
+        .flat_map(|(id, ms)| ms.chunks(per_query).map(move |p| (id, p)))
+        .collect();
+    let statements: Vec<String> = parts
+        .iter()
+        .flat_map(|(id, ms)| {
+            [false, true].map(|last| influxql::tenant_extent(source, ms, tag, id, last))
+        })
+        .collect();
+    let answers = multi::query_each(
+        client,
+        Some(source.db),
+        &statements,
+        multi::STATEMENTS_PER_REQUEST,
+        opts.concurrency,
+    )
+    .await?;
+    let mut extents: BTreeMap<String, BTreeMap<String, Interval>> = by_tenant
+        .keys()
+        .map(|id| (id.clone(), BTreeMap::new()))
+        .collect();
+    let mut answers = answers.into_iter();
+    for (id, ms) in parts {
+        let (first, last) = (answers.next(), answers.next());
+        let found = match (first, last) {
+            (Some(Ok(f)), Some(Ok(l))) => {
+                answers::extents(&answers::point_times(&f), &answers::point_times(&l))
+            }
+            (Some(Err(e)), _) | (_, Some(Err(e))) => bounded_by(fallback, id, ms, e)?,
+            _ => unreachable!("query_each answers every statement"),
+        };
+        extents.get_mut(id).expect("tenant listed").extend(found);
+    }
+    Ok(extents
         .into_iter()
-        .filter(|t| !t.measurements.is_empty())
+        .filter(|(_, ms)| !ms.is_empty())
+        .map(|(id, measurements)| TenantData { id, measurements })
         .collect())
 }
 
-/// One tenant's first and last point per measurement, `per_query` measurements per
-/// query. When the server's limits refuse a query, those measurements are bounded by
-/// `fallback` instead; without one the tenant cannot be bounded.
-async fn tenant_data(
-    client: &Client,
-    source: &Rp<'_>,
-    tag: &str,
-    id: String,
-    measurements: Vec<String>,
+/// The extents of measurements whose first/last-point statement failed with `e`: the
+/// fallback when the server's limits refused it; without one the tenant cannot be
+/// bounded, and any other error stops discovery.
+fn bounded_by(
     fallback: Option<Interval>,
-    per_query: usize,
-) -> Result<TenantData, DiscoverError> {
-    let mut extents = BTreeMap::new();
-    for part in measurements.chunks(per_query) {
-        let bounds = async {
-            let first = point_times(client, source, part, tag, &id, false).await?;
-            let last = point_times(client, source, part, tag, &id, true).await?;
-            Ok::<_, ClientError>(answers::extents(&first, &last))
-        };
-        match bounds.await {
-            Ok(found) => extents.extend(found),
-            Err(e) if e.class() == FailureClass::TooBig => {
-                let Some(b) = fallback else {
-                    return Err(DiscoverError::NoBounds {
-                        tenant: id,
-                        error: e.to_string(),
-                    });
-                };
-                tracing::warn!(
-                    tenant = %id,
-                    error = %e,
-                    "first/last point queries refused by the server's limits; bounding this tenant by the shard groups"
-                );
-                extents.extend(part.iter().map(|m| (m.clone(), b)));
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(TenantData {
-        id,
-        measurements: extents,
-    })
-}
-
-/// Time of the first (or last) point of a tenant per measurement.
-async fn point_times(
-    client: &Client,
-    src: &Rp<'_>,
+    id: &str,
     measurements: &[String],
-    tag: &str,
-    tenant: &str,
-    last: bool,
-) -> Result<BTreeMap<String, i64>, ClientError> {
-    let q = influxql::tenant_extent(src, measurements, tag, tenant, last);
-    let r = client.query(Some(src.db), &q).await?;
-    Ok(answers::point_times(&r))
+    e: ClientError,
+) -> Result<BTreeMap<String, Interval>, DiscoverError> {
+    if e.class() != FailureClass::TooBig {
+        return Err(e.into());
+    }
+    let Some(b) = fallback else {
+        return Err(DiscoverError::NoBounds {
+            tenant: id.to_string(),
+            error: e.to_string(),
+        });
+    };
+    tracing::warn!(
+        tenant = %id,
+        error = %e,
+        "first/last point queries refused by the server's limits; bounding this tenant by the shard groups"
+    );
+    Ok(measurements.iter().map(|m| (m.clone(), b)).collect())
 }
 
 /// The databases among `names` that exist (`dbs` lists the server's), with their
-/// retention policies.
+/// retention policies: every `SHOW RETENTION POLICIES` in a few requests, not one per
+/// database.
 pub async fn existing_targets(
     client: &Client,
     dbs: &[String],
     names: impl IntoIterator<Item = String>,
 ) -> Result<BTreeMap<String, Vec<RetentionPolicy>>, ClientError> {
+    let known: std::collections::HashSet<&str> = dbs.iter().map(String::as_str).collect();
+    let wanted: std::collections::BTreeSet<String> = names
+        .into_iter()
+        .filter(|n| known.contains(n.as_str()))
+        .collect();
+    let statements: Vec<String> = wanted
+        .iter()
+        .map(|db| influxql::show_retention_policies(db))
+        .collect();
+    let answers =
+        multi::query_each(client, None, &statements, multi::STATEMENTS_PER_REQUEST, 1).await?;
     let mut targets = BTreeMap::new();
-    for name in names {
-        if dbs.contains(&name) && !targets.contains_key(&name) {
-            let rps = retention_policies(client, &name).await?;
-            targets.insert(name, rps);
-        }
+    for (name, r) in wanted.into_iter().zip(answers) {
+        targets.insert(name, answers::retention_policies(&r?));
     }
     Ok(targets)
 }

@@ -2,6 +2,8 @@
 //! answers read in `answers`), schema findings, estimates.
 
 pub mod answers;
+pub mod density;
 pub mod discover;
 pub mod estimate;
 pub mod findings;
+pub mod limits;

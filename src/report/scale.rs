@@ -1,0 +1,231 @@
+//! What a split costs the target server, for `plan`: the databases and shards the run
+//! would create, a warning past what InfluxDB 1.x handles well (its maintainers warn
+//! at about 1,000 databases; memory grows with the number of shards), the server's
+//! limits and the chunk sizing. Pure.
+
+use crate::core::window::{DAY, HOUR, WEEK};
+use crate::plan::Plan;
+use crate::source::limits::{self, ServerLimits};
+use serde::Serialize;
+use std::fmt::Write;
+
+/// Databases past which InfluxDB 1.x is known to struggle.
+pub const MANY_DATABASES: usize = 1_000;
+/// Shards past which the server's memory (one index and cache per shard) is a concern.
+pub const MANY_SHARDS: u64 = 10_000;
+
+/// The run's footprint on the target server.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Footprint {
+    /// Target databases the plan writes to.
+    pub databases: usize,
+    /// Of them, databases the run creates.
+    pub databases_created: usize,
+    /// Shard groups the copied ranges fall into, at the shard durations InfluxDB gives
+    /// the target policies.
+    pub shards: u64,
+    /// The same ranges at 52-week shard groups.
+    pub shards_at_52w: u64,
+}
+
+/// The shard-group duration InfluxDB gives a policy of `retention_ns` (`None` or 0:
+/// infinite) when none is named: under 2 days 1 h, up to 6 months 1 d, else 7 d.
+pub fn default_shard_duration(retention_ns: Option<i64>) -> i64 {
+    match retention_ns.filter(|r| *r > 0) {
+        Some(r) if r < 2 * DAY => HOUR,
+        Some(r) if r <= 26 * WEEK => DAY,
+        _ => WEEK,
+    }
+}
+
+/// Shard groups of `duration` that `[start, end)` touches.
+fn groups(start: i64, end: i64, duration: i64) -> u64 {
+    if end <= start {
+        return 0;
+    }
+    let first = start.div_euclid(duration);
+    let last = (end - 1).div_euclid(duration);
+    (last - first + 1) as u64
+}
+
+/// The plan's footprint: each target's shard group duration as the plan has it (what
+/// the run creates, or what an existing policy has), else `shard_duration` of its
+/// retention (InfluxDB's own default).
+pub fn footprint(plan: &Plan, shard_duration: fn(Option<i64>) -> i64) -> Footprint {
+    let mut f = Footprint::default();
+    for t in &plan.targets {
+        f.databases += 1;
+        f.databases_created += usize::from(t.create_database);
+        let Some(r) = plan.tenants.get(&t.tenant).and_then(|tp| tp.range) else {
+            continue;
+        };
+        let d = t
+            .shard_group_ns
+            .filter(|d| *d > 0)
+            .unwrap_or_else(|| shard_duration(t.retention_ns));
+        f.shards += groups(r.start, r.end, d);
+        f.shards_at_52w += groups(r.start, r.end, 52 * WEEK);
+    }
+    f
+}
+
+/// What `plan` shows about scale.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScaleReport {
+    /// Databases and shards.
+    pub footprint: Footprint,
+    /// The server's limits; `None` without admin rights.
+    pub limits: Option<ServerLimits>,
+    /// Points one statement aims to copy, when chunks were sized.
+    pub target_points: Option<u64>,
+    /// Tenants whose chunks were sized from a sampled rate.
+    pub sampled_tenants: usize,
+    /// Copies run at once.
+    pub concurrency: usize,
+    /// What the server's CPUs would suggest (a quarter of GOMAXPROCS, at least 2).
+    pub suggested_concurrency: Option<usize>,
+}
+
+impl ScaleReport {
+    /// Whether the split goes beyond what InfluxDB 1.x handles well.
+    pub fn too_big(&self) -> bool {
+        self.footprint.databases > MANY_DATABASES || self.footprint.shards > MANY_SHARDS
+    }
+
+    /// Lines for `plan`.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let f = &self.footprint;
+        let _ = writeln!(
+            s,
+            "targets: {} databases ({} to create), about {} shards at the targets' shard durations ({} at 52-week shard groups)",
+            f.databases, f.databases_created, f.shards, f.shards_at_52w
+        );
+        if self.too_big() {
+            let _ = writeln!(
+                s,
+                "  warning: InfluxDB 1.x handles about {MANY_DATABASES} databases and {MANY_SHARDS} shards well; this split makes {} and {}. Use longer shard groups for the targets (52 weeks: {} shards), or migrate the tenants in parts with tenants.include (at most {MANY_DATABASES} per server)",
+                f.databases, f.shards, f.shards_at_52w
+            );
+        }
+        match &self.limits {
+            Some(l) => s.push_str(&l.render()),
+            None => s.push_str("server limits: unknown (SHOW DIAGNOSTICS needs admin rights); chunks keep the default sizes\n"),
+        }
+        match self.target_points {
+            Some(p) => {
+                let _ = writeln!(
+                    s,
+                    "chunk sizes: about {p} points per statement (half of max-select-point when the server has one); {} tenant(s) resized from sampled rates",
+                    self.sampled_tenants
+                );
+            }
+            None => s.push_str("chunk sizes: the window size (no rates sampled)\n"),
+        }
+        let _ = write!(s, "concurrency: {} (run.concurrency)", self.concurrency);
+        match self.suggested_concurrency {
+            Some(c) if c != self.concurrency => {
+                let _ = writeln!(s, "; the server has CPUs for {c} (a quarter of its GOMAXPROCS, leaving the rest to production traffic): set --concurrency {c} to use them");
+            }
+            Some(_) => s.push_str(", what the server's CPUs suggest (a quarter of GOMAXPROCS)\n"),
+            None => s.push('\n'),
+        }
+        s
+    }
+}
+
+/// The report from the plan, the limits and the sizing.
+pub fn scale_report(
+    plan: &Plan,
+    limits: Option<ServerLimits>,
+    target_points: Option<u64>,
+    sampled_tenants: usize,
+    concurrency: usize,
+) -> ScaleReport {
+    let suggested_concurrency = limits
+        .as_ref()
+        .and_then(|l| l.gomaxprocs)
+        .map(limits::concurrency_for);
+    ScaleReport {
+        footprint: footprint(plan, default_shard_duration),
+        limits,
+        target_points,
+        sampled_tenants,
+        concurrency,
+        suggested_concurrency,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::interval::Interval;
+    use crate::plan::target::TargetPlan;
+    use crate::plan::TenantPlan;
+
+    fn plan(tenants: usize, weeks: i64) -> Plan {
+        let mut p = Plan::default();
+        for i in 0..tenants {
+            let id = format!("t{i}");
+            p.targets.push(TargetPlan {
+                tenant: id.clone(),
+                database: format!("monasca_{id}"),
+                retention_policy: "autogen".into(),
+                create_database: true,
+                create_retention_policy: None,
+                retention_ns: None,
+            });
+            p.tenants.insert(
+                id,
+                TenantPlan {
+                    range: Some(Interval::new(0, weeks * WEEK)),
+                    ..TenantPlan::default()
+                },
+            );
+        }
+        p
+    }
+
+    /// Shards are counted per target from its range and shard duration; 52 weeks
+    /// is shown beside.
+    #[test]
+    fn counts_databases_and_shards() {
+        let f = footprint(&plan(3, 52), default_shard_duration);
+        assert_eq!(f.databases, 3);
+        assert_eq!(f.databases_created, 3);
+        assert_eq!(f.shards, 3 * 52);
+        assert_eq!(f.shards_at_52w, 3);
+        assert_eq!(default_shard_duration(Some(DAY)), HOUR);
+        assert_eq!(default_shard_duration(Some(4 * WEEK)), DAY);
+        assert_eq!(default_shard_duration(Some(0)), WEEK);
+    }
+
+    /// Past 1,000 databases the plan warns and suggests longer shard groups or
+    /// migrating in parts; below it, it does not.
+    #[test]
+    fn warns_past_a_thousand_databases() {
+        let big = scale_report(&plan(1_001, 1), None, None, 0, 2);
+        let text = big.render();
+        assert!(
+            text.contains("warning: InfluxDB 1.x handles about 1000 databases"),
+            "{text}"
+        );
+        assert!(text.contains("tenants.include"), "{text}");
+        assert!(text.contains("SHOW DIAGNOSTICS needs admin"), "{text}");
+        let small = scale_report(&plan(10, 52), None, None, 0, 2);
+        assert!(!small.render().contains("warning"));
+    }
+
+    /// A server with 16 CPUs suggests 4 copies at once, and the plan says how to use
+    /// them when the setting differs.
+    #[test]
+    fn concurrency_suggested_from_cpus() {
+        let limits = ServerLimits {
+            gomaxprocs: Some(16),
+            ..ServerLimits::default()
+        };
+        let r = scale_report(&plan(1, 1), Some(limits), Some(500_000), 1, 2);
+        assert_eq!(r.suggested_concurrency, Some(4));
+        assert!(r.render().contains("--concurrency 4"), "{}", r.render());
+    }
+}

@@ -1,0 +1,130 @@
+//! The server's own limits, from `SHOW DIAGNOSTICS` (admin only): what one statement
+//! may read (`max-select-point`, `max-select-series`), how long it may run
+//! (`query-timeout`), how many rows an answer holds (`max-row-limit`), what a
+//! database may grow to (`max-series-per-database`, `max-values-per-tag`), and the
+//! CPUs the server uses (`GOMAXPROCS`). Chunks are sized under them and `plan` shows
+//! them; without admin rights they are unknown and the defaults apply.
+
+use crate::influx::answer::StatementResult;
+use crate::influx::client::Client;
+use serde::Serialize;
+
+/// What `SHOW DIAGNOSTICS` reports; `None` for a value it does not list. 0 means no
+/// limit, as in InfluxDB's configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ServerLimits {
+    /// `[coordinator] max-select-point`.
+    pub max_select_point: Option<u64>,
+    /// `[coordinator] max-select-series`.
+    pub max_select_series: Option<u64>,
+    /// `[coordinator] query-timeout`, as the server writes it ("0s": none).
+    pub query_timeout: Option<String>,
+    /// `[http] max-row-limit`.
+    pub max_row_limit: Option<u64>,
+    /// `[data] max-series-per-database`.
+    pub max_series_per_database: Option<u64>,
+    /// `[data] max-values-per-tag`.
+    pub max_values_per_tag: Option<u64>,
+    /// The server's `GOMAXPROCS`: CPUs it runs queries on.
+    pub gomaxprocs: Option<u64>,
+}
+
+/// Reads the limits out of a `SHOW DIAGNOSTICS` answer.
+pub fn from_diagnostics(r: &StatementResult) -> ServerLimits {
+    let value = |series: &str, column: &str| {
+        let s = r.series.iter().find(|s| s.name == series)?;
+        s.values.first()?.get(s.column(column)?).cloned()
+    };
+    let number = |series: &str, column: &str| value(series, column)?.as_u64();
+    ServerLimits {
+        max_select_point: number("config-coordinator", "max-select-point"),
+        max_select_series: number("config-coordinator", "max-select-series"),
+        query_timeout: value("config-coordinator", "query-timeout")
+            .and_then(|v| v.as_str().map(str::to_string)),
+        max_row_limit: number("config-httpd", "max-row-limit"),
+        max_series_per_database: number("config-data", "max-series-per-database"),
+        max_values_per_tag: number("config-data", "max-values-per-tag"),
+        gomaxprocs: number("runtime", "GOMAXPROCS"),
+    }
+}
+
+/// The server's limits, or `None` when it will not say (no admin rights, or an older
+/// server): the run then keeps its defaults, and `plan` says so.
+pub async fn server_limits(client: &Client) -> Option<ServerLimits> {
+    match client.query(None, "SHOW DIAGNOSTICS").await {
+        Ok(r) => Some(from_diagnostics(&r)),
+        Err(e) => {
+            tracing::info!(error = %e, "cannot read SHOW DIAGNOSTICS (needs admin): server limits unknown, defaults apply");
+            None
+        }
+    }
+}
+
+/// Copies to run at once when the settings leave it to the server: a quarter of its
+/// CPUs, at least 2, so production queries and writes keep the rest.
+pub fn concurrency_for(gomaxprocs: u64) -> usize {
+    usize::try_from(gomaxprocs / 4).unwrap_or(usize::MAX).max(2)
+}
+
+impl ServerLimits {
+    /// Lines for `plan`: each known limit, 0 shown as "none".
+    pub fn render(&self) -> String {
+        let n = |v: Option<u64>| match v {
+            None => "unknown".to_string(),
+            Some(0) => "none".to_string(),
+            Some(x) => x.to_string(),
+        };
+        format!(
+            "server limits (SHOW DIAGNOSTICS): max-select-point {}, max-select-series {}, query-timeout {}, max-row-limit {}, max-series-per-database {}, max-values-per-tag {}, GOMAXPROCS {}\n",
+            n(self.max_select_point),
+            n(self.max_select_series),
+            match self.query_timeout.as_deref() {
+                None => "unknown",
+                Some("0s") => "none",
+                Some(t) => t,
+            },
+            n(self.max_row_limit),
+            n(self.max_series_per_database),
+            n(self.max_values_per_tag),
+            n(self.gomaxprocs),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The limits are read from the series and columns InfluxDB 1.6.7 answers with;
+    /// a missing series leaves its values unknown.
+    #[test]
+    fn reads_diagnostics() {
+        let r: StatementResult = serde_json::from_str(
+            r#"{"series":[
+              {"name":"config-coordinator","columns":["log-queries-after","max-concurrent-queries","max-select-buckets","max-select-point","max-select-series","query-timeout","write-timeout"],"values":[["0s",0,0,5000000,100000,"1m0s","10s"]]},
+              {"name":"config-data","columns":["max-series-per-database","max-values-per-tag"],"values":[[1000000,100000]]},
+              {"name":"runtime","columns":["GOARCH","GOMAXPROCS","GOOS","version"],"values":[["amd64",16,"linux","go1.19.8"]]}]}"#,
+        )
+        .unwrap();
+        let l = from_diagnostics(&r);
+        assert_eq!(l.max_select_point, Some(5_000_000));
+        assert_eq!(l.max_select_series, Some(100_000));
+        assert_eq!(l.query_timeout.as_deref(), Some("1m0s"));
+        assert_eq!(l.max_row_limit, None);
+        assert_eq!(l.max_series_per_database, Some(1_000_000));
+        assert_eq!(l.max_values_per_tag, Some(100_000));
+        assert_eq!(l.gomaxprocs, Some(16));
+        let text = l.render();
+        assert!(text.contains("max-select-point 5000000"), "{text}");
+        assert!(text.contains("max-row-limit unknown"), "{text}");
+    }
+
+    /// A quarter of the server's CPUs, never fewer than two.
+    #[test]
+    fn concurrency_from_cpus() {
+        assert_eq!(concurrency_for(1), 2);
+        assert_eq!(concurrency_for(2), 2);
+        assert_eq!(concurrency_for(16), 4);
+        assert_eq!(concurrency_for(64), 16);
+    }
+}

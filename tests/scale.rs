@@ -1,0 +1,84 @@
+//! Many sparse tenants against a real, private `influxd`: discovery, target lookups
+//! and copies cost a few requests per tenant, not a few per tenant and week, and the
+//! copies stay exact.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+use testkit::{seed, DatasetSpec, InfluxServer, MetricSpec};
+
+const TENANTS: usize = 40;
+
+/// Forty tenants, two float metrics each (one statement copies both), one host, a point every 6 hours for 8 weeks.
+fn sparse(now: i64) -> DatasetSpec {
+    let ids: Vec<String> = (0..TENANTS).map(|i| format!("p{i:02}")).collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let mut spec = DatasetSpec::monasca(&refs, 8, Duration::from_secs(6 * 3600), now);
+    spec.metrics = vec![
+        MetricSpec::float("cpu.idle_perc").dim("service", "compute"),
+        MetricSpec::float("mem.free_mb").dim("service", "compute"),
+    ];
+    spec.hosts_per_tenant = 1;
+    spec
+}
+
+/// A first run over forty sparse tenants makes at most 3.5 requests per tenant plus
+/// a constant (its database, one joined copy of its closed weeks, one of its open
+/// week; discovery and sampling for all tenants in a few requests) where one per
+/// tenant and week would be over 400; a rerun with nothing new makes at most 1.1 per
+/// tenant plus a constant. Both are exact.
+#[test]
+fn sparse_tenants_cost_few_requests_and_copy_exactly() {
+    let server = InfluxServer::start().expect("start influxd");
+    let spec = sparse(now_ns());
+    seed(&server, "monasca", &spec).expect("seed");
+    let dir = tempfile::tempdir().unwrap();
+    let ids: Vec<String> = spec.tenants.iter().map(|t| t.id.clone()).collect();
+    let tenants: Vec<&str> = ids.iter().map(String::as_str).collect();
+
+    let first = migrate(&server, dir.path(), &[]);
+    assert_eq!(
+        first["points_written"].as_u64().unwrap(),
+        spec.point_count()
+    );
+    let queries = first["queries"].as_u64().unwrap();
+    assert!(
+        queries <= (TENANTS as u64 * 7) / 2 + 20,
+        "first run: {queries} requests for {TENANTS} tenants"
+    );
+    assert_tenants_exact(&server, &tenants);
+
+    let second = migrate(&server, dir.path(), &[]);
+    let queries = second["queries"].as_u64().unwrap();
+    assert!(
+        queries <= (TENANTS as u64 * 11) / 10 + 15,
+        "rerun: {queries} requests for {TENANTS} tenants"
+    );
+    assert_eq!(second["chunks_recorded"], 0);
+    assert_tenants_exact(&server, &tenants);
+}
+
+/// `plan` states the databases and shards the split creates and the server's limits
+/// (the test server runs as no user, so `SHOW DIAGNOSTICS` answers).
+#[test]
+fn plan_states_footprint_and_limits() {
+    let server = InfluxServer::start().expect("start influxd");
+    seed(&server, "monasca", &sparse(now_ns())).expect("seed");
+    let dir = tempfile::tempdir().unwrap();
+    let p = plan(&server, dir.path(), &[]);
+    let scale = &p["scale"];
+    assert_eq!(scale["footprint"]["databases"], TENANTS);
+    assert_eq!(scale["footprint"]["databases_created"], TENANTS);
+    assert!(scale["footprint"]["shards"].as_u64().unwrap() >= 8 * TENANTS as u64);
+    assert!(scale["limits"]["gomaxprocs"].as_u64().unwrap() >= 1);
+    assert_eq!(scale["sampled_tenants"], TENANTS);
+    let o = run(&server, dir.path(), &["plan"]);
+    assert_exit(&o, 0);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("server limits (SHOW DIAGNOSTICS)"), "{text}");
+    assert!(
+        text.contains(&format!("targets: {TENANTS} databases")),
+        "{text}"
+    );
+}
