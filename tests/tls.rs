@@ -213,7 +213,8 @@ fn other_host_name_is_refused() {
 }
 
 /// `--insecure-skip-verify` still copies from a server nothing trusts, and warns once
-/// that verification is off.
+/// that verification is off, also for `verify --open`, which connects to the source
+/// twice.
 #[test]
 fn insecure_skip_verify_warns_once() {
     let certs = tempfile::tempdir().unwrap();
@@ -229,6 +230,19 @@ fn insecure_skip_verify_warns_once() {
         "{err}"
     );
     assert_tenants_exact(&server, &TENANTS);
+
+    let out = run(
+        &server,
+        dir.path(),
+        &["verify", "--open", "--insecure-skip-verify"],
+    );
+    assert_exit(&out, 0);
+    let err = stderr(&out);
+    assert_eq!(
+        err.matches("TLS certificate verification is off").count(),
+        1,
+        "{err}"
+    );
 }
 
 /// Stream mode to a second HTTPS server with its own self-signed certificate: without

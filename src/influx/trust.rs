@@ -168,7 +168,6 @@ pub(crate) fn warn_unverified(url: &str, ca_file_ignored: bool) {
         ""
     };
     tracing::warn!(
-        server = url,
         "TLS certificate verification is off for {url}{ignored}: anyone on the path can \
          read and change what is copied; use a CA file instead outside test setups"
     );
