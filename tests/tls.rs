@@ -134,19 +134,37 @@ fn assert_nothing_written(server: &InfluxServer, dir: &Path) {
     assert!(ledger_records(dir).is_empty());
 }
 
-/// The guide's recipe (CA:TRUE self-signed, with the subjectAltName operators add),
-/// trusted with `--ca-file` pointing at that very certificate: an exact copy. Without
+/// The guide's recipe as written (`openssl req -x509 -nodes -newkey rsa:2048 -keyout
+/// influxdb-selfsigned.key -out influxdb-selfsigned.crt -days N`, the host name typed
+/// as the CN: CA:TRUE, no subjectAltName), trusted with `--ca-file` pointing at that
+/// very certificate: an exact copy, the host checked against the CN. Without
 /// `--ca-file` the same server is refused with exit 2, one line naming the server,
-/// the untrusted issuer and `--ca-file`, and nothing written.
+/// the untrusted CA certificate and `--ca-file`, and nothing written.
 #[test]
 fn guide_certificate_trusted_with_ca_file() {
     let certs = tempfile::tempdir().unwrap();
-    let pair = self_signed(
+    openssl(
         certs.path(),
-        "influxdb-selfsigned",
-        "localhost",
-        Some("DNS:localhost,IP:127.0.0.1"),
+        &[
+            "req",
+            "-x509",
+            "-nodes",
+            "-newkey",
+            "rsa:2048",
+            "-keyout",
+            "influxdb-selfsigned.key",
+            "-out",
+            "influxdb-selfsigned.crt",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=localhost",
+        ],
     );
+    let pair = Pair {
+        cert: certs.path().join("influxdb-selfsigned.crt"),
+        key: certs.path().join("influxdb-selfsigned.key"),
+    };
     let server = https_source(&pair);
     let dir = tempfile::tempdir().unwrap();
 
@@ -179,9 +197,8 @@ fn ca_chain_trusted_with_ca_file() {
 }
 
 /// Host names stay checked: a certificate for another host name is refused even when
-/// `--ca-file` trusts it (exit 2 naming the mismatch, nothing written), and so is the
-/// guide's recipe without subjectAltName (its CN is not read), with a message that
-/// says so.
+/// `--ca-file` trusts it (exit 2 naming the mismatch, nothing written), whether the
+/// name is in its subjectAltName or, as the guide's recipe makes it, only in its CN.
 #[test]
 fn other_host_name_is_refused() {
     let certs = tempfile::tempdir().unwrap();
@@ -201,13 +218,21 @@ fn other_host_name_is_refused() {
     assert!(line.contains("--source-url / source.url"), "{line}");
     assert_nothing_written(&server, dir.path());
 
-    let bare = self_signed(certs.path(), "bare", "localhost", None);
-    let server = https_source(&bare);
-    let out = run(&server, dir.path(), &["run", "--ca-file", path(&bare.cert)]);
+    let by_cn = self_signed(certs.path(), "by-cn", "otherhost", None);
+    let server = https_source(&by_cn);
+    let out = run(
+        &server,
+        dir.path(),
+        &["run", "--ca-file", path(&by_cn.cert)],
+    );
     assert_exit(&out, 2);
     let err = stderr(&out);
     let line = one_error_line(&err);
-    assert!(line.contains("lists no subjectAltName"), "{line}");
+    assert!(line.contains("host name mismatch"), "{line}");
+    assert!(
+        line.contains("is for otherhost (its CN; it has no subjectAltName), not localhost"),
+        "{line}"
+    );
     assert!(line.contains("subjectAltName=DNS:"), "{line}");
     assert_nothing_written(&server, dir.path());
 }

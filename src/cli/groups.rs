@@ -34,7 +34,8 @@ pub struct SourceArgs {
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
     /// PEM CA certificate to trust for https, or the server's own self-signed
-    /// certificate (its host name must be in the certificate's subjectAltName).
+    /// certificate (its host name must be in the certificate's subjectAltName, or its
+    /// CN when that certificate has no subjectAltName).
     /// Default: the built-in roots; overrides `source.ca_file`.
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,

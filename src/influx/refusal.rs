@@ -111,20 +111,31 @@ fn name_mismatch(expected: &str, presented: &[String]) -> String {
     if presented.is_empty() {
         return format!(
             "host name mismatch: its certificate lists no subjectAltName, so it is not \
-             valid for {expected} (the CN is not checked)"
+             valid for {expected} (the CN is read only from a certificate that is itself \
+             in the CA file)"
         );
     }
     let names: Vec<&str> = presented.iter().map(|p| plain_name(p)).collect();
+    let by_cn = presented.iter().any(|p| p.starts_with(COMMON_NAME));
+    let source = if by_cn {
+        " (its CN; it has no subjectAltName)"
+    } else {
+        ""
+    };
     format!(
-        "host name mismatch: its certificate is for {}, not {expected}",
+        "host name mismatch: its certificate is for {}{source}, not {expected}",
         names.join(", ")
     )
 }
 
-/// `otherhost` out of WebPKI's `DnsName("otherhost")`, `127.0.0.1` out of
-/// `IpAddress(127.0.0.1)`; anything else as it is.
+/// How the trust check presents the CN it compared (WebPKI presents subjectAltNames).
+const COMMON_NAME: &str = "CommonName(";
+
+/// `otherhost` out of WebPKI's `DnsName("otherhost")` or the trust check's
+/// `CommonName("otherhost")`, `127.0.0.1` out of `IpAddress(127.0.0.1)`; anything
+/// else as it is.
 fn plain_name(presented: &str) -> &str {
-    let inner = ["DnsName(", "IpAddress("]
+    let inner = ["DnsName(", "IpAddress(", COMMON_NAME]
         .iter()
         .find_map(|kind| presented.strip_prefix(kind)?.strip_suffix(')'));
     inner.map_or(presented, |n| n.trim_matches('"'))
@@ -216,6 +227,15 @@ mod tests {
             presented: vec![],
         });
         let n = line(nameless, Side::Target);
+        let by_cn = cert(CertificateError::NotValidForNameContext {
+            expected: ServerName::try_from("localhost").unwrap(),
+            presented: vec!["CommonName(\"otherhost\")".into()],
+        });
+        let b = line(by_cn, Side::Source);
+        assert!(
+            b.contains("is for otherhost (its CN; it has no subjectAltName), not localhost"),
+            "{b}"
+        );
         assert!(
             n.contains("no subjectAltName") && n.contains("127.0.0.1"),
             "{n}"
@@ -247,7 +267,7 @@ mod tests {
             h.contains("handshake failed") && h.contains("source.url"),
             "{h}"
         );
-        for text in [s, t, m, n, x, c, u, h] {
+        for text in [s, t, m, n, b, x, c, u, h] {
             assert!(!text.contains('\n'), "{text}");
         }
     }

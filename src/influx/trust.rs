@@ -7,6 +7,11 @@
 //! byte for byte one of the CA file's certificates (pinned), names the host connected
 //! to and is within its validity period. The handshake signature is always checked by
 //! WebPKI, so the server must hold the pinned certificate's private key.
+//!
+//! The guide's recipe names the host only in the subject CN. A pinned certificate
+//! without any subjectAltName extension is therefore checked against its CN (the
+//! exact host name, or the URL's IP address); any other certificate by its
+//! subjectAltName alone, as WebPKI does.
 
 use crate::influx::certificate;
 use crate::influx::error::ClientError;
@@ -83,7 +88,9 @@ impl PinningVerifier {
         now: UnixTime,
     ) -> Result<ServerCertVerified, Error> {
         let parsed = ParsedCertificate::try_from(end_entity)?;
-        verify_server_name(&parsed, server_name)?;
+        if let Err(refused) = verify_server_name(&parsed, server_name) {
+            common_name_check(end_entity, server_name, refused)?;
+        }
         let period = certificate::validity(end_entity)
             .ok_or(Error::InvalidCertificate(CertificateError::BadEncoding))?;
         let now_ns =
@@ -103,6 +110,43 @@ impl PinningVerifier {
                 not_after: at(period.not_after),
             }
         }))
+    }
+}
+
+/// Checks the host name against the CN of a pinned certificate that has no
+/// subjectAltName extension; `refused` is WebPKI's verdict, kept for any other
+/// certificate.
+fn common_name_check(
+    end_entity: &CertificateDer<'_>,
+    server_name: &ServerName<'_>,
+    refused: Error,
+) -> Result<(), Error> {
+    let names = certificate::subject_names(end_entity)
+        .ok_or(Error::InvalidCertificate(CertificateError::BadEncoding))?;
+    let common_name = match names.common_name {
+        Some(cn) if !names.has_alt_names => cn,
+        _ => return Err(refused),
+    };
+    if names_host(&common_name, server_name) {
+        return Ok(());
+    }
+    Err(Error::InvalidCertificate(
+        CertificateError::NotValidForNameContext {
+            expected: server_name.to_owned(),
+            presented: vec![format!("CommonName({common_name:?})")],
+        },
+    ))
+}
+
+/// Whether a CN is the host connected to: the same DNS name (ASCII case ignored, no
+/// wildcards) or the same IP address.
+fn names_host(common_name: &str, server_name: &ServerName<'_>) -> bool {
+    match server_name {
+        ServerName::DnsName(dns) => common_name.eq_ignore_ascii_case(dns.as_ref()),
+        ServerName::IpAddress(ip) => common_name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|cn| cn == std::net::IpAddr::from(*ip)),
+        _ => false,
     }
 }
 
@@ -272,25 +316,88 @@ mod tests {
         );
     }
 
+    /// `-subj /CN=127.0.0.1`, no subjectAltName (CA:TRUE, P-256), valid from
+    /// 2026-11-22T03:15:17Z for 30 days.
+    const IP_CN: &str = include_str!("testdata/ip-cn-selfsigned.pem");
+    /// `-subj /CN=localhost -addext subjectAltName=DNS:otherhost` (CA:TRUE, P-256).
+    const CN_AND_SAN: &str = include_str!("testdata/cn-and-san-selfsigned.pem");
+    /// A CA, and a CA:FALSE certificate for `/CN=localhost` without subjectAltName it
+    /// signed.
+    const TEST_CA: &str = include_str!("testdata/test-ca.pem");
+    const CA_SIGNED_NO_SAN: &str = include_str!("testdata/ca-signed-no-san.pem");
+
+    /// Whether `e` is a name mismatch presenting exactly `names`.
+    fn mismatch(e: &Error, names: &[&str]) -> bool {
+        matches!(
+            e,
+            Error::InvalidCertificate(CertificateError::NotValidForNameContext { presented, .. })
+                if presented == names
+        )
+    }
+
     /// A certificate that is not the pinned one is refused as WebPKI refuses it (a
-    /// CA:TRUE one as a CA used as a server certificate), and a pinned certificate
-    /// without subjectAltName matches no host name (the CN is not read).
+    /// CA:TRUE one as a CA used as a server certificate).
     #[test]
-    fn unpinned_and_nameless_certificates() {
+    fn unpinned_certificate() {
         let during = "2026-12-01T00:00:00Z";
         let unpinned = verify(GUIDE, LOCALHOST, "localhost", during).unwrap_err();
         assert!(
             unpinned.to_string().contains("CaUsedAsEndEntity"),
             "{unpinned:?}"
         );
-        let nameless = verify(GUIDE, GUIDE, "localhost", during).unwrap_err();
+    }
+
+    /// A pinned certificate without subjectAltName (the guide's recipe as written) is
+    /// checked against its CN: the same name in any case, or the same IP address;
+    /// another name is a mismatch presenting the CN; the dates still count.
+    #[test]
+    fn pinned_certificate_without_subject_alt_name_by_its_cn() {
+        let during = "2026-12-01T00:00:00Z";
+        assert_eq!(verify(GUIDE, GUIDE, "localhost", during), Ok(()));
+        assert_eq!(verify(GUIDE, GUIDE, "LocalHost", during), Ok(()));
+        let other = verify(GUIDE, GUIDE, "otherhost", during).unwrap_err();
+        assert!(
+            mismatch(&other, &["CommonName(\"localhost\")"]),
+            "{other:?}"
+        );
+        let sub = verify(GUIDE, GUIDE, "db.localhost", during).unwrap_err();
+        assert!(mismatch(&sub, &["CommonName(\"localhost\")"]), "{sub:?}");
+        let by_ip = verify(GUIDE, GUIDE, "127.0.0.1", during).unwrap_err();
+        assert!(
+            mismatch(&by_ip, &["CommonName(\"localhost\")"]),
+            "{by_ip:?}"
+        );
+        let late = verify(GUIDE, GUIDE, "localhost", "2027-01-01").unwrap_err();
         assert!(
             matches!(
-                &nameless,
-                Error::InvalidCertificate(CertificateError::NotValidForNameContext { presented, .. })
-                    if presented.is_empty()
+                &late,
+                Error::InvalidCertificate(CertificateError::ExpiredContext { .. })
             ),
-            "{nameless:?}"
+            "{late:?}"
         );
+
+        assert_eq!(verify(IP_CN, IP_CN, "127.0.0.1", during), Ok(()));
+        let other_ip = verify(IP_CN, IP_CN, "127.0.0.2", during).unwrap_err();
+        assert!(
+            mismatch(&other_ip, &["CommonName(\"127.0.0.1\")"]),
+            "{other_ip:?}"
+        );
+        assert!(verify(IP_CN, IP_CN, "localhost", during).is_err());
+    }
+
+    /// The CN is not read when the certificate has a subjectAltName, nor for a
+    /// certificate that chains to a CA rather than being pinned itself: both keep
+    /// WebPKI's subjectAltName-only rule.
+    #[test]
+    fn common_name_only_for_pinned_certificates_without_subject_alt_name() {
+        let during = "2026-12-01T00:00:00Z";
+        let san_wins = verify(CN_AND_SAN, CN_AND_SAN, "localhost", during).unwrap_err();
+        assert!(
+            mismatch(&san_wins, &["DnsName(\"otherhost\")"]),
+            "{san_wins:?}"
+        );
+        assert_eq!(verify(CN_AND_SAN, CN_AND_SAN, "otherhost", during), Ok(()));
+        let chained = verify(TEST_CA, CA_SIGNED_NO_SAN, "localhost", during).unwrap_err();
+        assert!(mismatch(&chained, &[]), "{chained:?}");
     }
 }
