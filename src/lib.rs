@@ -10,7 +10,8 @@
 //! - [`core`]: pure values: intervals, aligned windows and time text, the clock, field
 //!   types, secrets, rewrites, text tables.
 //! - [`influx`]: InfluxDB at the wire: statement text and quoting, line protocol, the
-//!   HTTP client and its error classes, answers, chunked answers.
+//!   HTTP client and its error classes, TLS trust (a CA file or a pinned self-signed
+//!   server certificate) and TLS refusals in words, answers, chunked answers.
 //! - [`config`]: settings from defaults, persister.conf, TOML, `ITM__*` and flags,
 //!   validated once.
 //! - [`ledger`]: the success-marker file (records, coverage, parsing, appending), the

@@ -33,8 +33,10 @@ pub struct SourceArgs {
     /// `source.password_file`, and wins over a password.
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
-    /// PEM CA certificate to trust for https. Default: the built-in roots; overrides
-    /// `source.ca_file`.
+    /// PEM CA certificate to trust for https, or the server's own self-signed
+    /// certificate (its host name must be in the certificate's subjectAltName, or its
+    /// CN when that certificate has no subjectAltName).
+    /// Default: the built-in roots; overrides `source.ca_file`.
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
     /// Skip TLS certificate verification. Default off; overrides
@@ -311,8 +313,9 @@ pub struct TargetArgs {
     /// `target.password_file`, and wins over a password.
     #[arg(long, value_name = "FILE")]
     pub target_password_file: Option<PathBuf>,
-    /// PEM CA certificate to trust for an https target. Default: the built-in roots;
-    /// overrides `target.ca_file`.
+    /// PEM CA certificate to trust for an https target, or the target's own
+    /// self-signed certificate. Default: the built-in roots; overrides
+    /// `target.ca_file`.
     #[arg(long, value_name = "FILE")]
     pub target_ca_file: Option<PathBuf>,
     /// Skip TLS certificate verification on the target. Default off; overrides

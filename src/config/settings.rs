@@ -5,6 +5,7 @@ use crate::core::rewrite::Rewrite;
 use crate::core::secret::Secret;
 use crate::core::window::{influx_duration, TimeUnit};
 use crate::influx::client::Endpoint;
+use crate::influx::refusal::Side;
 use regex::Regex;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -62,6 +63,7 @@ impl SourceSettings {
             password: self.password.clone(),
             ca_file: self.ca_file.clone(),
             insecure_skip_verify: self.insecure_skip_verify,
+            side: Side::Source,
         }
     }
 }
@@ -217,6 +219,7 @@ impl TargetSettings {
             password: self.password.clone(),
             ca_file: self.ca_file.clone(),
             insecure_skip_verify: self.insecure_skip_verify,
+            side: Side::Target,
         })
     }
 }

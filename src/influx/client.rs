@@ -6,6 +6,8 @@
 use crate::core::secret::Secret;
 use crate::influx::answer::{QueryResponse, StatementResult};
 use crate::influx::error::ClientError;
+use crate::influx::refusal::{self, Side};
+use crate::influx::trust;
 use serde::Deserialize;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,6 +27,8 @@ pub struct Endpoint {
     pub ca_file: Option<PathBuf>,
     /// Skip TLS certificate verification (opt-in, for test setups).
     pub insecure_skip_verify: bool,
+    /// Which side of the copy the server is, so that TLS errors name its settings.
+    pub side: Side,
 }
 
 /// A client for one InfluxDB server. Cheap to clone; clones share the query counter.
@@ -35,6 +39,7 @@ pub struct Client {
     username: Option<String>,
     password: Option<Secret>,
     timeout: Duration,
+    side: Side,
     queries: Arc<AtomicU64>,
 }
 
@@ -42,48 +47,27 @@ impl Client {
     /// A client for the server `endpoint` names; every request times out after
     /// `timeout`.
     pub fn new(endpoint: &Endpoint, timeout: Duration) -> Result<Self, ClientError> {
-        Self::build(
-            &endpoint.url,
-            endpoint.username.clone(),
-            endpoint.password.clone(),
-            endpoint.ca_file.as_deref(),
-            endpoint.insecure_skip_verify,
-            timeout,
-        )
-    }
-
-    fn build(
-        url: &str,
-        username: Option<String>,
-        password: Option<Secret>,
-        ca_file: Option<&std::path::Path>,
-        insecure_skip_verify: bool,
-        timeout: Duration,
-    ) -> Result<Self, ClientError> {
         let mut b = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(timeout)
             .pool_idle_timeout(Duration::from_secs(30))
             .user_agent(concat!("influx-tenant-migrate/", env!("CARGO_PKG_VERSION")));
-        if let Some(ca) = ca_file {
-            let pem = std::fs::read(ca).map_err(|e| {
-                ClientError::Setup(format!("cannot read CA file {}: {e}", ca.display()))
-            })?;
-            let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
-                ClientError::Setup(format!("CA file {} is not PEM: {e}", ca.display()))
-            })?;
-            b = b.add_root_certificate(cert);
-        }
-        if insecure_skip_verify {
+        if endpoint.insecure_skip_verify {
+            if endpoint.url.starts_with("https:") {
+                trust::warn_unverified(&endpoint.url, endpoint.ca_file.is_some());
+            }
             b = b.danger_accept_invalid_certs(true);
+        } else if let Some(ca) = &endpoint.ca_file {
+            b = b.use_preconfigured_tls(trust::tls_config(ca)?);
         }
         let http = b.build().map_err(|e| ClientError::Setup(e.to_string()))?;
         Ok(Client {
             http,
-            url: url.to_string(),
-            username,
-            password,
+            url: endpoint.url.clone(),
+            username: endpoint.username.clone(),
+            password: endpoint.password.clone(),
             timeout,
+            side: endpoint.side,
             queries: Arc::new(AtomicU64::new(0)),
         })
     }
@@ -112,6 +96,13 @@ impl Client {
             ClientError::Timeout {
                 url: self.url.clone(),
                 after: self.timeout,
+            }
+        } else if let Some(tls) = refusal::tls_error(&e) {
+            let words = refusal::describe(tls, self.side);
+            ClientError::Tls {
+                url: self.url.clone(),
+                problem: words.problem,
+                fix: words.fix,
             }
         } else if e.is_connect() {
             ClientError::Unreachable {

@@ -79,6 +79,17 @@ pub enum ClientError {
         /// What did not parse.
         reason: String,
     },
+    /// The TLS handshake was refused: the server's certificate is not trusted, or the
+    /// server does not speak TLS. One line: the server, what was wrong, what fixes it.
+    #[error("TLS refused for InfluxDB at {url}: {problem}; fix: {fix}")]
+    Tls {
+        /// Server URL.
+        url: String,
+        /// What was wrong, in words.
+        problem: String,
+        /// The setting (or certificate change) that fixes it.
+        fix: String,
+    },
     /// The client could not be built (TLS settings).
     #[error("cannot set up HTTP client: {0}")]
     Setup(String),
@@ -103,6 +114,7 @@ impl ClientError {
             ClientError::Dropped { .. } | ClientError::Timeout { .. } => FailureClass::TooBig,
             ClientError::Auth { .. }
             | ClientError::Setup(_)
+            | ClientError::Tls { .. }
             | ClientError::Decode { .. }
             | ClientError::Unwritable(_)
             | ClientError::File { .. } => FailureClass::Permanent,

@@ -52,6 +52,9 @@ pub struct ServerOptions {
     /// `[continuous_queries]`, or top-level keys before any table) replace
     /// the kit's value or are added to that table; other tables are appended.
     pub extra_config: String,
+    /// `(certificate, private key)` PEM files: serves HTTPS (`[http] https-enabled`)
+    /// and [`InfluxServer::url`] becomes `https://localhost:PORT`.
+    pub https: Option<(PathBuf, PathBuf)>,
 }
 
 impl ServerOptions {
@@ -82,6 +85,13 @@ impl ServerOptions {
     /// Sets `query-timeout`.
     pub fn query_timeout(mut self, d: Duration) -> Self {
         self.query_timeout = Some(d);
+        self
+    }
+
+    /// Serves HTTPS with this certificate and key (see [`ServerOptions::https`]). The
+    /// kit's own helpers do not check the certificate; the tool under test must.
+    pub fn https(mut self, certificate: &Path, private_key: &Path) -> Self {
+        self.https = Some((certificate.to_path_buf(), private_key.to_path_buf()));
         self
     }
 
@@ -191,6 +201,8 @@ impl InfluxServer {
         let client = reqwest::blocking::Client::builder()
             .timeout(HTTP_TIMEOUT)
             .no_proxy()
+            // The helpers seed and compare; trusting the certificate is the tool's test.
+            .danger_accept_invalid_certs(opts.https.is_some())
             .build()
             .context("building the HTTP client")?;
         let mut server = InfluxServer {
@@ -217,9 +229,13 @@ impl InfluxServer {
         Ok(server)
     }
 
-    /// Base URL, `http://127.0.0.1:PORT`.
+    /// Base URL, `http://127.0.0.1:PORT`, or `https://localhost:PORT` with
+    /// [`ServerOptions::https`] (the name certificates are usually made for).
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.http_port)
+        match self.opts.https {
+            Some(_) => format!("https://localhost:{}", self.http_port),
+            None => format!("http://127.0.0.1:{}", self.http_port),
+        }
     }
 
     /// The HTTP port.
@@ -796,6 +812,12 @@ fn render_config(dir: &Path, http_port: u16, rpc_port: u16, opts: &ServerOptions
     if let Some(n) = opts.max_row_limit {
         set(&mut tables, "http", "max-row-limit", n.to_string());
     }
+    if let Some((certificate, key)) = &opts.https {
+        set(&mut tables, "http", "https-enabled", "true".into());
+        let path = |p: &PathBuf| toml_str(&p.to_string_lossy());
+        set(&mut tables, "http", "https-certificate", path(certificate));
+        set(&mut tables, "http", "https-private-key", path(key));
+    }
     // Merge extra_config: keys of known simple tables override, the rest is appended.
     let mut appended = String::new();
     let mut current: Option<String> = Some(String::new());
@@ -915,5 +937,16 @@ mod tests {
         assert!(c.contains("query-log-enabled = true"), "{c}");
         assert!(!c.contains("query-log-enabled = false"), "{c}");
         assert!(c.contains("[[udp]]"), "{c}");
+        assert!(!c.contains("https-enabled"), "{c}");
+    }
+
+    /// HTTPS options turn on `https-enabled` with the certificate and key files.
+    #[test]
+    fn https_config_rendering() {
+        let opts = ServerOptions::default().https(Path::new("/c/s.crt"), Path::new("/c/s.key"));
+        let c = render_config(Path::new("/tmp/x"), 1234, 5678, &opts);
+        assert!(c.contains("https-enabled = true"), "{c}");
+        assert!(c.contains("https-certificate = \"/c/s.crt\""), "{c}");
+        assert!(c.contains("https-private-key = \"/c/s.key\""), "{c}");
     }
 }
