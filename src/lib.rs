@@ -10,7 +10,8 @@
 //! - [`core`]: pure values: intervals, aligned windows and time text, the clock, field
 //!   types, secrets, rewrites, text tables.
 //! - [`influx`]: InfluxDB at the wire: statement text and quoting, line protocol, the
-//!   HTTP client and its error classes, answers, chunked answers.
+//!   HTTP client and its error classes, answers, chunked answers, complete (every
+//!   answer asked chunked and re-assembled; one still marked partial is an error).
 //! - [`config`]: settings from defaults, persister.conf, TOML, `ITM__*` and flags,
 //!   validated once.
 //! - [`ledger`]: the success-marker file (records, coverage, parsing, appending), the

@@ -158,9 +158,9 @@ impl Client {
     ) -> Result<reqwest::Response, ClientError> {
         self.queries.fetch_add(1, Ordering::Relaxed);
         self.auth(self.http.post(format!("{}/query", self.url)))
-            // Servers before 1.8.0 compare the header whole: exactly this value, or
-            // none, gets JSON (reqwest would send `*/*`, which they read as JSON too
-            // only by falling through).
+            // Servers before 1.8.0 compare the header as one string, 1.8.0 and later
+            // parse it (influxdb#14485): exactly this value means JSON to both, where
+            // reqwest's `*/*` is JSON only as a fallback.
             .header(reqwest::header::ACCEPT, "application/json")
             .form(form)
             .send()
