@@ -18,6 +18,10 @@ pub struct Series {
     /// Rows.
     #[serde(default)]
     pub values: Vec<Vec<serde_json::Value>>,
+    /// More rows of this series follow (in the next object of a chunked answer), or
+    /// the server cut it short (`[http] max-row-limit` on a non-chunked answer).
+    #[serde(default)]
+    pub partial: bool,
 }
 
 impl Series {
@@ -30,12 +34,18 @@ impl Series {
 /// The result of one statement.
 #[derive(Debug, Clone, Deserialize, Default)]
 pub struct StatementResult {
+    /// Which statement of the request this answers (0 for the first).
+    #[serde(default)]
+    pub statement_id: usize,
     /// Series returned.
     #[serde(default)]
     pub series: Vec<Series>,
     /// Statement-level error.
     #[serde(default)]
     pub error: Option<String>,
+    /// More of this statement's answer follows (chunked answers), or it was cut short.
+    #[serde(default)]
+    pub partial: bool,
 }
 
 #[derive(Debug, Deserialize)]

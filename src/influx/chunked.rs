@@ -56,9 +56,11 @@ struct ChunkObject {
     error: Option<String>,
 }
 
-/// Parses one object of a chunked response into its series; an error inside it
-/// (InfluxDB reports a failure after data chunks this way) is returned as one.
-pub fn parse_object(url: &str, line: &[u8]) -> Result<Vec<Series>, ClientError> {
+/// Parses one object of a chunked response into its series, and whether it says more
+/// is to follow (`partial` on its last result or last series: the last object of a
+/// whole answer never does). An error inside it (InfluxDB reports a failure after data
+/// chunks this way) is returned as one.
+fn parse_chunk(url: &str, line: &[u8]) -> Result<(Vec<Series>, bool), ClientError> {
     let obj: ChunkObject = serde_json::from_slice(line).map_err(|e| ClientError::Decode {
         url: url.to_string(),
         reason: format!("chunked response object: {e}"),
@@ -66,6 +68,10 @@ pub fn parse_object(url: &str, line: &[u8]) -> Result<Vec<Series>, ClientError> 
     if let Some(message) = obj.error {
         return Err(ClientError::Statement { message });
     }
+    let more = obj
+        .results
+        .last()
+        .is_some_and(|r| r.partial || r.series.last().is_some_and(|s| s.partial));
     let mut out = Vec::new();
     for r in obj.results {
         if let Some(message) = r.error {
@@ -73,7 +79,7 @@ pub fn parse_object(url: &str, line: &[u8]) -> Result<Vec<Series>, ClientError> 
         }
         out.extend(r.series);
     }
-    Ok(out)
+    Ok((out, more))
 }
 
 /// A chunked query response being read.
@@ -83,6 +89,10 @@ pub struct ChunkedResponse {
     resp: reqwest::Response,
     lines: LineSplitter,
     ended: bool,
+    /// The last object read said more was to follow.
+    more: bool,
+    /// The statement, for the error when the answer ends while more was to follow.
+    statement: String,
 }
 
 impl ChunkedResponse {
@@ -93,24 +103,34 @@ impl ChunkedResponse {
             resp,
             lines: LineSplitter::default(),
             ended: false,
+            more: false,
+            statement: String::new(),
         }
     }
 
-    /// The series of the next chunk, or `None` at the end of the response.
+    /// The series of the next chunk, or `None` at the end of the response. An answer
+    /// that ends while its last object said more was to follow was cut short:
+    /// [`ClientError::Partial`].
     pub async fn next_series(&mut self) -> Result<Option<Vec<Series>>, ClientError> {
         loop {
             if let Some(line) = self.lines.next_line() {
                 if line.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
-                return parse_object(self.client.url(), &line).map(Some);
+                return self.read(&line).map(Some);
             }
             if self.ended {
                 let rest = self.lines.take_rest();
-                if rest.iter().all(u8::is_ascii_whitespace) {
-                    return Ok(None);
+                if !rest.iter().all(u8::is_ascii_whitespace) {
+                    return self.read(&rest).map(Some);
                 }
-                return parse_object(self.client.url(), &rest).map(Some);
+                if self.more {
+                    return Err(ClientError::Partial {
+                        url: self.client.url().to_string(),
+                        statement: self.statement.clone(),
+                    });
+                }
+                return Ok(None);
             }
             match self.resp.chunk().await {
                 Ok(Some(bytes)) => self.lines.push(&bytes),
@@ -118,6 +138,12 @@ impl ChunkedResponse {
                 Err(e) => return Err(self.client.transport_error(e)),
             }
         }
+    }
+
+    fn read(&mut self, line: &[u8]) -> Result<Vec<Series>, ClientError> {
+        let (series, more) = parse_chunk(self.client.url(), line)?;
+        self.more = more;
+        Ok(series)
     }
 }
 
@@ -145,7 +171,9 @@ impl Client {
             let body = resp.bytes().await.map_err(|e| self.transport_error(e))?;
             return Err(self.status_error(status, &body));
         }
-        Ok(ChunkedResponse::new(self.clone(), resp))
+        let mut answer = ChunkedResponse::new(self.clone(), resp);
+        answer.statement = crate::influx::complete::statement_text(q, 0);
+        Ok(answer)
     }
 }
 
@@ -174,22 +202,30 @@ mod tests {
         }
     }
 
-    /// Data objects give their series; an error object (sent after data) is an error.
+    /// Data objects give their series and whether more follows; an error object (sent
+    /// after data) is an error.
     #[test]
     fn objects_and_errors() {
-        let s = parse_object(
+        let (s, more) = parse_chunk(
             "u",
             br#"{"results":[{"statement_id":0,"series":[{"name":"m","tags":{"t":"x"},"columns":["time","v"],"values":[[1,2]]}],"partial":true}]}"#,
         )
         .unwrap();
         assert_eq!(s.len(), 1);
         assert_eq!(s[0].tags["t"], "x");
-        let e = parse_object(
+        assert!(more);
+        let (_, more) = parse_chunk(
+            "u",
+            br#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","v"],"values":[[1,2]]}]}]}"#,
+        )
+        .unwrap();
+        assert!(!more);
+        let e = parse_chunk(
             "u",
             br#"{"results":[{"statement_id":0,"error":"query-timeout limit exceeded"}]}"#,
         )
         .unwrap_err();
         assert_eq!(e.class(), crate::influx::error::FailureClass::TooBig);
-        assert!(parse_object("u", b"{not json").is_err());
+        assert!(parse_chunk("u", b"{not json").is_err());
     }
 }

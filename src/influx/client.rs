@@ -4,7 +4,8 @@
 //! whether to retry, split a chunk or give up ([`ClientError::class`]).
 
 use crate::core::secret::Secret;
-use crate::influx::answer::{QueryResponse, StatementResult};
+use crate::influx::answer::StatementResult;
+use crate::influx::complete;
 use crate::influx::error::ClientError;
 use crate::influx::refusal::{self, Side};
 use crate::influx::trust;
@@ -148,21 +149,33 @@ impl Client {
     ) -> Result<reqwest::Response, ClientError> {
         self.queries.fetch_add(1, Ordering::Relaxed);
         self.auth(self.http.post(format!("{}/query", self.url)))
+            // Servers before 1.8.0 compare the header as one string, 1.8.0 and later
+            // parse it (influxdb#14485): exactly this value means JSON to both, where
+            // reqwest's `*/*` is JSON only as a fallback.
+            .header(reqwest::header::ACCEPT, "application/json")
             .form(form)
             .send()
             .await
             .map_err(|e| self.transport_error(e))
     }
 
-    /// Runs InfluxQL (one or more statements) and returns each statement's result.
-    /// A top-level error or a non-2xx status is an error; statement errors are left in
-    /// the results.
+    /// Runs InfluxQL (one or more statements) and returns each statement's complete
+    /// result. The answer is asked chunked, which `[http] max-row-limit` does not cut,
+    /// and put back together ([`crate::influx::complete`]); one still marked partial
+    /// is [`ClientError::Partial`]. A top-level error or a non-2xx status is an error;
+    /// statement errors are left in the results.
     pub async fn query_all(
         &self,
         db: Option<&str>,
         q: &str,
     ) -> Result<Vec<StatementResult>, ClientError> {
-        let mut form: Vec<(&str, &str)> = vec![("q", q), ("epoch", "ns")];
+        let rows = complete::CHUNK_ROWS.to_string();
+        let mut form: Vec<(&str, &str)> = vec![
+            ("q", q),
+            ("epoch", "ns"),
+            ("chunked", "true"),
+            ("chunk_size", &rows),
+        ];
         if let Some(db) = db {
             form.push(("db", db));
         }
@@ -172,18 +185,11 @@ impl Client {
         if !status.is_success() {
             return Err(self.status_error(status, &body));
         }
-        let parsed: QueryResponse =
-            serde_json::from_slice(&body).map_err(|e| ClientError::Decode {
-                url: self.url.clone(),
-                reason: e.to_string(),
-            })?;
-        if let Some(message) = parsed.error {
-            return Err(ClientError::Statement { message });
-        }
-        Ok(parsed.results)
+        complete::assemble(&self.url, q, &body)
     }
 
-    /// Runs one statement; its error, if any, becomes [`ClientError::Statement`].
+    /// Runs one statement and returns its complete result (see [`Client::query_all`]);
+    /// its error, if any, becomes [`ClientError::Statement`].
     pub async fn query(&self, db: Option<&str>, q: &str) -> Result<StatementResult, ClientError> {
         let mut results = self.query_all(db, q).await?;
         if results.is_empty() {

@@ -71,6 +71,15 @@ pub enum ClientError {
         /// The server's error text.
         message: String,
     },
+    /// The answer ended still marked `partial`: the server (its `[http] max-row-limit`)
+    /// or something in between cut it short. Never read as data.
+    #[error("incomplete answer from InfluxDB at {url} to `{statement}`: it ends marked \"partial\" (cut short, as the server's [http] max-row-limit cuts answers, or by a proxy in between); refusing to use it")]
+    Partial {
+        /// Server URL.
+        url: String,
+        /// The statement, shortened to one line.
+        statement: String,
+    },
     /// The response was not what InfluxDB sends.
     #[error("unexpected response from InfluxDB at {url}: {reason}")]
     Decode {
@@ -116,6 +125,7 @@ impl ClientError {
             | ClientError::Setup(_)
             | ClientError::Tls { .. }
             | ClientError::Decode { .. }
+            | ClientError::Partial { .. }
             | ClientError::Unwritable(_)
             | ClientError::File { .. } => FailureClass::Permanent,
             ClientError::Http {

@@ -456,6 +456,7 @@ mod tests {
                 .collect(),
             columns: columns.iter().map(|c| c.to_string()).collect(),
             values: serde_json::from_value(rows).unwrap(),
+            ..Series::default()
         }
     }
 

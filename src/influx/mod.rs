@@ -1,10 +1,12 @@
 //! InfluxDB 1.x at the wire: statement text and quoting, line protocol, the HTTP
-//! client with its error classes and TLS trust, and chunked answers.
+//! client with its error classes and TLS trust, chunked answers and their re-assembly
+//! into complete ones.
 
 pub mod answer;
 pub(crate) mod certificate;
 pub mod chunked;
 pub mod client;
+pub mod complete;
 pub mod error;
 pub mod lineproto;
 pub mod multi;

@@ -1,6 +1,8 @@
 //! Readers of the answers discovery gets: one per statement, from a
-//! [`StatementResult`] to plain values, without a server. Their tests use answers
-//! shaped exactly as InfluxDB 1.6.7 returns them.
+//! [`StatementResult`] to plain values, without a server. Columns are found by name,
+//! never by position, and extra columns are ignored, because later 1.x servers add and
+//! reorder them. Their tests use answers shaped exactly as InfluxDB 1.6.7 returns
+//! them, and as 1.8 to 1.12 do according to their source and changelog.
 
 use crate::core::field::{FieldType, FieldTypes};
 use crate::core::interval::{Interval, IntervalSet};
@@ -26,22 +28,24 @@ fn str_col<'a>(s: &'a Series, row: &'a [serde_json::Value], col: &str) -> Option
     row.get(s.column(col)?)?.as_str()
 }
 
-/// The first column of every row of every series, as text: the names that
-/// `SHOW DATABASES` and `SHOW MEASUREMENTS` list.
-fn first_column(r: &StatementResult) -> Vec<String> {
+/// The text in column `col` of every row of every series: the names that
+/// `SHOW DATABASES` and `SHOW MEASUREMENTS` list. A series without that column but
+/// with only one is read from that one.
+fn column_text(r: &StatementResult, col: &str) -> Vec<String> {
     r.series
         .iter()
         .flat_map(|s| {
+            let i = s.column(col).or((s.columns.len() == 1).then_some(0));
             s.values
                 .iter()
-                .filter_map(|row| row.first()?.as_str().map(str::to_string))
+                .filter_map(move |row| row.get(i?)?.as_str().map(str::to_string))
         })
         .collect()
 }
 
 /// Database names from `SHOW DATABASES`.
 pub fn databases(r: &StatementResult) -> Vec<String> {
-    first_column(r)
+    column_text(r, "name")
 }
 
 /// Policies from `SHOW RETENTION POLICIES ON "db"`. A duration that does not parse
@@ -144,7 +148,7 @@ pub struct Measurements {
 /// Reads `SHOW MEASUREMENTS ON "db"`, leaving out those any of `skip` matches.
 pub fn measurements(r: &StatementResult, skip: &[Regex]) -> Measurements {
     let mut out = Measurements::default();
-    for name in first_column(r) {
+    for name in column_text(r, "name") {
         if skip.iter().any(|re| re.is_match(&name)) {
             out.skipped.push(name);
         } else {
@@ -228,10 +232,13 @@ pub fn tag_keys(r: &StatementResult) -> BTreeMap<String, BTreeSet<String>> {
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for s in &r.series {
         let keys = out.entry(s.name.clone()).or_default();
+        let Some(i) = s.column("tagKey").or((s.columns.len() == 1).then_some(0)) else {
+            continue;
+        };
         keys.extend(
             s.values
                 .iter()
-                .filter_map(|row| row.first()?.as_str().map(str::to_string)),
+                .filter_map(|row| row.get(i)?.as_str().map(str::to_string)),
         );
     }
     out
@@ -543,5 +550,106 @@ mod tests {
         );
         let max = BTreeMap::from([("a".to_string(), i64::MAX)]);
         assert_eq!(extents(&max, &max)["a"], Interval::new(i64::MAX, i64::MAX));
+    }
+
+    // Answers of later 1.x servers, written from their source (coordinator/
+    // statement_executor.go of the 1.8, 1.10, 1.11 and 1.12 branches) and changelog.
+
+    /// 1.10+ prints an empty `expiry_time` for shards of infinite policies
+    /// (influxdb#21794); only start and end times are read, so nothing changes.
+    #[test]
+    fn shards_with_empty_expiry_1_10() {
+        let r = answer(
+            r#"{"statement_id":0,"series":[{"name":"monasca","columns":["id","database","retention_policy","shard_group","start_time","end_time","expiry_time","owners"],"values":[[3,"monasca","autogen",2,"2021-06-28T00:00:00Z","2021-07-05T00:00:00Z","",""],[4,"monasca","autogen",3,"2021-07-05T00:00:00Z","2021-07-12T00:00:00Z","",""]]}]}"#,
+        );
+        let t = |s: &str| parse_time_ns(s).unwrap();
+        assert_eq!(
+            shard_ranges(&r, "monasca", "autogen"),
+            vec![Interval::new(
+                t("2021-06-28T00:00:00Z"),
+                t("2021-07-12T00:00:00Z")
+            )]
+        );
+    }
+
+    /// SHOW SHARDS columns in another order, with one more column, read the same; a
+    /// row whose times are empty or missing is left out rather than misread.
+    #[test]
+    fn shards_by_column_name() {
+        let r = answer(
+            r#"{"statement_id":0,"series":[{"name":"monasca","columns":["owners","end_time","expiry_time","start_time","retention_policy","database","id","shard_group","size"],"values":[["","2024-01-08T00:00:00Z","","2024-01-01T00:00:00Z","autogen","monasca",1,1,123],["","","","","autogen","monasca",2,2,0]]}]}"#,
+        );
+        let t = |s: &str| parse_time_ns(s).unwrap();
+        assert_eq!(
+            shard_ranges(&r, "monasca", "autogen"),
+            vec![Interval::new(
+                t("2024-01-01T00:00:00Z"),
+                t("2024-01-08T00:00:00Z")
+            )]
+        );
+    }
+
+    /// 1.12 adds `futureWriteLimit` and `pastWriteLimit` before `default` in SHOW
+    /// RETENTION POLICIES: the default flag is still found.
+    #[test]
+    fn retention_policies_with_write_limits_1_12() {
+        let r = answer(
+            r#"{"statement_id":0,"series":[{"columns":["name","duration","shardGroupDuration","replicaN","futureWriteLimit","pastWriteLimit","default"],"values":[["autogen","0s","168h0m0s",1,"0s","0s",false],["two_weeks","336h0m0s","24h0m0s",1,"1h0m0s","0s",true]]}]}"#,
+        );
+        let got = retention_policies(&r);
+        assert_eq!(got.len(), 2);
+        assert!(!got[0].default);
+        assert_eq!(got[1].name, "two_weeks");
+        assert_eq!(got[1].duration_ns, 336 * 3_600_000_000_000);
+        assert!(got[1].default);
+    }
+
+    /// SHOW MEASUREMENTS with the 1.8+ database and policy columns, and SHOW
+    /// DATABASES, are read by the `name` column wherever it stands.
+    #[test]
+    fn names_by_column_name() {
+        let r = answer(
+            r#"{"statement_id":0,"series":[{"name":"measurements","columns":["database","retention policy","name"],"values":[["monasca","autogen","cpu.idle_perc"],["monasca","autogen","mem.free_mb"]]}]}"#,
+        );
+        assert_eq!(
+            measurements(&r, &[]).kept,
+            BTreeSet::from(["cpu.idle_perc".to_string(), "mem.free_mb".to_string()])
+        );
+        let r = answer(
+            r#"{"statement_id":0,"series":[{"name":"databases","columns":["id","name"],"values":[[1,"_internal"],[2,"monasca"]]}]}"#,
+        );
+        assert_eq!(databases(&r), names(&["_internal", "monasca"]));
+    }
+
+    /// SHOW TAG KEYS, FIELD KEYS and TAG VALUES with extra or reordered columns read
+    /// by name.
+    #[test]
+    fn keys_and_values_by_column_name() {
+        let r = answer(
+            r#"{"statement_id":0,"series":[{"name":"cpu","columns":["count","tagKey"],"values":[[3,"_tenant_id"],[1,"hostname"]]}]}"#,
+        );
+        assert_eq!(
+            tag_keys(&r)["cpu"],
+            BTreeSet::from(["_tenant_id".to_string(), "hostname".to_string()])
+        );
+        let r = answer(
+            r#"{"statement_id":0,"series":[{"name":"cpu","columns":["fieldType","fieldKey"],"values":[["float","value"]]}]}"#,
+        );
+        assert_eq!(field_types(&r)["cpu"]["value"].len(), 1);
+        let r = answer(
+            r#"{"statement_id":0,"series":[{"name":"cpu","columns":["value","key"],"values":[["t1","_tenant_id"]]}]}"#,
+        );
+        let kept = BTreeSet::from(["cpu".to_string()]);
+        let got = tenants(&r, &kept, |_| true).unwrap();
+        assert_eq!(got.selected.keys().collect::<Vec<_>>(), vec!["t1"]);
+    }
+
+    /// A first-point answer whose `time` is not the first column reads the same.
+    #[test]
+    fn point_times_by_column_name() {
+        let r = answer(
+            r#"{"statement_id":0,"series":[{"name":"cpu","columns":["_tenant_id","time","value"],"values":[["t1",1704067200000000000,1.5]]}]}"#,
+        );
+        assert_eq!(point_times(&r)["cpu"], 1_704_067_200_000_000_000);
     }
 }

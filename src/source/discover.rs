@@ -4,6 +4,7 @@
 
 use crate::config::TenantSettings;
 use crate::core::interval::Interval;
+use crate::influx::answer::StatementResult;
 use crate::influx::client::Client;
 use crate::influx::error::{ClientError, FailureClass};
 use crate::influx::multi;
@@ -45,6 +46,14 @@ pub enum DiscoverError {
         tenant: String,
         /// The server's error.
         error: String,
+    },
+    /// The server refused a discovery statement.
+    #[error("`{query}` failed on the source: {error}{}", limit_hint(.error))]
+    Refused {
+        /// The statement.
+        query: String,
+        /// The server's error.
+        error: ClientError,
     },
     /// A statement returned something other than expected.
     #[error("unexpected answer to `{query}`: {reason}")]
@@ -117,10 +126,10 @@ pub async fn discover(
             rp: opts.retention_policy.unwrap_or_default().to_string(),
         }
     })?;
-    let r = client.query(None, &influxql::show_measurements(db)).await?;
+    let r = show(client, &influxql::show_measurements(db)).await?;
     let measurements = answers::measurements(&r, opts.skip_measurements);
     let q = influxql::show_tenants(db, &opts.tenants.tag);
-    let r = client.query(None, &q).await?;
+    let r = show(client, &q).await?;
     let found =
         answers::tenants(&r, &measurements.kept, |id| opts.tenants.selects(id)).map_err(|e| {
             DiscoverError::Shape {
@@ -128,9 +137,9 @@ pub async fn discover(
                 reason: e.to_string(),
             }
         })?;
-    let r = client.query(None, &influxql::show_field_keys(db)).await?;
+    let r = show(client, &influxql::show_field_keys(db)).await?;
     let fields = answers::field_types(&r);
-    let r = client.query(None, &influxql::show_tag_keys(db)).await?;
+    let r = show(client, &influxql::show_tag_keys(db)).await?;
     let tag_keys = answers::tag_keys(&r);
     let shard_groups = shard_groups(client, db, &source_rp).await?;
     let grants = match opts.tenants.grant_privileges {
@@ -161,6 +170,27 @@ pub async fn discover(
         targets,
         target_url: String::new(),
     })
+}
+
+/// Runs a discovery statement; when the server refuses it, the error names it.
+async fn show(client: &Client, q: &str) -> Result<StatementResult, DiscoverError> {
+    client.query(None, q).await.map_err(|e| match e {
+        ClientError::Statement { .. } => DiscoverError::Refused {
+            query: q.to_string(),
+            error: e,
+        },
+        e => e.into(),
+    })
+}
+
+/// What to change when a server limit refused a statement: from InfluxDB 1.8.5 the
+/// SHOW statements obey `[coordinator] query-timeout` too, which 1.6 and 1.7 did not.
+fn limit_hint(e: &ClientError) -> &'static str {
+    if e.class() == FailureClass::TooBig {
+        " (a server limit refused it: from InfluxDB 1.8.5 SHOW statements obey [coordinator] query-timeout too; raise it while migrating)"
+    } else {
+        ""
+    }
 }
 
 /// The policy to read: `wanted` when the database has it (`None` when it does not),
@@ -435,5 +465,20 @@ mod tests {
         );
         assert_eq!(fallback_bounds(None, Some(0), None), None);
         assert_eq!(fallback_bounds(Some(&[]), None, None), None);
+    }
+
+    /// A discovery statement the server refuses is named in the error; a refusal by a
+    /// limit (1.8.5+ SHOW statements obey query-timeout) names the setting to raise.
+    #[test]
+    fn refused_statements_are_named() {
+        let refused = |m: &str| DiscoverError::Refused {
+            query: "SHOW TAG VALUES ON \"monasca\" WITH KEY = \"_tenant_id\"".into(),
+            error: ClientError::Statement { message: m.into() },
+        };
+        let text = refused("query-timeout limit exceeded").to_string();
+        assert!(text.starts_with("`SHOW TAG VALUES ON"), "{text}");
+        assert!(text.contains("[coordinator] query-timeout"), "{text}");
+        let text = refused("database not found: monasca").to_string();
+        assert!(text.ends_with("database not found: monasca"), "{text}");
     }
 }

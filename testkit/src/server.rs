@@ -433,11 +433,13 @@ impl InfluxServer {
         Ok(())
     }
 
-    /// `SHOW DATABASES`, in server order.
+    /// `SHOW DATABASES`, in server order; asked chunked, so that a server's
+    /// `max-row-limit` does not cut the list.
     pub fn databases(&self) -> Result<Vec<String>> {
-        let v = self.query(None, "SHOW DATABASES")?;
-        Ok(first_column(&v)
-            .into_iter()
+        let chunks = self.query_chunked(None, "SHOW DATABASES", 10_000)?;
+        Ok(chunks
+            .iter()
+            .flat_map(first_column)
             .filter_map(|v| v.as_str().map(String::from))
             .collect())
     }
