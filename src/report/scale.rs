@@ -174,6 +174,9 @@ mod tests {
                 create_database: true,
                 create_retention_policy: None,
                 retention_ns: None,
+                shard_group_ns: None,
+                why: crate::plan::target::PolicyReason::NoSourcePolicy,
+                not_applied: None,
             });
             p.tenants.insert(
                 id,
