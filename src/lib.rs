@@ -17,7 +17,7 @@
 //!   run lock, atomic files.
 //! - [`plan`]: the catalog's values, target naming, batching and the pure planner.
 //! - [`source`]: discovery of the source (pure parsers and the statements that feed
-//!   them), schema findings, estimates.
+//!   them; tenants per tenant tag key), schema findings, estimates.
 //! - [`copy`]: the executor (retries, splits, ledger records) and its transfers:
 //!   server-side `SELECT INTO`, streaming to another server, export/import files.
 //! - [`verify`]: counts and sums per chunk, source against target.

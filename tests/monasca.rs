@@ -59,3 +59,90 @@ fn persister_harness_writes_monasca_shaped_points() {
         assert!(points.iter().all(|p| p.fields["tenant_id"] == *t));
     }
 }
+
+/// A source as a running Monasca leaves it: every tenant's metrics and alarm history
+/// written by the persister, plus a measurement written without any tenant tag.
+fn monasca_source(server: &InfluxServer, tenants: &[&str]) -> Messages {
+    server.create_database("monasca").unwrap();
+    let messages = Messages::monasca(tenants, ms_ago(48), 600_000, 8);
+    persister::write(server, &messages, &PersisterOptions::default());
+    let t0 = ms_ago(30) * 1_000_000;
+    let untagged: Vec<String> = (0..5)
+        .map(|i| {
+            format!(
+                "log.rate,hostname=node-1 value={i} {}",
+                t0 + i * 60_000_000_000
+            )
+        })
+        .collect();
+    server.write_lines("monasca", &untagged.join("\n")).unwrap();
+    messages
+}
+
+/// What the source holds of one tenant (by its id as stored): its metrics by
+/// `_tenant_id` and its alarm history by the `tenant_id` *tag*.
+fn tenant_source(server: &InfluxServer, stored: &str) -> testkit::Dump {
+    let mut d = dump(server, "monasca", Some(("_tenant_id", stored))).unwrap();
+    let all = dump(server, "monasca", None).unwrap();
+    let mut history = all.measurement("alarm_state_history").unwrap().clone();
+    history
+        .points
+        .retain(|p| p.series.tags.get("tenant_id").map(String::as_str) == Some(stored));
+    assert!(!history.points.is_empty(), "no alarm history of {stored:?}");
+    d.measurements.insert("alarm_state_history".into(), history);
+    d
+}
+
+/// `run` copies every tenant's metrics *and* alarm history (tenant in the `tenant_id`
+/// tag, also a string field) exactly into its database, odd tenant ids included: both
+/// the tag and the field `tenant_id` arrive. A measurement without tenant tag is
+/// listed with its point count by `plan`, in the run summary and in the run report.
+#[test]
+fn alarm_history_is_migrated_and_untagged_measurements_are_listed() {
+    let server = InfluxServer::start().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    monasca_source(&server, ODD_TENANTS);
+
+    let p = plan(&server, dir, &[]);
+    let untagged: Vec<&serde_json::Value> = p["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["check"] == "no_tenant_tag")
+        .collect();
+    assert_eq!(untagged.len(), 1, "{p:#}");
+    assert_eq!(untagged[0]["measurement"], "log.rate");
+    assert_eq!(untagged[0]["points"], 5);
+    let o = run(&server, dir, &["plan"]);
+    assert!(
+        stderr(&o).contains("\"log.rate\" has no point with tenant tag \"_tenant_id\" (5 points)")
+            || String::from_utf8_lossy(&o.stdout)
+                .contains("\"log.rate\" has no point with tenant tag \"_tenant_id\" (5 points)"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+
+    let report = dir.join("report.json");
+    let summary = migrate(&server, dir, &["--report", report.to_str().unwrap()]);
+    assert_eq!(
+        summary["untagged_measurements"][0]["measurement"],
+        "log.rate"
+    );
+    assert_eq!(summary["untagged_measurements"][0]["points"], 5);
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(r["summary"]["untagged_measurements"][0]["points"], 5);
+
+    for t in ODD_TENANTS {
+        let stored = persister::stored_tenant(t);
+        let expected = tenant_source(&server, &stored);
+        let actual = dump(&server, &target(&stored), None).unwrap();
+        testkit::assert_same(&expected, &actual);
+        let history = actual.measurement("alarm_state_history").unwrap();
+        assert_eq!(history.field_types["tenant_id"], "string");
+        for p in &history.points {
+            assert_eq!(p.series.tags["tenant_id"], stored);
+            assert_eq!(p.fields["tenant_id"], *t);
+        }
+    }
+}

@@ -190,17 +190,17 @@ impl PlannedJob for PlannedMigration {
             db: &catalog.database,
             rp: &catalog.source_rp,
         };
-        let tag = &settings.tenants.tag;
+        let tenants = &settings.tenants;
         match &self.dest {
             Destination::SameServer if settings.transform.is_identity() => Box::new(SelectInto {
                 client,
                 source,
-                tag,
+                tenants,
             }),
             Destination::SameServer => Box::new(RewrittenSelectInto {
                 client,
                 source,
-                tag,
+                tenants,
                 tag_keys: &catalog.tag_keys,
                 rewrite: &settings.transform,
             }),
@@ -225,7 +225,7 @@ impl PlannedJob for PlannedMigration {
         settings.run.verify.then(|| Checks {
             verifier: Verifier {
                 client: &self.prepared.client,
-                tag: &settings.tenants.tag,
+                tenants: &settings.tenants,
                 fields: &self.prepared.catalog.fields,
                 tolerance: FLOAT_REL_TOLERANCE,
             },

@@ -68,6 +68,8 @@ pub struct Plan {
     pub chunks: Vec<Chunk>,
     /// Per-tenant counts.
     pub tenants: BTreeMap<String, TenantPlan>,
+    /// Measurements without a point carrying their tenant tag: not copied.
+    pub untagged: Vec<crate::plan::catalog::UntaggedMeasurement>,
 }
 
 impl TenantPlan {

@@ -77,6 +77,7 @@ pub fn plan(
     let mut plan = Plan {
         now_ns,
         closed_before_ns: now_ns.saturating_sub(settle),
+        untagged: catalog.untagged.clone(),
         ..Plan::default()
     };
     let mut owners: BTreeMap<String, String> = BTreeMap::new();
@@ -161,7 +162,8 @@ fn plan_tenant(
     let mut chunks = Vec::new();
     for (piece, ms) in gaps.pieces {
         let max = rules.max_measurements_per_query;
-        for batch in batches(&ms, &catalog.fields, &catalog.tag_keys, max) {
+        let keys = &catalog.tenant_keys;
+        for batch in batches(&ms, &catalog.fields, &catalog.tag_keys, keys, max) {
             let closed = piece.end <= plan.closed_before_ns;
             tp.count(piece, closed);
             chunks.push(Chunk {

@@ -4,6 +4,7 @@
 use crate::copy::{FailedChunk, Outcome};
 use crate::core::text::table;
 use crate::core::window::format_ns;
+use crate::plan::catalog::UntaggedMeasurement;
 use crate::plan::Plan;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -45,6 +46,9 @@ pub struct RunSummary {
     pub per_tenant: BTreeMap<String, crate::copy::tally::TenantRun>,
     /// What `--verify` found, when it was on.
     pub verification: Option<crate::verify::figures::VerifyReport>,
+    /// Measurements left out because no point carries their tenant tag, with their
+    /// point counts.
+    pub untagged_measurements: Vec<UntaggedMeasurement>,
 }
 
 impl RunSummary {
@@ -72,6 +76,7 @@ impl RunSummary {
             failures: o.failed,
             per_tenant: BTreeMap::new(),
             verification: None,
+            untagged_measurements: plan.untagged.clone(),
         }
     }
 
@@ -131,6 +136,15 @@ impl RunSummary {
         ];
         if let Some(v) = &self.verification {
             s.push_str(&v.render());
+        }
+        for u in &self.untagged_measurements {
+            let _ = writeln!(
+                s,
+                "not copied: measurement {:?} has no point with tenant tag {:?} ({})",
+                u.measurement,
+                u.tag,
+                crate::source::findings::points_text(u.points)
+            );
         }
         if !self.per_tenant.is_empty() {
             let rows: Vec<Vec<String>> = self

@@ -8,7 +8,7 @@ use crate::influx::client::Client;
 use crate::influx::error::{ClientError, FailureClass};
 use crate::influx::statement::{self as influxql, Rp};
 use crate::plan::catalog::{Catalog, RetentionPolicy, TenantData};
-use crate::source::answers;
+use crate::source::{answers, tenant_keys};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use regex::Regex;
 use std::collections::BTreeMap;
@@ -119,24 +119,16 @@ pub async fn discover(
     })?;
     let r = client.query(None, &influxql::show_measurements(db)).await?;
     let measurements = answers::measurements(&r, opts.skip_measurements);
-    let q = influxql::show_tenants(db, &opts.tenants.tag);
-    let r = client.query(None, &q).await?;
-    let found =
-        answers::tenants(&r, &measurements.kept, |id| opts.tenants.selects(id)).map_err(|e| {
-            DiscoverError::Shape {
-                query: q,
-                reason: e.to_string(),
-            }
-        })?;
+    let source = Rp { db, rp: &source_rp };
+    let found = tenant_keys::find(client, &source, &measurements.kept, opts.tenants).await?;
     let r = client.query(None, &influxql::show_field_keys(db)).await?;
     let fields = answers::field_types(&r);
     let r = client.query(None, &influxql::show_tag_keys(db)).await?;
     let tag_keys = answers::tag_keys(&r);
     let shard_groups = shard_groups(client, db, &source_rp).await?;
 
-    let source = Rp { db, rp: &source_rp };
     let fallback = fallback_bounds(shard_groups.as_deref(), opts.from, opts.to);
-    let tenants = tenant_extents(client, &source, found.selected, fallback, opts).await?;
+    let tenants = tenant_extents(client, &source, found.tenants.selected, fallback, opts).await?;
     let names = tenants
         .iter()
         .map(|t| crate::plan::target::target_database(&opts.tenants.target_template, db, &t.id));
@@ -150,8 +142,10 @@ pub async fn discover(
         fields,
         tag_keys,
         tenants,
-        excluded_tenants: found.excluded,
+        excluded_tenants: found.tenants.excluded,
         skipped_measurements: measurements.skipped,
+        tenant_keys: found.keys,
+        untagged: found.untagged,
         targets,
         target_url: String::new(),
     })
@@ -212,10 +206,9 @@ async fn tenant_extents(
     fallback: Option<Interval>,
     opts: &DiscoverOptions<'_>,
 ) -> Result<Vec<TenantData>, DiscoverError> {
-    let tag = opts.tenants.tag.as_str();
     let per_query = opts.max_measurements_per_query;
     let tenants: Vec<TenantData> = stream::iter(by_tenant)
-        .map(|(id, ms)| tenant_data(client, source, tag, id, ms, fallback, per_query))
+        .map(|(id, ms)| tenant_data(client, source, opts.tenants, id, ms, fallback, per_query))
         .buffered(opts.concurrency)
         .try_collect()
         .await?;
@@ -225,20 +218,24 @@ async fn tenant_extents(
         .collect())
 }
 
-/// One tenant's first and last point per measurement, `per_query` measurements per
-/// query. When the server's limits refuse a query, those measurements are bounded by
+/// One tenant's first and last point per measurement, `per_query` measurements of one
+/// tenant tag key per query. When the server's limits refuse a query, those measurements are bounded by
 /// `fallback` instead; without one the tenant cannot be bounded.
 async fn tenant_data(
     client: &Client,
     source: &Rp<'_>,
-    tag: &str,
+    keys: &TenantSettings,
     id: String,
     measurements: Vec<String>,
     fallback: Option<Interval>,
     per_query: usize,
 ) -> Result<TenantData, DiscoverError> {
     let mut extents = BTreeMap::new();
-    for part in measurements.chunks(per_query) {
+    let by_key = tenant_keys::by_key(&measurements, keys);
+    let parts = by_key
+        .iter()
+        .flat_map(|(tag, ms)| ms.chunks(per_query).map(move |part| (*tag, part)));
+    for (tag, part) in parts {
         let bounds = async {
             let first = point_times(client, source, part, tag, &id, false).await?;
             let last = point_times(client, source, part, tag, &id, true).await?;

@@ -1,7 +1,9 @@
 //! The source server: discovery into a catalog (statements in `discover`, their
-//! answers read in `answers`), schema findings, estimates.
+//! answers read in `answers`; tenants per tenant tag key in `tenant_keys`), schema
+//! findings, estimates.
 
 pub mod answers;
 pub mod discover;
 pub mod estimate;
 pub mod findings;
+pub mod tenant_keys;
