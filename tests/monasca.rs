@@ -146,3 +146,64 @@ fn alarm_history_is_migrated_and_untagged_measurements_are_listed() {
         }
     }
 }
+
+/// After the run, the persister switched to `db_per_tenant = True` writes new points
+/// for each tenant: they land in the database and default policy the run created, in
+/// the same series as the migrated history, and a read the way monasca-api reads
+/// (default policy, `_region` filter, no tenant filter; alarm history by `tenant_id`)
+/// returns both the migrated and the new points. (Tenant ids with a backslash are left
+/// out: the persister names its database after the raw id, the tool percent-encodes it.)
+#[test]
+fn persister_with_db_per_tenant_continues_the_migrated_series() {
+    let tenants: Vec<&str> = ODD_TENANTS
+        .iter()
+        .copied()
+        .filter(|t| !t.contains('\\'))
+        .collect();
+    let server = InfluxServer::start().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    monasca_source(&server, &tenants);
+    migrate(&server, tmp.path(), &[]);
+    let before: Vec<testkit::Dump> = tenants
+        .iter()
+        .map(|t| dump(&server, &target(t), None).unwrap())
+        .collect();
+
+    let new = Messages::monasca(&tenants, ms_ago(1), 60_000, 4);
+    let opts = PersisterOptions {
+        db_per_tenant: true,
+        ..PersisterOptions::default()
+    };
+    persister::write(&server, &new, &opts);
+
+    for (t, old) in tenants.iter().zip(&before) {
+        let db = target(t);
+        let rps = server.retention_policies(&db).unwrap();
+        let default = rps.iter().find(|p| p.default).unwrap();
+        assert_eq!(rps.len(), 1, "{rps:?}");
+        let f = testkit::DumpFilter {
+            retention_policy: Some(default.name.clone()),
+            ..testkit::DumpFilter::default()
+        };
+        let after = testkit::dump_filtered(&server, &db, &f).unwrap();
+        assert_eq!(after.series(), old.series(), "tenant {t:?}: new series");
+        assert_eq!(after.point_count(), old.point_count() + 4 * 3 + 1);
+
+        // monasca-api: the database's default policy, no tenant filter.
+        let q = "SELECT value, value_meta FROM \"cpu.idle_perc\" WHERE \"_region\" = 'RegionOne' AND hostname = 'node-1'";
+        assert_eq!(rows(&server, &db, q), 8 + 4, "tenant {t:?}");
+        let q = format!(
+            "SELECT alarm_id, new_state, old_state, reason, sub_alarms FROM alarm_state_history WHERE tenant_id = {}",
+            testkit::quote_string(t)
+        );
+        assert_eq!(rows(&server, &db, &q), 2 + 1, "tenant {t:?}");
+    }
+}
+
+/// Rows of a query's only series.
+fn rows(server: &InfluxServer, db: &str, q: &str) -> usize {
+    let r = server.query(Some(db), q).unwrap();
+    r["results"][0]["series"][0]["values"]
+        .as_array()
+        .map_or(0, |v| v.len())
+}
