@@ -64,7 +64,7 @@ pub struct Plan {
     pub closed_before_ns: i64,
     /// Target databases and policies, one per tenant.
     pub targets: Vec<TargetPlan>,
-    /// Chunks to copy, oldest first.
+    /// Chunks to copy, newest first across tenants (see `planner::sort_newest_first`).
     pub chunks: Vec<Chunk>,
     /// Per-tenant counts.
     pub tenants: BTreeMap<String, TenantPlan>,
