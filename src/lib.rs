@@ -20,8 +20,8 @@
 //! - [`plan`]: the catalog's values, target naming, batching, the pure planner and
 //!   chunk sizing from sampled rates (`plan/sizing.rs`).
 //! - [`source`]: discovery of the source (pure parsers and the statements that feed
-//!   them), schema findings, estimates, point-rate samples (`source/density.rs`) and
-//!   the server's limits (`source/limits.rs`).
+//!   them; tenants per tenant tag key), schema findings, estimates, point-rate samples
+//!   (`source/density.rs`) and the server's limits (`source/limits.rs`).
 //! - [`copy`]: the executor (retries, splits, ledger records) and its transfers:
 //!   server-side `SELECT INTO`, streaming to another server, export/import files.
 //! - [`verify`]: counts and sums per chunk, source against target.

@@ -11,6 +11,8 @@ use std::process::Command;
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const SERVICE: &str = "influx-tenant-migrate.service";
 const TIMER: &str = "influx-tenant-migrate.timer";
+const TEMPLATE_SERVICE: &str = "influx-tenant-migrate@.service";
+const TEMPLATE_TIMER: &str = "influx-tenant-migrate@.timer";
 const INSTALLED_BIN: &str = "/usr/bin/influx-tenant-migrate";
 
 fn unit_text(name: &str) -> String {
@@ -42,9 +44,14 @@ struct Staged {
 
 impl Staged {
     fn new(edit: impl Fn(&str, String) -> String) -> Staged {
+        Staged::with(&[SERVICE, TIMER], edit)
+    }
+
+    /// Like [`Staged::new`] with the units `names`.
+    fn with(names: &[&str], edit: impl Fn(&str, String) -> String) -> Staged {
         let dir = tempfile::tempdir().unwrap();
         let bin = env!("CARGO_BIN_EXE_influx-tenant-migrate");
-        for name in [SERVICE, TIMER] {
+        for &name in names {
             let text = unit_text(name).replace(
                 &format!("ExecStart={INSTALLED_BIN} "),
                 &format!("ExecStart={bin} "),
@@ -183,4 +190,89 @@ fn units_match_the_tool() {
     assert_eq!(values(&timer, "OnCalendar"), vec!["hourly"]);
     assert_eq!(values(&timer, "Persistent"), vec!["true"]);
     assert_eq!(values(&timer, "Unit"), vec![SERVICE]);
+}
+
+/// The template pair verifies as an instance (`influx-tenant-migrate@eu.service` and
+/// `.timer`) without a warning, and a misspelt directive in the template is caught.
+#[test]
+fn template_units_verify() {
+    let names = [TEMPLATE_SERVICE, TEMPLATE_TIMER];
+    let instances = [
+        "verify",
+        "./influx-tenant-migrate@eu.service",
+        "./influx-tenant-migrate@eu.timer",
+    ];
+    let staged = Staged::with(&names, |_, t| t);
+    let (ok, out) = staged.analyze(&instances);
+    assert!(
+        ok && out.trim().is_empty(),
+        "systemd-analyze verify:\n{out}"
+    );
+    let broken = Staged::with(&names, |name, t| {
+        if name == TEMPLATE_SERVICE {
+            t.replace("ProtectSystem=strict", "ProtectSytem=strict")
+        } else {
+            t
+        }
+    });
+    let (_, out) = broken.analyze(&instances);
+    assert!(
+        out.contains("ProtectSytem"),
+        "the typo went unnoticed:\n{out}"
+    );
+}
+
+/// Each instance NAME reads /etc/influx-tenant-migrate/NAME.toml and keeps its ledger
+/// in its own state directory, /var/lib/influx-tenant-migrate/NAME/; the rest of the
+/// template (hardening, exit codes, stop timeout) is the single service's, and its
+/// timer starts the same instance on the same schedule.
+#[test]
+fn template_units_are_per_instance() {
+    let svc = unit_text(TEMPLATE_SERVICE);
+    let exec = values(&svc, "ExecStart");
+    assert_eq!(
+        exec,
+        vec!["/usr/bin/influx-tenant-migrate --config /etc/influx-tenant-migrate/%i.toml run"]
+    );
+    assert_eq!(
+        values(&svc, "StateDirectory"),
+        vec!["influx-tenant-migrate/%i"]
+    );
+    assert_eq!(
+        values(&svc, "Environment"),
+        vec!["ITM__RUN__LEDGER=/var/lib/influx-tenant-migrate/%i/influx-tenant-migrate.ledger"]
+    );
+    assert_eq!(
+        values(&svc, "EnvironmentFile"),
+        vec!["-/etc/influx-tenant-migrate/%i.env"]
+    );
+    let single = unit_text(SERVICE);
+    let per_instance = [
+        "Description",
+        "ExecStart",
+        "EnvironmentFile",
+        "StateDirectory",
+        "Environment",
+        "WorkingDirectory",
+        "LogsDirectory",
+        "SyslogIdentifier",
+    ];
+    let settings = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| !l.starts_with('#') && l.contains('='))
+            .filter(|l| !per_instance.iter().any(|k| l.starts_with(&format!("{k}="))))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(settings(&svc), settings(&single));
+    let timer = unit_text(TEMPLATE_TIMER);
+    assert_eq!(
+        values(&timer, "Unit"),
+        vec!["influx-tenant-migrate@%i.service"]
+    );
+    assert_eq!(
+        values(&timer, "OnCalendar"),
+        values(&unit_text(TIMER), "OnCalendar")
+    );
+    assert_eq!(values(&timer, "Persistent"), vec!["true"]);
 }

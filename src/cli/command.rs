@@ -123,6 +123,7 @@ const VERIFY_WITHOUT_OPEN: &[&str] = &[
     "insecure_skip_verify",
     "persister_config",
     "tenant_tag",
+    "tenant_tag_for",
     "tenant_include",
     "tenant_exclude",
     "ledger",

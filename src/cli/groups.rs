@@ -66,6 +66,11 @@ pub struct DiscoveryArgs {
     /// Tag key holding the tenant id. Default `_tenant_id`; overrides `tenants.tag`.
     #[arg(long, value_name = "KEY")]
     pub tenant_tag: Option<String>,
+    /// Tag key holding the tenant id in one measurement, as MEASUREMENT=KEY
+    /// (repeatable). Default `alarm_state_history=tenant_id` (monasca-persister's alarm
+    /// history), kept unless named; overrides `tenants.tag_for`.
+    #[arg(long, value_name = "MEASUREMENT=KEY")]
+    pub tenant_tag_for: Vec<String>,
     /// Leave out measurements matching this regex (repeatable). Default none;
     /// overrides `measurements.skip`.
     #[arg(long, value_name = "REGEX")]
@@ -75,6 +80,7 @@ pub struct DiscoveryArgs {
 impl SettingFlags for DiscoveryArgs {
     fn add_to(&self, o: &mut Overrides) {
         o.text("tenants.tag", &self.tenant_tag);
+        o.list("tenants.tag_for", &self.tenant_tag_for);
         o.list("measurements.skip", &self.skip_regex);
     }
 }

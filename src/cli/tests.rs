@@ -165,6 +165,10 @@ fn source_cases(f: &Files) -> Vec<Case> {
 fn planning_cases() -> Vec<Case> {
     vec![
         case("tenant-tag", "tag_flag", |s| s.tenants.tag == "tag_flag"),
+        case("tenant-tag-for", "m.x=tag_for_flag", |s| {
+            s.tenants.tag_of("m.x") == "tag_for_flag"
+                && s.tenants.tag_of("alarm_state_history") == "tenant_id"
+        }),
         case("skip-regex", "^skip_flag", |s| {
             s.skip_measurements
                 .iter()
@@ -469,6 +473,8 @@ fn flags_a_command_does_not_read_are_refused() {
             "p.conf",
             "--tenant-tag",
             "t",
+            "--tenant-tag-for",
+            "m=k",
             "--tenant-include",
             "i",
             "--tenant-exclude",

@@ -145,11 +145,10 @@ async fn size_chunks(
         db: &catalog.database,
         rp: &catalog.source_rp,
     };
-    let tag = &settings.tenants.tag;
     let (rates, statements) = match density::sample_rates(
         client,
         &src,
-        tag,
+        &settings.tenants,
         plan,
         settings.run.concurrency,
     )
@@ -164,7 +163,7 @@ async fn size_chunks(
             };
         }
     };
-    sizing::resize(plan, &rates, sizing, planner::sort_oldest_first);
+    sizing::resize(plan, &rates, sizing, planner::sort_newest_first);
     Scale {
         limits,
         sizing: Some(sizing),
@@ -263,17 +262,17 @@ impl PlannedJob for PlannedMigration {
             db: &catalog.database,
             rp: &catalog.source_rp,
         };
-        let tag = &settings.tenants.tag;
+        let tenants = &settings.tenants;
         match &self.dest {
             Destination::SameServer if settings.transform.is_identity() => Box::new(SelectInto {
                 client,
                 source,
-                tag,
+                tenants,
             }),
             Destination::SameServer => Box::new(RewrittenSelectInto {
                 client,
                 source,
-                tag,
+                tenants,
                 tag_keys: &catalog.tag_keys,
                 rewrite: &settings.transform,
             }),
@@ -298,7 +297,7 @@ impl PlannedJob for PlannedMigration {
         settings.run.verify.then(|| Checks {
             verifier: Verifier {
                 client: &self.prepared.client,
-                tag: &settings.tenants.tag,
+                tenants: &settings.tenants,
                 fields: &self.prepared.catalog.fields,
                 tolerance: FLOAT_REL_TOLERANCE,
             },

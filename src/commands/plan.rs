@@ -29,7 +29,7 @@ pub async fn run(settings: &Settings, json: bool, with_estimate: bool) -> anyhow
             estimate::estimate(
                 &p.client,
                 &src,
-                &settings.tenants.tag,
+                &settings.tenants,
                 &p.plan,
                 settings.run.concurrency,
             )

@@ -63,7 +63,7 @@ pub async fn verify(settings: &Settings, opts: VerifyOptions) -> anyhow::Result<
     }
     let verifier = Verifier {
         client: &client,
-        tag: &settings.tenants.tag,
+        tenants: &settings.tenants,
         fields: &source_fields,
         tolerance: FLOAT_REL_TOLERANCE,
     };

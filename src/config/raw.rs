@@ -53,6 +53,7 @@ impl Default for RawSource {
 #[serde(default, deny_unknown_fields)]
 pub(super) struct RawTenants {
     pub(super) tag: String,
+    pub(super) tag_for: Vec<String>,
     pub(super) target_template: String,
     pub(super) include: Vec<String>,
     pub(super) exclude: Vec<String>,
@@ -63,6 +64,7 @@ impl Default for RawTenants {
     fn default() -> Self {
         RawTenants {
             tag: "_tenant_id".into(),
+            tag_for: vec![],
             target_template: "{database}_{tenant}".into(),
             include: vec![],
             exclude: vec![],
@@ -232,6 +234,8 @@ mod tests {
         assert_eq!(s.source.url, "http://127.0.0.1:8086");
         assert_eq!(s.source.database, "monasca");
         assert_eq!(s.tenants.tag, "_tenant_id");
+        assert_eq!(s.tenants.tag_of("alarm_state_history"), "tenant_id");
+        assert_eq!(s.tenants.tag_of("cpu.idle_perc"), "_tenant_id");
         assert_eq!(s.tenants.target_template, "{database}_{tenant}");
         assert_eq!(s.window.unit, TimeUnit::Week);
         assert_eq!(s.window.settle, Duration::from_secs(900));

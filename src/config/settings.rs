@@ -68,11 +68,19 @@ impl SourceSettings {
     }
 }
 
+/// The tenant tag of measurements that do not use `tenants.tag`, unless
+/// `tenants.tag_for` names them: monasca-persister writes alarm history with the
+/// tenant in a tag `tenant_id` (and a string field of that name).
+pub const BUILTIN_TAG_FOR: &[(&str, &str)] = &[("alarm_state_history", "tenant_id")];
+
 /// Which tenants to migrate and where to.
 #[derive(Debug, Clone)]
 pub struct TenantSettings {
     /// Tag key holding the tenant id.
     pub tag: String,
+    /// Measurements whose tenant is in another tag: measurement -> tag key (the
+    /// built-in [`BUILTIN_TAG_FOR`] included).
+    pub tag_for: BTreeMap<String, String>,
     /// Target database name template with `{database}` and `{tenant}`.
     pub target_template: String,
     /// Only tenants matching one of these (all when empty).
@@ -84,6 +92,17 @@ pub struct TenantSettings {
 }
 
 impl TenantSettings {
+    /// The tag key holding the tenant id in `measurement`.
+    pub fn tag_of(&self, measurement: &str) -> &str {
+        self.tag_for.get(measurement).unwrap_or(&self.tag)
+    }
+
+    /// The tenant tag of a batch of measurements (batches never mix tags; an empty
+    /// batch has the default).
+    pub fn tag_of_batch(&self, measurements: &[String]) -> &str {
+        measurements.first().map_or(&self.tag, |m| self.tag_of(m))
+    }
+
     /// Whether the include/exclude rules keep tenant `id`: it matches an include rule
     /// (or there are none) and no exclude rule.
     pub fn selects(&self, id: &str) -> bool {
@@ -269,6 +288,7 @@ mod tests {
         let re = |r: &str| Regex::new(r).unwrap();
         let mut t = TenantSettings {
             tag: "_tenant_id".into(),
+            tag_for: BTreeMap::new(),
             target_template: "{database}_{tenant}".into(),
             include: vec![],
             exclude: vec![re("^test")],

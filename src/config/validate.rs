@@ -10,13 +10,14 @@ use super::raw::{
 };
 use super::settings::{
     LogSettings, PolicyNames, RetentionSettings, RunSettings, Settings, SourceSettings,
-    StreamSettings, TargetSettings, TenantSettings, WindowSettings,
+    StreamSettings, TargetSettings, TenantSettings, WindowSettings, BUILTIN_TAG_FOR,
 };
 use super::ConfigError;
 use crate::core::rewrite::Rewrite;
 use crate::core::secret::Secret;
 use crate::core::window::{parse_time_ns, TimeUnit, UnknownTimeUnit, TIME_FORMS};
 use regex::Regex;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -194,12 +195,37 @@ fn tenants(t: RawTenants, c: &Check) -> Result<TenantSettings, ConfigError> {
         ));
     }
     Ok(TenantSettings {
+        tag_for: tag_for(&t.tag_for, c)?,
         tag: t.tag,
         target_template: t.target_template,
         include: c.regexes("tenants.include", &t.include)?,
         exclude: c.regexes("tenants.exclude", &t.exclude)?,
         grant_privileges: t.grant_privileges,
     })
+}
+
+/// `tenants.tag_for`: MEASUREMENT=KEY entries over the built-in ones
+/// ([`BUILTIN_TAG_FOR`]), which stay unless an entry names their measurement.
+fn tag_for(entries: &[String], c: &Check) -> Result<BTreeMap<String, String>, ConfigError> {
+    let mut out: BTreeMap<String, String> = BUILTIN_TAG_FOR
+        .iter()
+        .map(|(m, k)| (m.to_string(), k.to_string()))
+        .collect();
+    for entry in entries {
+        // Tag keys rarely contain '=', measurement names may: split at the last one.
+        match entry.rsplit_once('=') {
+            Some((m, k)) if !m.is_empty() && !k.is_empty() => {
+                out.insert(m.to_string(), k.to_string());
+            }
+            _ => {
+                return Err(c.invalid(
+                    "tenants.tag_for",
+                    format!("{entry:?} is not MEASUREMENT=KEY"),
+                ))
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// `[window]`: week, day or hour windows, `from` before `to`, the settle time.

@@ -9,6 +9,7 @@
 //! The ledger does not record transforms: coverage says which source points reached
 //! which target database, whatever they were renamed to.
 
+use crate::config::TenantSettings;
 use crate::copy::transfer::Transfer;
 use crate::core::rewrite::Rewrite;
 use crate::influx::answer::written;
@@ -27,8 +28,8 @@ pub struct SelectInto<'a> {
     pub client: &'a Client,
     /// Source database and retention policy.
     pub source: Rp<'a>,
-    /// Tenant tag key.
-    pub tag: &'a str,
+    /// Tenant tag keys (per measurement).
+    pub tenants: &'a TenantSettings,
 }
 
 impl Transfer for SelectInto<'_> {
@@ -45,7 +46,7 @@ impl Transfer for SelectInto<'_> {
             &self.source,
             &target,
             &chunk.measurements,
-            self.tag,
+            self.tenants.tag_of_batch(&chunk.measurements),
             &chunk.tenant,
             chunk.window,
         )
@@ -126,12 +127,18 @@ pub struct RewrittenSelectInto<'a> {
     pub client: &'a Client,
     /// Source database and retention policy.
     pub source: Rp<'a>,
-    /// Tenant tag key.
-    pub tag: &'a str,
+    /// Tenant tag keys (per measurement).
+    pub tenants: &'a TenantSettings,
     /// Tag keys per measurement (from discovery).
     pub tag_keys: &'a BTreeMap<String, BTreeSet<String>>,
     /// The rewrite.
     pub rewrite: &'a Rewrite,
+}
+
+impl RewrittenSelectInto<'_> {
+    fn tag(&self, chunk: &Chunk) -> &str {
+        self.tenants.tag_of_batch(&chunk.measurements)
+    }
 }
 
 impl Transfer for RewrittenSelectInto<'_> {
@@ -140,7 +147,14 @@ impl Transfer for RewrittenSelectInto<'_> {
     }
 
     fn describe(&self, chunk: &Chunk) -> String {
-        statements(&self.source, chunk, self.tag, self.tag_keys, self.rewrite).join("; ")
+        statements(
+            &self.source,
+            chunk,
+            self.tag(chunk),
+            self.tag_keys,
+            self.rewrite,
+        )
+        .join("; ")
     }
 
     fn transfer<'a>(&'a self, chunk: &'a Chunk) -> BoxFuture<'a, Result<u64, ClientError>> {
@@ -148,7 +162,13 @@ impl Transfer for RewrittenSelectInto<'_> {
             let mut points = 0;
             // A failure part way leaves earlier statements' points written; the copier
             // retries the whole chunk, and writing a point twice changes nothing.
-            for q in statements(&self.source, chunk, self.tag, self.tag_keys, self.rewrite) {
+            for q in statements(
+                &self.source,
+                chunk,
+                self.tag(chunk),
+                self.tag_keys,
+                self.rewrite,
+            ) {
                 points += written(&self.client.query(Some(self.source.db), &q).await?);
             }
             Ok(points)

@@ -39,8 +39,8 @@ pub struct ChunkReader<'a> {
     pub client: &'a Client,
     /// Source database and retention policy.
     pub source: Rp<'a>,
-    /// Tenant tag key.
-    pub tag: &'a str,
+    /// Tenant tag keys (per measurement).
+    pub tenants: &'a crate::config::TenantSettings,
     /// Field types per source measurement (`SHOW FIELD KEYS`).
     pub fields: &'a FieldTypes,
     /// Tags dropped and measurements renamed on the way.
@@ -57,7 +57,7 @@ impl ChunkReader<'_> {
         influxql::select_chunk(
             &self.source,
             &chunk.measurements,
-            self.tag,
+            self.tenants.tag_of_batch(&chunk.measurements),
             &chunk.tenant,
             chunk.window,
         )
@@ -156,7 +156,7 @@ pub fn reader<'a>(
             db: &catalog.database,
             rp: &catalog.source_rp,
         },
-        tag: &settings.tenants.tag,
+        tenants: &settings.tenants,
         fields: &catalog.fields,
         rewrite,
         chunk_size: settings.stream.chunk_size,

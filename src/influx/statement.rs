@@ -87,9 +87,27 @@ pub fn show_shards() -> String {
     "SHOW SHARDS".to_string()
 }
 
-/// The tenant filter `"tag" = 'tenant'`.
+/// The tenant filter `"tag"::tag = 'tenant'`: `::tag` because a measurement may also
+/// have a field of that name (monasca-persister's alarm history has a tag and a string
+/// field `tenant_id`), and a bare name in WHERE reads the field.
 pub fn tenant_filter(tag: &str, tenant: &str) -> String {
-    format!("{} = {}", ident(tag), string(tenant))
+    format!("{}::tag = {}", ident(tag), string(tenant))
+}
+
+/// Tenant ids in some measurements: `SHOW TAG VALUES ON "db" FROM "m",... WITH KEY = "tag"`.
+pub fn show_tenants_in(db: &str, measurements: &[String], tag: &str) -> String {
+    let from: Vec<String> = measurements.iter().map(|m| ident(m)).collect();
+    format!(
+        "SHOW TAG VALUES ON {} FROM {} WITH KEY = {}",
+        ident(db),
+        from.join(","),
+        ident(tag)
+    )
+}
+
+/// The points of one measurement, as the largest field count: `SELECT count(*) FROM ...`.
+pub fn count_points(src: &Rp<'_>, measurement: &str) -> String {
+    format!("SELECT count(*) FROM {}", src.measurement(measurement))
 }
 
 fn from_list(src: &Rp<'_>, measurements: &[String]) -> String {
@@ -303,7 +321,7 @@ mod tests {
         );
         assert_eq!(
             q,
-            r#"SELECT * INTO "monasca_x"."2w".:MEASUREMENT FROM "monasca"."autogen"."cpu.idle_perc","monasca"."autogen"."m\"x" WHERE "_tenant_id" = 'x\' OR \'1\'=\'1' AND time >= 10 AND time < 20 GROUP BY *"#
+            r#"SELECT * INTO "monasca_x"."2w".:MEASUREMENT FROM "monasca"."autogen"."cpu.idle_perc","monasca"."autogen"."m\"x" WHERE "_tenant_id"::tag = 'x\' OR \'1\'=\'1' AND time >= 10 AND time < 20 GROUP BY *"#
         );
     }
 
@@ -355,7 +373,7 @@ mod tests {
                 "t'1",
                 Interval::new(1, 2)
             ),
-            r#"SELECT * FROM "monasca"."autogen"."a","monasca"."autogen"."b" WHERE "_tenant_id" = 't\'1' AND time >= 1 AND time < 2 GROUP BY *"#
+            r#"SELECT * FROM "monasca"."autogen"."a","monasca"."autogen"."b" WHERE "_tenant_id"::tag = 't\'1' AND time >= 1 AND time < 2 GROUP BY *"#
         );
     }
 
@@ -386,7 +404,7 @@ mod tests {
                 w,
                 Some(&["dev".into(), "host".into()])
             ),
-            r#"SELECT *::field INTO "t"."rp".:MEASUREMENT FROM "s"."autogen"."a","s"."autogen"."b" WHERE "_tenant_id" = 'x' AND time >= 10 AND time < 20 GROUP BY "dev","host""#
+            r#"SELECT *::field INTO "t"."rp".:MEASUREMENT FROM "s"."autogen"."a","s"."autogen"."b" WHERE "_tenant_id"::tag = 'x' AND time >= 10 AND time < 20 GROUP BY "dev","host""#
         );
         assert_eq!(
             select_into_as(
@@ -399,7 +417,7 @@ mod tests {
                 w,
                 Some(&[])
             ),
-            r#"SELECT *::field INTO "t"."rp"."new\"m" FROM "s"."autogen"."a" WHERE "_tenant_id" = 'x' AND time >= 10 AND time < 20"#
+            r#"SELECT *::field INTO "t"."rp"."new\"m" FROM "s"."autogen"."a" WHERE "_tenant_id"::tag = 'x' AND time >= 10 AND time < 20"#
         );
     }
 }

@@ -10,14 +10,16 @@ struct Schema<'a> {
 }
 
 #[derive(Default)]
-struct Group {
+struct Group<'a> {
+    /// Tenant tag key of its measurements (`None`: the default one).
+    key: Option<&'a str>,
     measurements: Vec<String>,
     fields: BTreeMap<String, FieldType>,
     tags: BTreeSet<String>,
     sealed: bool,
 }
 
-impl Group {
+impl Group<'_> {
     /// A measurement fits when every field name it shares with the batch has the same
     /// single type (InfluxDB issue 9887: a multi-source SELECT INTO writes an integer
     /// field as float when another source has a float of that name) and no name is a
@@ -63,11 +65,14 @@ impl Group {
     }
 }
 
-/// Groups measurements into type-safe batches of at most `max`.
+/// Groups measurements into type-safe batches of at most `max`; measurements whose
+/// tenant is in different tags (`tenant_keys`: measurement -> key, absent for the
+/// default key) never share a batch, as one statement filters by one tag.
 pub fn batches(
     measurements: &[String],
     fields: &FieldTypes,
     tag_keys: &BTreeMap<String, BTreeSet<String>>,
+    tenant_keys: &BTreeMap<String, String>,
     max: usize,
 ) -> Vec<Vec<String>> {
     let mut out: Vec<Group> = Vec::new();
@@ -76,10 +81,14 @@ pub fn batches(
             fields: fields.get(m),
             tags: tag_keys.get(m),
         };
-        match out.iter_mut().find(|b| b.fits(&s, max)) {
+        let key = tenant_keys.get(m).map(String::as_str);
+        match out.iter_mut().find(|b| b.key == key && b.fits(&s, max)) {
             Some(b) => b.add(m, &s),
             None => {
-                let mut b = Group::default();
+                let mut b = Group {
+                    key,
+                    ..Group::default()
+                };
                 b.add(m, &s);
                 out.push(b);
             }
@@ -118,8 +127,29 @@ mod tests {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        let got = batches(&ms, &fields, &tag_keys, 100);
+        let none = BTreeMap::new();
+        let got = batches(&ms, &fields, &tag_keys, &none, 100);
         assert_eq!(got, vec![vec!["a", "c", "e"], vec!["b", "f"], vec!["d"]]);
-        assert_eq!(batches(&ms, &fields, &tag_keys, 1).len(), 6);
+        assert_eq!(batches(&ms, &fields, &tag_keys, &none, 1).len(), 6);
+    }
+
+    /// Measurements that would batch by their schemas are split when their tenant is
+    /// in different tags; those sharing a non-default key batch together.
+    #[test]
+    fn batching_respects_tenant_keys() {
+        let fields = FieldTypes::new();
+        let tag_keys = BTreeMap::new();
+        let keys = BTreeMap::from([
+            ("alarms".to_string(), "tenant_id".to_string()),
+            ("events".to_string(), "tenant_id".to_string()),
+        ]);
+        let ms: Vec<String> = ["a", "alarms", "b", "events"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let got = batches(&ms, &fields, &tag_keys, &keys, 100);
+        assert_eq!(got, vec![vec!["a", "b"], vec!["alarms", "events"]]);
+        let got = batches(&ms, &fields, &tag_keys, &BTreeMap::new(), 100);
+        assert_eq!(got, vec![vec!["a", "alarms", "b", "events"]]);
     }
 }

@@ -71,6 +71,18 @@ pub struct TenantData {
     pub measurements: BTreeMap<String, Interval>,
 }
 
+/// A measurement none of whose points carries its tenant tag: nothing of it is copied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct UntaggedMeasurement {
+    /// Measurement.
+    pub measurement: String,
+    /// The tenant tag it was looked up by.
+    pub tag: String,
+    /// Its points in the source policy (largest field count); `None` when the server's
+    /// limits refused the count.
+    pub points: Option<u64>,
+}
+
 /// Everything the planner needs to know about the servers, as plain values.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Catalog {
@@ -100,6 +112,11 @@ pub struct Catalog {
     pub excluded_tenants: Vec<String>,
     /// Measurements left out by the skip rules.
     pub skipped_measurements: Vec<String>,
+    /// Measurements whose tenant is in another tag than `tenants.tag`: measurement ->
+    /// tag key. One statement never copies measurements of different keys.
+    pub tenant_keys: BTreeMap<String, String>,
+    /// Measurements without a point carrying their tenant tag.
+    pub untagged: Vec<UntaggedMeasurement>,
     /// Databases that exist on the target server, with their retention policies
     /// (only those the plan may write to).
     pub targets: BTreeMap<String, Vec<RetentionPolicy>>,

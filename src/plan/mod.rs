@@ -67,7 +67,7 @@ pub struct Plan {
     pub closed_before_ns: i64,
     /// Target databases and policies, one per tenant.
     pub targets: Vec<TargetPlan>,
-    /// Chunks to copy, oldest first.
+    /// Chunks to copy, newest first across tenants (see `planner::sort_newest_first`).
     pub chunks: Vec<Chunk>,
     /// Per-tenant counts.
     pub tenants: BTreeMap<String, TenantPlan>,
@@ -76,6 +76,8 @@ pub struct Plan {
     pub grants: Vec<crate::plan::catalog::UserGrant>,
     /// Why nothing is granted, when that is not because no user has a privilege.
     pub grants_note: Option<String>,
+    /// Measurements without a point carrying their tenant tag: not copied.
+    pub untagged: Vec<crate::plan::catalog::UntaggedMeasurement>,
 }
 
 impl TenantPlan {

@@ -13,7 +13,7 @@ use crate::plan::batch::batches;
 use crate::plan::catalog::{Catalog, TenantData, UserGrant};
 use crate::plan::target::{target_plan, TargetPlan, TargetRules, MAX_NAME_BYTES};
 use crate::plan::{Chunk, Plan, PlanError, TenantPlan};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// How far inside a retention policy's horizon copying starts. InfluxDB drops points
 /// older than `now - duration` at write time, and `now` moves while a run goes on; a
@@ -82,6 +82,7 @@ pub fn plan(
     let mut plan = Plan {
         now_ns,
         closed_before_ns: now_ns.saturating_sub(settle),
+        untagged: catalog.untagged.clone(),
         ..Plan::default()
     };
     (plan.grants, plan.grants_note) = grants(catalog, rules);
@@ -107,7 +108,7 @@ pub fn plan(
         plan.chunks.extend(chunks);
         plan.targets.push(target);
     }
-    sort_oldest_first(&mut plan.chunks);
+    sort_newest_first(&mut plan.chunks);
     Ok(plan)
 }
 
@@ -129,14 +130,30 @@ fn grants(catalog: &Catalog, rules: &Rules<'_>) -> (Vec<UserGrant>, Option<Strin
     }
 }
 
-/// Oldest first: the chunks nearest a retention horizon go before it moves.
-pub fn sort_oldest_first(chunks: &mut [Chunk]) {
-    chunks.sort_by(|a, b| {
-        (a.window.start, &a.tenant, &a.measurements).cmp(&(
-            b.window.start,
-            &b.tenant,
-            &b.measurements,
-        ))
+/// Newest first, across tenants: every tenant's newest window, then every tenant's
+/// next newest, and so on, so that once monasca-api reads the tenant databases each
+/// tenant's recent history (what dashboards ask for) is there early in a long first
+/// run, whatever its latest point. Exactness does not depend on the order (the ledger
+/// records each chunk), and neither does retention: the executor clamps each chunk to
+/// the horizon when it starts.
+pub fn sort_newest_first(chunks: &mut [Chunk]) {
+    let mut starts: BTreeMap<&str, BTreeSet<i64>> = BTreeMap::new();
+    for c in chunks.iter() {
+        starts.entry(&c.tenant).or_default().insert(c.window.start);
+    }
+    // (tenant, start) -> 0 for the tenant's newest start, 1 for the next, ...
+    let rank: BTreeMap<(String, i64), usize> = starts
+        .iter()
+        .flat_map(|(t, s)| {
+            s.iter()
+                .rev()
+                .enumerate()
+                .map(|(i, start)| ((t.to_string(), *start), i))
+        })
+        .collect();
+    chunks.sort_by_cached_key(|c| {
+        let r = rank[&(c.tenant.clone(), c.window.start)];
+        (r, c.tenant.clone(), c.measurements.clone())
     });
 }
 
@@ -198,7 +215,8 @@ fn plan_tenant(
     let mut chunks = Vec::new();
     for (piece, ms) in gaps.pieces {
         let max = rules.max_measurements_per_query;
-        for batch in batches(&ms, &catalog.fields, &catalog.tag_keys, max) {
+        let keys = &catalog.tenant_keys;
+        for batch in batches(&ms, &catalog.fields, &catalog.tag_keys, keys, max) {
             let closed = piece.end <= plan.closed_before_ns;
             tp.count(piece, closed);
             chunks.push(Chunk {
@@ -281,9 +299,19 @@ mod tests {
 
     const MON: i64 = 1_704_067_200_000_000_000; // 2024-01-01T00:00:00Z, a Monday
 
-    /// The planner with the rules of `settings`.
+    /// The planner with the rules of `settings`, its chunks read back oldest first (the
+    /// tests below are about which windows are planned; the run order, newest first, is
+    /// `newest_windows_of_every_tenant_first`'s).
     fn plan(c: &Catalog, s: &Settings, cov: &Coverage, now: i64) -> Result<Plan, PlanError> {
-        super::plan(c, &Rules::from_settings(s), cov, now)
+        let mut p = super::plan(c, &Rules::from_settings(s), cov, now)?;
+        p.chunks.sort_by(|a, b| {
+            (a.window.start, &a.tenant, &a.measurements).cmp(&(
+                b.window.start,
+                &b.tenant,
+                &b.measurements,
+            ))
+        });
+        Ok(p)
     }
 
     /// The target plan of `tenant` under the rules of `settings`.
@@ -339,6 +367,25 @@ mod tests {
             points: 1,
             at: String::new(),
         }
+    }
+
+    /// Chunks run newest first across tenants: every tenant's newest window (a
+    /// tenant whose data stopped weeks ago included) before anyone's second newest.
+    #[test]
+    fn newest_windows_of_every_tenant_first() {
+        let c = catalog(&[
+            ("a", &[("cpu", MON, MON + 3 * WEEK)]),
+            ("old", &[("cpu", MON, MON + WEEK)]),
+        ]);
+        let s = settings(|_| {});
+        let rules = Rules::from_settings(&s);
+        let p = super::plan(&c, &rules, &Coverage::default(), MON + 3 * WEEK + DAY).unwrap();
+        let order: Vec<(&str, i64)> = p
+            .chunks
+            .iter()
+            .map(|c| (c.tenant.as_str(), (c.window.start - MON) / WEEK))
+            .collect();
+        assert_eq!(order, vec![("a", 2), ("old", 0), ("a", 1), ("a", 0)]);
     }
 
     /// Three weeks of data give three aligned week chunks with all measurements in one

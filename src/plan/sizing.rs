@@ -155,9 +155,20 @@ fn merge_sparse(chunks: Vec<Chunk>, rates: &Rates, sizing: Sizing) -> Vec<Chunk>
 
 #[cfg(test)]
 mod tests {
+    /// Oldest first, so the assertions read in time order (the run's order is
+    /// `planner::sort_newest_first`; sizing keeps whatever order it is given).
+    fn oldest_first(chunks: &mut [Chunk]) {
+        chunks.sort_by(|a, b| {
+            (a.window.start, &a.tenant, &a.measurements).cmp(&(
+                b.window.start,
+                &b.tenant,
+                &b.measurements,
+            ))
+        });
+    }
+
     use super::*;
     use crate::core::window::{DAY, WEEK};
-    use crate::plan::planner::sort_oldest_first;
 
     const MON: i64 = 1_704_067_200_000_000_000; // 2024-01-01T00:00:00Z, a Monday
 
@@ -212,12 +223,7 @@ mod tests {
     fn sparse_weeks_merge() {
         let mut p = plan_of(weekly("a", 16));
         let rates = Rates::from([("a".to_string(), per_week(1_000.0))]);
-        resize(
-            &mut p,
-            &rates,
-            Sizing::new(500_000, None),
-            sort_oldest_first,
-        );
+        resize(&mut p, &rates, Sizing::new(500_000, None), oldest_first);
         let ws: Vec<_> = p.chunks.iter().map(|c| (c.window, c.closed)).collect();
         assert_eq!(
             ws,
@@ -245,7 +251,7 @@ mod tests {
         chunks.extend(weekly("b", 3));
         let mut p = plan_of(chunks);
         let rates = Rates::from([("a".to_string(), per_week(100.0))]);
-        resize(&mut p, &rates, Sizing::new(250, None), sort_oldest_first);
+        resize(&mut p, &rates, Sizing::new(250, None), oldest_first);
         let a: Vec<_> = p
             .chunks
             .iter()
@@ -271,12 +277,7 @@ mod tests {
     fn dense_week_splits_into_days() {
         let mut p = plan_of(vec![chunk("a", &["cpu"], MON, MON + WEEK, true)]);
         let rates = Rates::from([("a".to_string(), per_week(7_000_000.0))]);
-        resize(
-            &mut p,
-            &rates,
-            Sizing::new(500_000, None),
-            sort_oldest_first,
-        );
+        resize(&mut p, &rates, Sizing::new(500_000, None), oldest_first);
         assert_eq!(p.chunks.len(), 7);
         assert!(p.chunks.iter().all(|c| c.unit == TimeUnit::Day));
         assert_eq!(p.chunks[0].window, Interval::new(MON, MON + DAY));

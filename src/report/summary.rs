@@ -4,6 +4,7 @@
 use crate::copy::{FailedChunk, Outcome};
 use crate::core::text::table;
 use crate::core::window::format_ns;
+use crate::plan::catalog::UntaggedMeasurement;
 use crate::plan::catalog::UserGrant;
 use crate::plan::target::NotApplied;
 use crate::plan::Plan;
@@ -54,6 +55,9 @@ pub struct RunSummary {
     pub grants: Vec<UserGrant>,
     /// Why nothing was granted, when that is not because no user has a privilege.
     pub grants_note: Option<String>,
+    /// Measurements left out because no point carries their tenant tag, with their
+    /// point counts.
+    pub untagged_measurements: Vec<UntaggedMeasurement>,
 }
 
 impl RunSummary {
@@ -88,6 +92,7 @@ impl RunSummary {
                 .collect(),
             grants: plan.grants.clone(),
             grants_note: plan.grants_note.clone(),
+            untagged_measurements: plan.untagged.clone(),
         }
     }
 
@@ -147,6 +152,15 @@ impl RunSummary {
         ];
         if let Some(v) = &self.verification {
             s.push_str(&v.render());
+        }
+        for u in &self.untagged_measurements {
+            let _ = writeln!(
+                s,
+                "not copied: measurement {:?} has no point with tenant tag {:?} ({})",
+                u.measurement,
+                u.tag,
+                crate::source::findings::points_text(u.points)
+            );
         }
         if !self.per_tenant.is_empty() {
             let rows: Vec<Vec<String>> = self

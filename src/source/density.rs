@@ -4,6 +4,7 @@
 //! all tenants' counts [`multi::STATEMENTS_PER_REQUEST`] to a request). A tenant's rate
 //! is the denser of the two. Reads only a few windows per tenant, never its history.
 
+use crate::config::TenantSettings;
 use crate::core::interval::Interval;
 use crate::influx::client::Client;
 use crate::influx::error::ClientError;
@@ -74,12 +75,15 @@ pub fn rates(samples: &[&Chunk], counts: &[Option<u64>]) -> Rates {
 pub async fn sample_rates(
     client: &Client,
     src: &Rp<'_>,
-    tag: &str,
+    tenants: &TenantSettings,
     plan: &Plan,
     concurrency: usize,
 ) -> Result<(Rates, usize), ClientError> {
     let chunks = samples(plan);
-    let statements: Vec<String> = chunks.iter().map(|c| count_query(src, tag, c)).collect();
+    let statements: Vec<String> = chunks
+        .iter()
+        .map(|c| count_query(src, tenants.tag_of_batch(&c.measurements), c))
+        .collect();
     let answers = multi::query_each(
         client,
         Some(src.db),

@@ -10,7 +10,7 @@ use crate::influx::error::{ClientError, FailureClass};
 use crate::influx::multi;
 use crate::influx::statement::{self as influxql, Rp};
 use crate::plan::catalog::{Catalog, RetentionPolicy, TenantData, UserGrant};
-use crate::source::answers;
+use crate::source::{answers, tenant_keys};
 use regex::Regex;
 use std::collections::BTreeMap;
 
@@ -128,15 +128,8 @@ pub async fn discover(
     })?;
     let r = show(client, &influxql::show_measurements(db)).await?;
     let measurements = answers::measurements(&r, opts.skip_measurements);
-    let q = influxql::show_tenants(db, &opts.tenants.tag);
-    let r = show(client, &q).await?;
-    let found =
-        answers::tenants(&r, &measurements.kept, |id| opts.tenants.selects(id)).map_err(|e| {
-            DiscoverError::Shape {
-                query: q,
-                reason: e.to_string(),
-            }
-        })?;
+    let source = Rp { db, rp: &source_rp };
+    let found = tenant_keys::find(client, &source, &measurements.kept, opts.tenants).await?;
     let r = show(client, &influxql::show_field_keys(db)).await?;
     let fields = answers::field_types(&r);
     let r = show(client, &influxql::show_tag_keys(db)).await?;
@@ -147,9 +140,8 @@ pub async fn discover(
         false => Some(Vec::new()),
     };
 
-    let source = Rp { db, rp: &source_rp };
     let fallback = fallback_bounds(shard_groups.as_deref(), opts.from, opts.to);
-    let tenants = tenant_extents(client, &source, found.selected, fallback, opts).await?;
+    let tenants = tenant_extents(client, &source, found.tenants.selected, fallback, opts).await?;
     let names = tenants
         .iter()
         .map(|t| crate::plan::target::target_database(&opts.tenants.target_template, db, &t.id));
@@ -165,8 +157,10 @@ pub async fn discover(
         fields,
         tag_keys,
         tenants,
-        excluded_tenants: found.excluded,
+        excluded_tenants: found.tenants.excluded,
         skipped_measurements: measurements.skipped,
+        tenant_keys: found.keys,
+        untagged: found.untagged,
         targets,
         target_url: String::new(),
     })
@@ -272,16 +266,24 @@ async fn tenant_extents(
     fallback: Option<Interval>,
     opts: &DiscoverOptions<'_>,
 ) -> Result<Vec<TenantData>, DiscoverError> {
-    let tag = opts.tenants.tag.as_str();
     let per_query = opts.max_measurements_per_query.max(1);
-    // (tenant, measurements) of each pair of statements: first points, then last.
-    let parts: Vec<(&String, &[String])> = by_tenant
+    // (tenant, tenant tag key, measurements) of each pair of statements: first points,
+    // then last. Measurements with different tenant keys never share a statement.
+    let parts: Vec<(&String, &str, Vec<String>)> = by_tenant
         .iter()
-        .flat_map(|(id, ms)| ms.chunks(per_query).map(move |p| (id, p)))
+        .flat_map(|(id, ms)| {
+            tenant_keys::by_key(ms, opts.tenants)
+                .into_iter()
+                .flat_map(move |(tag, ms)| {
+                    ms.chunks(per_query)
+                        .map(|p| (id, tag, p.to_vec()))
+                        .collect::<Vec<_>>()
+                })
+        })
         .collect();
     let statements: Vec<String> = parts
         .iter()
-        .flat_map(|(id, ms)| {
+        .flat_map(|(id, tag, ms)| {
             [false, true].map(|last| influxql::tenant_extent(source, ms, tag, id, last))
         })
         .collect();
@@ -298,7 +300,7 @@ async fn tenant_extents(
         .map(|id| (id.clone(), BTreeMap::new()))
         .collect();
     let mut answers = answers.into_iter();
-    for (id, ms) in parts {
+    for (id, _, ms) in &parts {
         let (first, last) = (answers.next(), answers.next());
         let found = match (first, last) {
             (Some(Ok(f)), Some(Ok(l))) => {
@@ -307,7 +309,7 @@ async fn tenant_extents(
             (Some(Err(e)), _) | (_, Some(Err(e))) => bounded_by(fallback, id, ms, e)?,
             _ => unreachable!("query_each answers every statement"),
         };
-        extents.get_mut(id).expect("tenant listed").extend(found);
+        extents.get_mut(*id).expect("tenant listed").extend(found);
     }
     Ok(extents
         .into_iter()

@@ -8,6 +8,7 @@
 //! measurement) and timed; the total is points divided by that read rate. A run also
 //! writes every point, so it is an estimate, not a promise.
 
+use crate::config::TenantSettings;
 use crate::influx::answer::StatementResult;
 
 use crate::influx::client::Client;
@@ -124,17 +125,17 @@ pub fn count_query(src: &Rp<'_>, tag: &str, c: &Chunk) -> String {
 pub async fn estimate(
     client: &Client,
     src: &Rp<'_>,
-    tag: &str,
+    keys: &TenantSettings,
     plan: &Plan,
     concurrency: usize,
 ) -> Result<Estimate, ClientError> {
     let batches = plan.chunks.chunks(STATEMENTS_PER_REQUEST);
     let count_requests = batches.len() as u64;
-    let per_chunk = count_points(client, src, tag, batches, concurrency).await?;
+    let per_chunk = count_points(client, src, keys, batches, concurrency).await?;
     let tenants = per_tenant(&plan.chunks, &per_chunk);
     let total_points = tenants.values().map(|t| t.points).sum();
     let sample = match median_chunk(&per_chunk) {
-        Some(i) => Some(sample(client, src, tag, &plan.chunks[i]).await?),
+        Some(i) => Some(sample(client, src, keys, &plan.chunks[i]).await?),
         None => None,
     };
     let estimated_secs = sample
@@ -157,7 +158,7 @@ pub async fn estimate(
 async fn count_points(
     client: &Client,
     src: &Rp<'_>,
-    tag: &str,
+    tenants: &TenantSettings,
     batches: std::slice::Chunks<'_, Chunk>,
     concurrency: usize,
 ) -> Result<Vec<(usize, u64)>, ClientError> {
@@ -165,7 +166,7 @@ async fn count_points(
         .map(|(b, chunks)| async move {
             let q = chunks
                 .iter()
-                .map(|c| count_query(src, tag, c))
+                .map(|c| count_query(src, tenants.tag_of_batch(&c.measurements), c))
                 .collect::<Vec<_>>()
                 .join("; ");
             let results = client.query_all(Some(src.db), &q).await?;
@@ -212,13 +213,13 @@ fn median_chunk(per_chunk: &[(usize, u64)]) -> Option<usize> {
 async fn sample(
     client: &Client,
     src: &Rp<'_>,
-    tag: &str,
+    tenants: &TenantSettings,
     c: &Chunk,
 ) -> Result<Sample, ClientError> {
     let query = format!(
         "SELECT * FROM {} WHERE {} LIMIT {SAMPLE_LIMIT}",
         from_list(src, &c.measurements),
-        where_clause(tag, c)
+        where_clause(tenants.tag_of_batch(&c.measurements), c)
     );
     let started = Instant::now();
     let r = client.query(Some(src.db), &query).await?;

@@ -36,11 +36,20 @@ pub enum Finding {
         /// Tenant id.
         tenant: String,
     },
-    /// A measurement that is not skipped has no point of any migrated tenant (no
-    /// tenant tag, or only excluded tenants): nothing of it is copied.
+    /// A measurement that is not skipped has no point of any migrated tenant (only
+    /// excluded tenants): nothing of it is copied.
     NoMigratedTenant {
         /// Measurement.
         measurement: String,
+    },
+    /// No point of a measurement carries its tenant tag: nothing of it is copied.
+    NoTenantTag {
+        /// Measurement.
+        measurement: String,
+        /// The tag looked for.
+        tag: String,
+        /// Its points (largest field count), when the server counted them.
+        points: Option<u64>,
     },
 }
 
@@ -66,7 +75,15 @@ impl Finding {
                 format!("tenant {tenant:?} is excluded by tenants.include/exclude: not copied")
             }
             Finding::NoMigratedTenant { measurement } => format!(
-                "measurement {measurement:?} has no point of a migrated tenant (no tenant tag, or only excluded tenants): nothing of it is copied"
+                "measurement {measurement:?} has no point of a migrated tenant (only excluded tenants): nothing of it is copied"
+            ),
+            Finding::NoTenantTag {
+                measurement,
+                tag,
+                points,
+            } => format!(
+                "measurement {measurement:?} has no point with tenant tag {tag:?} ({}): nothing of it is copied; if its tenant is in another tag, give --tenant-tag-for {measurement}=KEY",
+                points_text(*points)
             ),
         }
     }
@@ -76,8 +93,18 @@ impl Finding {
     pub fn is_warning(&self) -> bool {
         matches!(
             self,
-            Finding::FieldTypeConflict { .. } | Finding::NoMigratedTenant { .. }
+            Finding::FieldTypeConflict { .. }
+                | Finding::NoMigratedTenant { .. }
+                | Finding::NoTenantTag { .. }
         )
+    }
+}
+
+/// A point count as text, `points not counted` when there is none.
+pub fn points_text(points: Option<u64>) -> String {
+    match points {
+        Some(n) => format!("{n} points"),
+        None => "points not counted: the server's limits refused".to_string(),
     }
 }
 
@@ -109,8 +136,14 @@ pub fn check(catalog: &Catalog) -> Vec<Finding> {
         .iter()
         .flat_map(|t| t.measurements.keys())
         .collect();
+    let untagged: BTreeSet<&String> = catalog.untagged.iter().map(|u| &u.measurement).collect();
+    out.extend(catalog.untagged.iter().map(|u| Finding::NoTenantTag {
+        measurement: u.measurement.clone(),
+        tag: u.tag.clone(),
+        points: u.points,
+    }));
     for m in catalog.fields.keys() {
-        if !skipped.contains(m) && !migrated.contains(m) {
+        if !skipped.contains(m) && !migrated.contains(m) && !untagged.contains(m) {
             out.push(Finding::NoMigratedTenant {
                 measurement: m.clone(),
             });
@@ -183,6 +216,12 @@ mod tests {
             .insert("cpu".into(), BTreeSet::from(["value_meta".to_string()]));
         c.skipped_measurements = vec!["log.x".into()];
         c.excluded_tenants = vec!["ops".into()];
+        field("alarm_state_history", "tenant_id", &["string"]);
+        c.untagged = vec![crate::plan::catalog::UntaggedMeasurement {
+            measurement: "alarm_state_history".into(),
+            tag: "tenant_id".into(),
+            points: Some(7),
+        }];
         c.tenants = vec![TenantData {
             id: "t1".into(),
             measurements: ["cpu", "mixed", "clash"]
@@ -209,6 +248,11 @@ mod tests {
                     measurement: "mixed".into(),
                     field: "value".into(),
                     types: vec!["float".into(), "integer".into()]
+                },
+                Finding::NoTenantTag {
+                    measurement: "alarm_state_history".into(),
+                    tag: "tenant_id".into(),
+                    points: Some(7)
                 },
                 Finding::NoMigratedTenant {
                     measurement: "orphan".into()
@@ -239,6 +283,10 @@ mod tests {
         let j = serde_json::to_value(&got[1]).unwrap();
         assert_eq!(j["check"], "field_type_conflict");
         assert_eq!(j["types"][1], "integer");
+        assert!(
+            text.contains("warning: measurement \"alarm_state_history\" has no point with tenant tag \"tenant_id\" (7 points)"),
+            "{text}"
+        );
         assert_eq!(render(&[]), "schema checks: nothing to report\n");
     }
 }

@@ -1,5 +1,6 @@
 //! The source server: discovery into a catalog (statements in `discover`, their
-//! answers read in `answers`), schema findings, estimates.
+//! answers read in `answers`; tenants per tenant tag key in `tenant_keys`), schema
+//! findings, estimates.
 
 pub mod answers;
 pub mod density;
@@ -7,3 +8,4 @@ pub mod discover;
 pub mod estimate;
 pub mod findings;
 pub mod limits;
+pub mod tenant_keys;

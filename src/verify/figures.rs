@@ -387,8 +387,8 @@ pub struct ChunkCheck {
 pub struct Verifier<'a> {
     /// The server.
     pub client: &'a Client,
-    /// Tenant tag key.
-    pub tag: &'a str,
+    /// Tenant tag keys (per measurement).
+    pub tenants: &'a crate::config::TenantSettings,
     /// Source field types.
     pub fields: &'a FieldTypes,
     /// Relative tolerance of float sums.
@@ -412,7 +412,7 @@ impl Verifier<'_> {
                 &src,
                 measurements,
                 &fields,
-                Some((self.tag, &s.tenant)),
+                Some((self.tenants.tag_of_batch(measurements), &s.tenant)),
                 window,
             ),
             figures_query(&dst, measurements, &fields, None, window),
@@ -781,7 +781,7 @@ mod tests {
         );
         assert_eq!(
             q,
-            r#"SELECT count("value"::field) AS "c0", sum("value"::field) AS "s0", count("me\"ta"::field) AS "c1" FROM "monasca"."autogen"."cpu","monasca"."autogen"."m'x" WHERE "_tenant_id" = 't\'1' AND time >= 10 AND time < 20"#
+            r#"SELECT count("value"::field) AS "c0", sum("value"::field) AS "s0", count("me\"ta"::field) AS "c1" FROM "monasca"."autogen"."cpu","monasca"."autogen"."m'x" WHERE "_tenant_id"::tag = 't\'1' AND time >= 10 AND time < 20"#
         );
         let q = figures_query(&src, &ms(&["cpu"]), &fields[..1], None, Interval::new(1, 2));
         assert!(

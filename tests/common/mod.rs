@@ -2,6 +2,8 @@
 //! `influxd` servers from `testkit`.
 #![allow(dead_code)]
 
+pub mod persister;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -162,6 +162,7 @@ fn plan(chunks: Vec<Chunk>, closed_before_ns: i64) -> Plan {
         closed_before_ns,
         targets: Vec::new(),
         chunks,
+        untagged: Vec::new(),
         ..Plan::default()
     }
 }
