@@ -44,6 +44,13 @@ impl Overrides {
         }
     }
 
+    /// `key` = false, when the switch was given (a `--no-...` flag).
+    pub fn switch_off(&mut self, key: &'static str, off: bool) {
+        if off {
+            self.0.push((key, false.into()));
+        }
+    }
+
     /// `key` = the number, when given.
     pub fn number(&mut self, key: &'static str, value: Option<u64>) {
         if let Some(n) = value {

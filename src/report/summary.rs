@@ -45,6 +45,8 @@ pub struct RunSummary {
     pub per_tenant: BTreeMap<String, crate::copy::tally::TenantRun>,
     /// What `--verify` found, when it was on.
     pub verification: Option<crate::verify::figures::VerifyReport>,
+    /// Why nothing was verified (`--no-verify`, `export writes files`), when so.
+    pub not_verified: Option<String>,
 }
 
 impl RunSummary {
@@ -72,6 +74,7 @@ impl RunSummary {
             failures: o.failed,
             per_tenant: BTreeMap::new(),
             verification: None,
+            not_verified: None,
         }
     }
 
@@ -131,6 +134,9 @@ impl RunSummary {
         ];
         if let Some(v) = &self.verification {
             s.push_str(&v.render());
+        }
+        if let Some(why) = &self.not_verified {
+            let _ = writeln!(s, "not verified: {why}");
         }
         if !self.per_tenant.is_empty() {
             let rows: Vec<Vec<String>> = self

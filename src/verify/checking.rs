@@ -4,6 +4,7 @@
 use crate::copy::Transfer;
 use crate::core::clock::now_ns;
 use crate::core::field::FieldTypes;
+use crate::core::window::format_ns;
 use crate::influx::client::Client;
 use crate::influx::error::ClientError;
 use crate::ledger::{LedgerWriter, Record, RecordKind, SourceRef};
@@ -14,6 +15,7 @@ use crate::verify::figures::{
 };
 use futures::future::BoxFuture;
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 use std::sync::Mutex;
 
 /// Compares the fields of every target database with the source's.
@@ -32,9 +34,9 @@ pub async fn schema_differences(
 }
 
 /// A [`Transfer`] that checks each closed chunk right after the transfer it wraps
-/// copied it (`run --verify`), and records it as verified when it agrees. Its
-/// `Verified` line goes in before the copier's `Copied` line; readers match the two by
-/// chunk, not by order.
+/// copied it (`run`, unless `--no-verify`), copies it once more when the target misses
+/// points, and records it as verified when it agrees. Its `Verified` line goes in
+/// before the copier's `Copied` line; readers match the two by chunk, not by order.
 pub struct Checking<'a> {
     /// The transfer that copies.
     pub inner: &'a dyn Transfer,
@@ -49,10 +51,13 @@ pub struct Checking<'a> {
 }
 
 impl Checking<'_> {
-    async fn check_copied(&self, chunk: &Chunk, points: u64) {
-        let scope = self
-            .source
-            .scope("", &chunk.target, &chunk.target_rp, &chunk.tenant);
+    fn subject(&self, chunk: &Chunk, points: u64) -> Subject {
+        let scope = self.source.scope(
+            self.inner.target_url(),
+            &chunk.target,
+            &chunk.target_rp,
+            &chunk.tenant,
+        );
         let record = Record {
             split: false,
             kind: RecordKind::Copied,
@@ -64,24 +69,49 @@ impl Checking<'_> {
             points,
             at: String::new(),
         };
-        let subject = Subject::from_record(&record, chunk.retention_ns);
-        let mut c: ChunkCheck = self.verifier.check(&subject, now_ns()).await;
-        if c.verdict == Verdict::Agreed {
-            if let Some(v) = subject.verified_record() {
+        Subject::from_record(&record, chunk.retention_ns)
+    }
+
+    fn report(&self) -> std::sync::MutexGuard<'_, VerifyReport> {
+        self.report.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Copies a closed chunk and checks it; copies it again once when the target
+    /// misses points, and checks again. `Err` when the copy or a check could not run
+    /// (the copier retries or splits it like any copy), or when the target still
+    /// misses points ([`ClientError::Unverified`]: the chunk fails, unrecorded).
+    async fn copy_checked(&self, chunk: &Chunk) -> Result<u64, ClientError> {
+        let mut points = self.inner.transfer(chunk).await?;
+        let mut check = self
+            .verifier
+            .try_check(&self.subject(chunk, points), now_ns())
+            .await?;
+        if !check.verdict.losses().is_empty() {
+            tracing::warn!(tenant = %chunk.tenant, window = %format_ns(chunk.window.start), "copied chunk differs from the source; copying it again");
+            self.report().recopied += 1;
+            points = self.inner.transfer(chunk).await?;
+            check = self
+                .verifier
+                .try_check(&self.subject(chunk, points), now_ns())
+                .await?;
+        }
+        let losses = check.verdict.losses().len();
+        if losses > 0 {
+            let message = unverified_message(&check.verdict);
+            self.report().add(check);
+            return Err(ClientError::Unverified { message });
+        }
+        if check.verdict == Verdict::Agreed {
+            if let Some(v) = self.subject(chunk, points).verified_record() {
                 let appended = self
                     .ledger
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .append(&v);
                 match appended {
-                    Ok(()) => {
-                        self.report
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .recorded += 1
-                    }
+                    Ok(()) => self.report().recorded += 1,
                     Err(e) => {
-                        c.verdict = Verdict::Error {
+                        check.verdict = Verdict::Error {
                             error: format!("checked, but cannot record it: {e}"),
                             query: String::new(),
                         }
@@ -89,14 +119,15 @@ impl Checking<'_> {
                 }
             }
         }
-        self.report.lock().unwrap_or_else(|p| p.into_inner()).add(c);
+        self.report().add(check);
+        Ok(points)
     }
 
     /// The report, with the fields of `targets` compared with the source's. A failure
     /// of that comparison is reported as a failed check, not lost.
     pub async fn finish(self, targets: &BTreeSet<String>) -> VerifyReport {
         let mut report = self.report.into_inner().unwrap_or_else(|p| p.into_inner());
-        let client = self.verifier.client;
+        let client = self.verifier.target_client();
         let found = match catalog::databases(client).await {
             Ok(existing) => {
                 schema_differences(client, self.verifier.fields, targets, &existing).await
@@ -121,6 +152,25 @@ impl Checking<'_> {
     }
 }
 
+/// The error text of a chunk that still misses points after its second copy: each
+/// differing measurement with its figures, as the failure report shows it.
+fn unverified_message(verdict: &Verdict) -> String {
+    let mut out = String::from(
+        "verification: the target still differs from the source after the chunk was copied again",
+    );
+    for m in verdict.losses() {
+        let _ = write!(out, "; measurement {:?}:", m.measurement);
+        for d in &m.differences {
+            let _ = write!(
+                out,
+                " {}({:?}) source {} target {}",
+                d.figure, d.field, d.source, d.target
+            );
+        }
+    }
+    out
+}
+
 impl Transfer for Checking<'_> {
     fn target_url(&self) -> &str {
         self.inner.target_url()
@@ -132,11 +182,12 @@ impl Transfer for Checking<'_> {
 
     fn transfer<'b>(&'b self, chunk: &'b Chunk) -> BoxFuture<'b, Result<u64, ClientError>> {
         Box::pin(async move {
+            if chunk.closed {
+                return self.copy_checked(chunk).await;
+            }
             let r = self.inner.transfer(chunk).await;
-            if let Ok(points) = r {
-                if chunk.closed {
-                    self.check_copied(chunk, points).await;
-                }
+            if r.is_ok() {
+                self.report().open_not_checked += 1;
             }
             r
         })
