@@ -1,5 +1,6 @@
-//! The `verify` command and `run --verify`: which chunks to check, checking them with
-//! [`Verifier`], and recording those that agree as `Verified` ledger lines.
+//! The `verify` command: which recorded chunks to check, checking them with
+//! [`Verifier`], recording those that agree as `Verified` lines and those that miss
+//! points as `Differs` lines (the next run copies them again).
 
 use crate::commands::migration;
 use crate::config::Settings;

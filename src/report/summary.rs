@@ -78,7 +78,7 @@ impl RunSummary {
         }
     }
 
-    /// Process exit code: 0 when everything planned was copied (and, with --verify,
+    /// Process exit code: 0 when everything planned was copied (and, unless --no-verify,
     /// agrees with the source), else 1.
     pub fn exit_code(&self) -> u8 {
         let verified = self.verification.as_ref().is_none_or(|v| !v.failed());

@@ -1097,6 +1097,52 @@ mod tests {
         assert!(d[0].source_types.is_empty());
     }
 
+    /// Higher target counts (with the sums of those fields) are extra; a lower count,
+    /// or a sum that differs with equal counts, is a loss. The report keeps extras
+    /// apart and does not fail on them.
+    #[test]
+    fn extra_points_are_not_losses() {
+        let d = |field: &str, figure: &'static str, s: &str, t: &str| Difference {
+            field: field.into(),
+            figure,
+            source: s.into(),
+            target: t.into(),
+        };
+        let mm = |differences| Mismatch {
+            tenant: "a".into(),
+            target: "db_a".into(),
+            measurement: "cpu".into(),
+            window: Interval::new(0, 10),
+            from: format_ns(0),
+            to: format_ns(10),
+            open: false,
+            differences,
+            source_query: "S".into(),
+            target_query: "T".into(),
+        };
+        let extra = mm(vec![d("v", "count", "3", "4"), d("v", "sum", "1.5", "2.5")]);
+        assert!(extra.only_extra());
+        assert!(!mm(vec![d("v", "count", "4", "3")]).only_extra());
+        assert!(!mm(vec![d("v", "sum", "1.5", "2.5")]).only_extra());
+        assert!(!mm(vec![d("v", "count", "3", "4"), d("n", "sum", "1", "2")]).only_extra());
+        assert!(!mm(vec![d("v", "count", "3", "4"), d("n", "count", "3", "2")]).only_extra());
+        let mut r = VerifyReport::new(false);
+        r.add(ChunkCheck {
+            tenant: "a".into(),
+            target: "db_a".into(),
+            measurements: 1,
+            window: Interval::new(0, 10),
+            open: false,
+            verdict: Verdict::Differs {
+                mismatches: vec![extra],
+            },
+        });
+        assert_eq!((r.tenants["a"].extra, r.tenants["a"].differ), (1, 0));
+        assert_eq!((r.extra.len(), r.mismatches.len()), (1, 0));
+        assert_eq!(r.exit_code(), 0);
+        assert!(r.render().contains("EXTRA tenant \"a\""));
+    }
+
     /// The report counts per tenant, keeps mismatches and errors, and fails on either.
     #[test]
     fn report_counts_and_exit_code() {
