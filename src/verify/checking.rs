@@ -4,9 +4,10 @@
 use crate::copy::Transfer;
 use crate::core::clock::now_ns;
 use crate::core::field::FieldTypes;
+use crate::core::interval::Interval;
 use crate::core::window::format_ns;
 use crate::influx::client::Client;
-use crate::influx::error::ClientError;
+use crate::influx::error::{ClientError, FailureClass};
 use crate::ledger::{LedgerWriter, Record, RecordKind, SourceRef};
 use crate::plan::Chunk;
 use crate::source::discover as catalog;
@@ -72,6 +73,37 @@ impl Checking<'_> {
         Subject::from_record(&record, chunk.retention_ns)
     }
 
+    /// Checks `window` of a chunk; a check too big for the server (a limit or a
+    /// timeout) is checked again in two halves, at most `halvings` deep, so that a
+    /// slow check does not make the copier split a copy that worked.
+    fn check_in_pieces<'b>(
+        &'b self,
+        chunk: &'b Chunk,
+        window: Interval,
+        halvings: u32,
+    ) -> BoxFuture<'b, Result<ChunkCheck, ClientError>> {
+        Box::pin(async move {
+            let mut subject = self.subject(chunk, 0);
+            subject.window = window;
+            let e = match self.verifier.try_check(&subject, now_ns()).await {
+                Ok(c) => return Ok(c),
+                Err(e) => e,
+            };
+            let mid = window.start + window.len() / 2;
+            if e.class() != FailureClass::TooBig || halvings == 0 || mid <= window.start {
+                return Err(e);
+            }
+            tracing::debug!(tenant = %chunk.tenant, error = %e, "check too big; checking halves");
+            let a = self
+                .check_in_pieces(chunk, Interval::new(window.start, mid), halvings - 1)
+                .await?;
+            let b = self
+                .check_in_pieces(chunk, Interval::new(mid, window.end), halvings - 1)
+                .await?;
+            Ok(merge_checks(a, b, window))
+        })
+    }
+
     fn report(&self) -> std::sync::MutexGuard<'_, VerifyReport> {
         self.report.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -83,16 +115,14 @@ impl Checking<'_> {
     async fn copy_checked(&self, chunk: &Chunk) -> Result<u64, ClientError> {
         let mut points = self.inner.transfer(chunk).await?;
         let mut check = self
-            .verifier
-            .try_check(&self.subject(chunk, points), now_ns())
+            .check_in_pieces(chunk, chunk.window, CHECK_HALVINGS)
             .await?;
         if !check.verdict.losses().is_empty() {
             tracing::warn!(tenant = %chunk.tenant, window = %format_ns(chunk.window.start), "copied chunk differs from the source; copying it again");
             self.report().recopied += 1;
             points = self.inner.transfer(chunk).await?;
             check = self
-                .verifier
-                .try_check(&self.subject(chunk, points), now_ns())
+                .check_in_pieces(chunk, chunk.window, CHECK_HALVINGS)
                 .await?;
         }
         let losses = check.verdict.losses().len();
@@ -140,7 +170,7 @@ impl Checking<'_> {
                 tenant: String::new(),
                 target: String::new(),
                 measurements: 0,
-                window: crate::core::interval::Interval::new(0, 0),
+                window: Interval::new(0, 0),
                 open: false,
                 verdict: Verdict::Error {
                     error: format!("cannot compare target field types with the source: {e}"),
@@ -149,6 +179,32 @@ impl Checking<'_> {
             }),
         }
         report
+    }
+}
+
+/// How often a check too big for the server is halved before it fails (a week down
+/// to about 40 minutes).
+const CHECK_HALVINGS: u32 = 8;
+
+/// The check of a window from the checks of its two halves.
+fn merge_checks(a: ChunkCheck, b: ChunkCheck, window: Interval) -> ChunkCheck {
+    let verdict = match (a.verdict, b.verdict) {
+        (e @ Verdict::Error { .. }, _) | (_, e @ Verdict::Error { .. }) => e,
+        (Verdict::Differs { mut mismatches }, Verdict::Differs { mismatches: more }) => {
+            mismatches.extend(more);
+            Verdict::Differs { mismatches }
+        }
+        (d @ Verdict::Differs { .. }, _) | (_, d @ Verdict::Differs { .. }) => d,
+        (Verdict::Expired, Verdict::Expired) => Verdict::Expired,
+        _ => Verdict::Agreed,
+    };
+    ChunkCheck {
+        window,
+        verdict,
+        tenant: a.tenant,
+        target: a.target,
+        measurements: a.measurements,
+        open: a.open,
     }
 }
 
