@@ -1,6 +1,6 @@
 //! The story of a run, shared by `run`, `export` and `import`: take the lock, plan,
 //! open the ledger, create the target databases, copy every chunk (counting per tenant
-//! and, with `--verify`, checking), then print the summary and write the failure
+//! and, unless `--no-verify`, checking), then print the summary and write the failure
 //! report, the run report and the metrics.
 //!
 //! A command supplies only what differs, as a [`Job`]: how it plans, and once planned
@@ -67,7 +67,7 @@ pub struct SourceChunks<'a> {
     pub plan: &'a Plan,
 }
 
-/// The checker of `run --verify` and the source its records name.
+/// The checker of `run` and the source its records name.
 pub struct Checks<'a> {
     /// Compares a chunk on the source and the target.
     pub verifier: Verifier<'a>,

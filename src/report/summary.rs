@@ -43,7 +43,7 @@ pub struct RunSummary {
     pub failures: Vec<FailedChunk>,
     /// Per-tenant figures of this run.
     pub per_tenant: BTreeMap<String, crate::copy::tally::TenantRun>,
-    /// What `--verify` found, when it was on.
+    /// What the checks found, unless verification was off.
     pub verification: Option<crate::verify::figures::VerifyReport>,
     /// Why nothing was verified (`--no-verify`, `export writes files`), when so.
     pub not_verified: Option<String>,

@@ -1,5 +1,6 @@
-//! `run --verify`: each closed chunk checked right after its copy, through a
-//! [`Transfer`] wrapper, and recorded as verified when it agrees.
+//! `run` (unless `--no-verify`): each closed chunk checked right after its copy,
+//! through a [`Transfer`] wrapper, copied once more when the target misses points, and
+//! recorded as verified when it agrees.
 
 use crate::copy::Transfer;
 use crate::core::clock::now_ns;

@@ -676,7 +676,7 @@ pub struct TenantVerification {
     pub expired: u64,
 }
 
-/// What a verification found, for `verify`, `run --verify` and the run report.
+/// What a verification found, for `verify`, `run` and the run report.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct VerifyReport {
     /// Relative tolerance used for float sums.
