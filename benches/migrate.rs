@@ -296,10 +296,15 @@ fn measure<T>(server: &InfluxServer, f: impl FnOnce() -> T) -> (T, Duration, u64
 }
 
 fn ours(server: &InfluxServer, ledger: &Path, variant: &str) -> (Row, Value) {
+    ours_with(server, ledger, variant, &[])
+}
+
+fn ours_with(server: &InfluxServer, ledger: &Path, variant: &str, extra: &[&str]) -> (Row, Value) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_influx-tenant-migrate"));
     cmd.env_remove("RUST_LOG")
         .args(["run", "--json", "--source-url", &server.url(), "--ledger"])
-        .arg(ledger);
+        .arg(ledger)
+        .args(extra);
     let (c, wall, sq, cpu) = measure(server, || run_child(cmd));
     assert_eq!(c.status, 0, "{variant} failed:\n{}", c.stderr);
     // Kept for a look after the run: the summary and the ledger of each of our runs.
@@ -554,6 +559,18 @@ fn bench(shape: &Shape, old: Option<(&str, &str)>) {
         }
         drop_targets(&server, &tenants);
     }
+    // The cost of the default verification: the same first run without it.
+    eprintln!("{}: ours --no-verify", shape.name);
+    let ledger = dir.path().join("noverify.ledger");
+    let (mut r, _) = ours_with(
+        &server,
+        &ledger,
+        "unverified: ours, first run --no-verify",
+        &["--no-verify"],
+    );
+    check(&mut r);
+    rows.push(r);
+    drop_targets(&server, &tenants);
     if shape.sparse.is_some() {
         // 520 week queries per (tenant, measurement used) plus the database: days of
         // requests at this shape; its code path gives the count.
@@ -618,6 +635,16 @@ fn bench(shape: &Shape, old: Option<(&str, &str)>) {
         println!(
             "- old tool / ours (round 2) wall time: {:.1}x",
             o.wall.as_secs_f64() / firsts[1].wall.as_secs_f64()
+        );
+    }
+    if let Some(u) = find("unverified").first() {
+        println!(
+            "- verification cost: first run #2 {:.2} s, {} queries; --no-verify {:.2} s, {} queries: {:+.1}% wall time",
+            firsts[1].wall.as_secs_f64(),
+            firsts[1].own_queries,
+            u.wall.as_secs_f64(),
+            u.own_queries,
+            100.0 * (firsts[1].wall.as_secs_f64() / u.wall.as_secs_f64() - 1.0)
         );
     }
     let rerun = find("ours, rerun")[0];

@@ -151,7 +151,8 @@ fn clean_run_verifies_for_every_tenant() {
     let spec = dataset(&["alpha", "beta", "gamma"]);
     seed(&server, "monasca", &spec).unwrap();
     let tool = Tool::new(&server);
-    tool.run_ok(&["run"]);
+    // Without verification, so that `verify` finds every chunk still to check.
+    tool.run_ok(&["run", "--no-verify"]);
     let copied = ledger_figures(&tool.ledger_lines());
     assert_eq!(copied.len(), 3);
 
@@ -219,8 +220,15 @@ fn verify_names_what_differs() {
     server.write_lines("monasca_gamma", &line).unwrap();
 
     let r = tool.json(&["verify", "--all", "--json"], 1);
-    let mm = r["mismatches"].as_array().unwrap();
-    assert_eq!(mm.len(), 2, "{r:#}");
+    // The loss is a mismatch; the point added to gamma is reported as extra.
+    assert_eq!(r["mismatches"].as_array().unwrap().len(), 1, "{r:#}");
+    assert_eq!(r["extra"].as_array().unwrap().len(), 1, "{r:#}");
+    let mm: Vec<&Value> = r["mismatches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(r["extra"].as_array().unwrap())
+        .collect();
     let find = |tenant: &str| {
         mm.iter()
             .find(|m| m["tenant"] == tenant)
@@ -233,6 +241,7 @@ fn verify_names_what_differs() {
         beta["window"]["end"].as_i64().unwrap(),
     );
     assert!(s <= t0 && t0 < e, "window {s}..{e} holds the deleted hours");
+    assert_eq!(beta["tenant"], r["mismatches"][0]["tenant"]);
     let gamma = find("gamma");
     assert_eq!(gamma["measurement"], "mem.free_mb");
     let (s, e) = (
@@ -242,7 +251,7 @@ fn verify_names_what_differs() {
     assert!(s <= extra_t && extra_t < e);
     assert_eq!(r["tenants"]["alpha"]["differ"], 0);
 
-    for m in [beta, gamma] {
+    for m in [*beta, *gamma] {
         let count = m["differences"]
             .as_array()
             .unwrap()
@@ -520,5 +529,205 @@ fn failures_reach_report_status_and_metrics() {
             .families
             .contains_key("influx_tenant_migrate_last_success_timestamp_seconds"),
         "never succeeded: {text}"
+    );
+}
+
+/// Runs `args` with the report written to `report.json` in the tool's directory and
+/// returns the exit code, stderr and the report.
+fn run_with_report(tool: &Tool, args: &[&str]) -> (i32, String, Value) {
+    let report = tool.path("report.json");
+    let mut all = args.to_vec();
+    all.extend(["--report", report.to_str().unwrap()]);
+    let out = tool.run(&all);
+    let r = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.code().unwrap(), stderr, r)
+}
+
+/// A run with default settings checks every closed chunk it copies: the run report
+/// shows, per tenant, as many chunks checked and agreeing as recorded, and the ledger
+/// has a `verified` line for every `copied` one.
+#[test]
+fn default_run_report_shows_every_chunk_verified() {
+    let server = InfluxServer::start().unwrap();
+    let spec = dataset(&["alpha", "beta"]);
+    seed(&server, "monasca", &spec).unwrap();
+    let tool = Tool::new(&server);
+    let (code, stderr, r) = run_with_report(&tool, &["run"]);
+    assert_eq!(code, 0, "{stderr}");
+    let v = &r["summary"]["verification"];
+    assert_eq!(r["summary"]["not_verified"], Value::Null, "{r:#}");
+    let ledger = ledger_figures(&tool.ledger_lines());
+    assert_eq!(ledger.len(), 2);
+    for (t, (chunks, _, verified)) in &ledger {
+        assert!(*chunks > 0);
+        assert_eq!(
+            v["tenants"][t]["checked"].as_u64().unwrap(),
+            *chunks,
+            "{t}: {v:#}"
+        );
+        assert_eq!(v["tenants"][t]["agreed"].as_u64().unwrap(), *chunks, "{t}");
+        assert_eq!(
+            r["tenants"][t]["run"]["chunks_recorded"].as_u64().unwrap(),
+            *chunks
+        );
+        assert_eq!(verified, chunks, "{t}: every copied chunk verified");
+    }
+    assert_eq!(v["recopied"], 0);
+}
+
+/// Points deleted from a recorded, verified chunk: `verify` exits 1 and records the
+/// chunk as differing, `status` shows it awaiting repair, the next `run` copies it
+/// again and exits 0, the target equals its dump from before the deletion, and a
+/// second `verify --all` exits 0.
+#[test]
+fn deleted_points_are_restored_by_next_run() {
+    let server = InfluxServer::start().unwrap();
+    let spec = dataset(&["alpha", "beta"]);
+    seed(&server, "monasca", &spec).unwrap();
+    let tool = Tool::new(&server);
+    tool.run_ok(&["run"]);
+    let chunks = ledger_figures(&tool.ledger_lines())["beta"].0;
+    let before = testkit::dump(&server, "monasca_beta", None).unwrap();
+    let t0 = TimeUnit::Day.align_down(spec.start_ns) + 3 * DAY;
+    server
+        .query(
+            Some("monasca_beta"),
+            &format!(
+                "DELETE FROM \"cpu.idle_perc\" WHERE time >= {t0} AND time < {}",
+                t0 + 6 * 3_600_000_000_000
+            ),
+        )
+        .unwrap();
+
+    let r = tool.json(&["verify", "--all", "--json"], 1);
+    assert_eq!(r["mismatches"][0]["tenant"], "beta", "{r:#}");
+    assert_eq!(r["recorded_differs"], 1, "{r:#}");
+    let status = tool.json(&["status", "--json"], 0);
+    assert_eq!(status["tenants"]["beta"]["repair"], 1, "{status:#}");
+    assert_eq!(status["tenants"]["alpha"]["repair"], 0, "{status:#}");
+
+    let (code, stderr, rep) = run_with_report(&tool, &["run"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        rep["summary"]["chunks_recorded"].as_u64().unwrap() >= 1,
+        "{rep:#}"
+    );
+    let after = testkit::dump(&server, "monasca_beta", None).unwrap();
+    testkit::assert_same(&before, &after);
+    let again = tool.json(&["verify", "--all", "--json"], 0);
+    assert_eq!(
+        again["mismatches"].as_array().unwrap().len(),
+        0,
+        "{again:#}"
+    );
+    let status = tool.json(&["status", "--json"], 0);
+    assert_eq!(status["tenants"]["beta"]["repair"], 0, "{status:#}");
+    assert_eq!(
+        status["tenants"]["beta"]["verified"].as_u64().unwrap(),
+        chunks
+    );
+}
+
+/// A copy that merges series (dropping the `hostname` tag puts the points of two hosts
+/// at the same timestamps into one series) always leaves the target short: the chunk
+/// is copied again once, still differs, and fails: exit 1, in the failure report with
+/// the measurement and both counts, and not recorded as copied.
+#[test]
+fn chunk_that_cannot_agree_fails_unrecorded() {
+    let server = InfluxServer::start().unwrap();
+    server.create_database("monasca").unwrap();
+    let week = TimeUnit::Week.align_down(now_ns()) - 3 * 7 * DAY;
+    let mut lines = Vec::new();
+    for i in 0..10i64 {
+        for (host, v) in [("h1", 1.5), ("h2", 2.5)] {
+            let p = Point::new("cpu.idle_perc")
+                .tag("_tenant_id", "alpha")
+                .tag("hostname", host)
+                .field("value", v)
+                .time(week + DAY + i * 60_000_000_000);
+            lines.push(p.to_line().unwrap());
+        }
+    }
+    server.write_lines("monasca", &lines.join("\n")).unwrap();
+    let tool = Tool::new(&server);
+    let (code, stderr, r) = run_with_report(&tool, &["run", "--drop-tag", "hostname"]);
+    assert_eq!(code, 1, "{stderr}");
+    let failures: Value = serde_json::from_str(
+        &std::fs::read_to_string(tool.path("itm.ledger.failures.json")).unwrap(),
+    )
+    .unwrap();
+    let failed = failures["failures"].as_array().unwrap();
+    assert!(!failed.is_empty(), "{failures:#}");
+    for f in failed {
+        let e = f["error"].as_str().unwrap();
+        assert!(e.contains("still differs"), "{e}");
+        assert!(e.contains("measurement \"cpu.idle_perc\""), "{e}");
+        assert!(e.contains("count(\"value\")"), "{e}");
+    }
+    assert!(r["summary"]["verification"]["recopied"].as_u64().unwrap() >= failed.len() as u64);
+    let recorded: Vec<(i64, i64)> = tool
+        .ledger_lines()
+        .iter()
+        .filter(|l| l["kind"] == "copied")
+        .map(|l| (l["start"].as_i64().unwrap(), l["end"].as_i64().unwrap()))
+        .collect();
+    for f in failed {
+        let w = (
+            f["chunk"]["window"]["start"].as_i64().unwrap(),
+            f["chunk"]["window"]["end"].as_i64().unwrap(),
+        );
+        assert!(!recorded.contains(&w), "failed chunk {w:?} recorded");
+    }
+    assert!(stderr.contains("MISMATCH tenant \"alpha\""), "{stderr}");
+}
+
+/// A streamed copy to another server is verified too: source figures from the source
+/// server, target figures from the target server; every chunk agrees and is recorded
+/// as verified under the target server's URL.
+#[test]
+fn stream_copy_is_verified() {
+    let source = InfluxServer::start().unwrap();
+    let target = InfluxServer::start().unwrap();
+    let spec = dataset(&["alpha", "beta"]);
+    seed(&source, "monasca", &spec).unwrap();
+    let tool = Tool::new(&source);
+    let (code, stderr, r) = run_with_report(&tool, &["run", "--target-url", &target.url()]);
+    assert_eq!(code, 0, "{stderr}");
+    let lines = tool.ledger_lines();
+    let ledger = ledger_figures(&lines);
+    assert_eq!(ledger.len(), 2);
+    for (t, (chunks, points, verified)) in &ledger {
+        assert_eq!(verified, chunks, "{t}");
+        assert_eq!(*points, spec.tenant_point_count(t), "{t}");
+        let v = &r["summary"]["verification"]["tenants"][t];
+        assert_eq!(v["agreed"].as_u64().unwrap(), *chunks, "{t}: {r:#}");
+    }
+    assert!(lines
+        .iter()
+        .filter(|l| l["kind"] == "verified")
+        .all(|l| l["target_url"] == target.url().as_str()));
+}
+
+/// `--no-verify` copies without checking and the summary says so; `export` writes
+/// files, which are not verified, and says so too.
+#[test]
+fn unverified_runs_say_so() {
+    let server = InfluxServer::start().unwrap();
+    let spec = dataset(&["alpha"]);
+    seed(&server, "monasca", &spec).unwrap();
+    let tool = Tool::new(&server);
+    let (code, stderr, r) = run_with_report(&tool, &["run", "--no-verify"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("not verified: --no-verify"), "{stderr}");
+    assert_eq!(r["summary"]["verification"], Value::Null);
+    assert!(tool.ledger_lines().iter().all(|l| l["kind"] == "copied"));
+    let dir = tool.path("export");
+    let out = tool.run(&["export", "--dir", dir.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("not verified: export writes files"),
+        "{stderr}"
     );
 }

@@ -45,10 +45,14 @@ pub struct RunArgs {
     /// Retries and pace.
     #[command(flatten)]
     pub copy: CopyArgs,
-    /// Verify each closed chunk right after copying it. Default off; overrides
+    /// Verify each closed chunk right after copying it: the default (`run.verify`
+    /// defaults to true); kept so that older command lines still work.
+    #[arg(long, help_heading = "Run", conflicts_with = "no_verify")]
+    pub verify: bool,
+    /// Do not verify: copy only, and say so in the summary. Default: verify; overrides
     /// `run.verify`.
     #[arg(long, help_heading = "Run")]
-    pub verify: bool,
+    pub no_verify: bool,
     /// Report and metrics files.
     #[command(flatten)]
     pub reports: ReportArgs,
@@ -231,6 +235,7 @@ fn only_with(mode: &'static str, without: &'static [&'static str]) -> impl FnMut
 impl SettingFlags for RunArgs {
     fn add_to(&self, o: &mut Overrides) {
         o.switch("run.verify", self.verify);
+        o.switch_off("run.verify", self.no_verify);
         o.add(&self.planning)
             .add(&self.copy)
             .add(&self.reports)

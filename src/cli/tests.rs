@@ -11,9 +11,11 @@ use std::time::Duration;
 /// The `now` the old tool's offsets count back from.
 const NOW: i64 = 1_700_000_000_000_000_000;
 
-/// Flags of a command that set no setting: what the command itself does.
+/// Flags of a command that set no setting: what the command itself does. `--verify`
+/// sets the default again (it cannot be given with `--no-verify`, which has its case;
+/// `verify_switches` tests both).
 const OWN: &[&str] = &[
-    "json", "estimate", "plan", "all", "open", "dir", "help", "version",
+    "json", "estimate", "plan", "all", "open", "dir", "help", "version", "verify",
 ];
 
 /// Each command's own flags, given in every pass (with the modes that unlock the
@@ -240,7 +242,7 @@ fn copy_cases(f: &Files) -> Vec<Case> {
         case("max-points-per-second", "23", |s| {
             s.run.max_points_per_second == Some(23)
         }),
-        switch("verify", |s| s.run.verify),
+        switch("no-verify", |s| !s.run.verify),
         case("report", "flag-report.json", |s| {
             s.run.report.as_deref() == Some(Path::new("flag-report.json"))
         }),
@@ -329,6 +331,22 @@ fn own_flags_parsed(cli: &Cli) -> bool {
         Command::Export(a) => a.dir == Path::new("out"),
         Command::Import(a) => a.dir == Path::new("out"),
     }
+}
+
+/// `run` verifies by default; `--no-verify` turns it off, `--verify` (kept for old
+/// command lines) turns it back on over a file's `verify = false`, and the two together
+/// are refused.
+#[test]
+fn verify_switches() {
+    let files = Files::new();
+    let off = files.path("off.toml");
+    std::fs::write(&off, "[run]\nverify = false\n").unwrap();
+    let verify = |args: &[&str]| load(&parse(args).unwrap()).run.verify;
+    assert!(verify(&["run"]));
+    assert!(!verify(&["run", "--no-verify"]));
+    assert!(!verify(&["run", "--config", &off]));
+    assert!(verify(&["run", "--config", &off, "--verify"]));
+    assert!(parse(&["run", "--verify", "--no-verify"]).is_err());
 }
 
 /// Every flag of every command (and of the line without one), given a value distinct

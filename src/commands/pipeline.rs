@@ -1,6 +1,6 @@
 //! The story of a run, shared by `run`, `export` and `import`: take the lock, plan,
 //! open the ledger, create the target databases, copy every chunk (counting per tenant
-//! and, with `--verify`, checking), then print the summary and write the failure
+//! and, unless `--no-verify`, checking), then print the summary and write the failure
 //! report, the run report and the metrics.
 //!
 //! A command supplies only what differs, as a [`Job`]: how it plans, and once planned
@@ -48,8 +48,12 @@ pub trait PlannedJob {
     fn transfer<'a>(&'a self, settings: &'a Settings) -> Box<dyn Transfer + 'a>;
     /// The plan's chunks by the source their ledger records name, copied in this order.
     fn by_source(&self) -> Vec<SourceChunks<'_>>;
-    /// What `--verify` checks each closed chunk with, when it is on.
+    /// What each closed chunk is checked with, unless verification is off or does not
+    /// apply.
     fn checks<'a>(&'a self, settings: &'a Settings) -> Option<Checks<'a>>;
+    /// Why the run's copies are not verified, for the summary (`--no-verify`, files);
+    /// `None` when they are.
+    fn not_verified(&self, settings: &Settings) -> Option<&'static str>;
     /// Queries issued so far, on every server.
     fn queries(&self) -> u64;
 }
@@ -63,7 +67,7 @@ pub struct SourceChunks<'a> {
     pub plan: &'a Plan,
 }
 
-/// The checker of `run --verify` and the source its records name.
+/// The checker of `run` and the source its records name.
 pub struct Checks<'a> {
     /// Compares a chunk on the source and the target.
     pub verifier: Verifier<'a>,
@@ -124,24 +128,26 @@ async fn copy_job<J: Job>(
     let progress = Progress::new(job.plan().chunks.len() as u64);
     let reporter = progress.spawn_reporter(settings.run.progress_interval);
     let transfer = job.transfer(settings);
-    let tally = Tally::new(&*transfer);
     let checking = job.checks(settings).map(|c| Checking {
-        inner: &tally,
+        inner: &*transfer,
         verifier: c.verifier,
         source: c.source,
         ledger: &ledger,
         report: Mutex::new(VerifyReport::new(false)),
     });
-    let outer: &dyn Transfer = match &checking {
+    let checked: &dyn Transfer = match &checking {
         Some(c) => c,
-        None => &tally,
+        None => &*transfer,
     };
+    // Outside the checks: a chunk that fails its check is not counted as recorded.
+    let tally = Tally::new(checked);
     let opts = CopyOptions::from_settings(&settings.run);
-    let outcome = copy_each_source(outer, job.by_source(), &ledger, &opts, &progress, stop).await;
+    let outcome = copy_each_source(&tally, job.by_source(), &ledger, &opts, &progress, stop).await;
     drop(reporter);
     let per_tenant = tally.figures(&outcome.failed);
     let mut summary = RunSummary::new(job.plan(), outcome, started.elapsed(), job.queries());
     summary.per_tenant = per_tenant;
+    summary.not_verified = job.not_verified(settings).map(str::to_string);
     if let Some(c) = checking {
         let targets: BTreeSet<String> = job
             .plan()

@@ -1,5 +1,6 @@
-//! The `verify` command and `run --verify`: which chunks to check, checking them with
-//! [`Verifier`], and recording those that agree as `Verified` ledger lines.
+//! The `verify` command: which recorded chunks to check, checking them with
+//! [`Verifier`], recording those that agree as `Verified` lines and those that miss
+//! points as `Differs` lines (the next run copies them again).
 
 use crate::commands::migration;
 use crate::config::Settings;
@@ -64,6 +65,9 @@ pub async fn verify(settings: &Settings, opts: VerifyOptions) -> anyhow::Result<
     let verifier = Verifier {
         client: &client,
         tenants: &settings.tenants,
+        target: None,
+        // The same configuration renames as the run did.
+        rewrite: Some(&settings.transform),
         fields: &source_fields,
         tolerance: FLOAT_REL_TOLERANCE,
     };
@@ -123,7 +127,8 @@ async fn open_subjects(settings: &Settings) -> anyhow::Result<Vec<Subject>> {
 }
 
 /// Checks every subject, `concurrency` at a time, appending a `Verified` line for each
-/// recorded chunk that agrees and is not verified `already`.
+/// recorded chunk that agrees and is not verified `already`, and a `Differs` line for
+/// each recorded chunk whose target misses points.
 async fn check_all(
     verifier: &Verifier<'_>,
     subjects: &[Subject],
@@ -146,6 +151,14 @@ async fn check_all(
                 writer.append(&v)?;
                 report.recorded += 1;
             }
+        }
+        if let Some(d) = s
+            .differs_record()
+            .filter(|_| !c.verdict.losses().is_empty())
+        {
+            // The next run copies the chunk again (coverage drops it) and verifies it.
+            writer.append(&d)?;
+            report.recorded_differs += 1;
         }
         report.add(c);
     }

@@ -156,7 +156,7 @@ impl Default for RawRun {
             failure_report: String::new(),
             progress_interval: "10s".into(),
             stop_grace: "60s".into(),
-            verify: false,
+            verify: true,
             report: String::new(),
             metrics_file: String::new(),
         }
@@ -240,7 +240,7 @@ mod tests {
         assert_eq!(s.window.unit, TimeUnit::Week);
         assert_eq!(s.window.settle, Duration::from_secs(900));
         assert_eq!(s.run.concurrency, 2);
-        assert!(!s.run.verify);
+        assert!(s.run.verify);
         assert_eq!(s.run.report, None);
         assert_eq!(s.run.metrics_file, None);
         assert_eq!(

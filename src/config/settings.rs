@@ -195,7 +195,8 @@ pub struct RunSettings {
     /// After SIGTERM/SIGINT, how long chunks in flight may take before they are
     /// abandoned.
     pub stop_grace: Duration,
-    /// Check each closed chunk's counts and sums right after copying it.
+    /// Check each closed chunk's counts and sums right after copying it, copy it
+    /// again once when it differs (default true; `--no-verify` turns it off).
     pub verify: bool,
     /// Where a run writes its JSON report, if anywhere.
     pub report: Option<PathBuf>,

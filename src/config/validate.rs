@@ -467,14 +467,14 @@ mod tests {
                 ("ITM__RUN__FAILURE_REPORT", "/tmp/f.json"),
                 ("ITM__RUN__REPORT", "/tmp/r.json"),
                 ("ITM__RUN__METRICS_FILE", "/tmp/m.prom"),
-                ("ITM__RUN__VERIFY", "true"),
+                ("ITM__RUN__VERIFY", "false"),
             ]),
         )
         .unwrap();
         assert_eq!(s.run.failure_report, PathBuf::from("/tmp/f.json"));
         assert_eq!(s.run.report, Some(PathBuf::from("/tmp/r.json")));
         assert_eq!(s.run.metrics_file, Some(PathBuf::from("/tmp/m.prom")));
-        assert!(s.run.verify);
+        assert!(!s.run.verify, "ITM__RUN__VERIFY=false opts out");
     }
 
     /// A bad duration names the key and the file it came from.

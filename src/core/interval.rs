@@ -76,6 +76,27 @@ impl IntervalSet {
         self.parts.splice(lo..hi, std::iter::once(merged));
     }
 
+    /// Takes `iv` out of the set, splitting a part it falls inside.
+    pub fn remove(&mut self, iv: Interval) {
+        if iv.is_empty() {
+            return;
+        }
+        let mut out = Vec::with_capacity(self.parts.len() + 1);
+        for p in &self.parts {
+            if !p.overlaps(&iv) {
+                out.push(*p);
+                continue;
+            }
+            if p.start < iv.start {
+                out.push(Interval::new(p.start, iv.start));
+            }
+            if iv.end < p.end {
+                out.push(Interval::new(iv.end, p.end));
+            }
+        }
+        self.parts = out;
+    }
+
     /// The parts of `window` that this set does not cover, in order.
     pub fn gaps(&self, window: Interval) -> Vec<Interval> {
         let mut out = Vec::new();
@@ -167,6 +188,18 @@ mod tests {
     #[test]
     fn empty_set_gap_is_whole_window() {
         assert_eq!(IntervalSet::new().gaps(iv(-5, 5)), vec![iv(-5, 5)]);
+    }
+
+    /// Removing splits a part it falls inside, trims parts it overlaps and drops
+    /// parts it covers; what it does not touch stays.
+    #[test]
+    fn remove_cuts_holes() {
+        let mut s: IntervalSet = [iv(0, 10), iv(20, 30), iv(40, 50)].into_iter().collect();
+        s.remove(iv(3, 5));
+        s.remove(iv(25, 45));
+        assert_eq!(s.parts(), &[iv(0, 3), iv(5, 10), iv(20, 25), iv(45, 50)]);
+        s.remove(iv(0, 100));
+        assert!(s.is_empty());
     }
 
     /// Intersections and overlaps treat the end as exclusive.

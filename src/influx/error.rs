@@ -105,6 +105,13 @@ pub enum ClientError {
     /// A point read from the source cannot be written as line protocol unchanged.
     #[error(transparent)]
     Unwritable(#[from] crate::influx::lineproto::EncodeError),
+    /// A copy that the server confirmed, but whose target still misses points after it
+    /// was copied again (verification): copying once more would not help.
+    #[error("{message}")]
+    Unverified {
+        /// What differs: measurements and figures.
+        message: String,
+    },
     /// A local file (export or import) could not be read or written.
     #[error("file {path}: {reason}")]
     File {
@@ -127,7 +134,8 @@ impl ClientError {
             | ClientError::Decode { .. }
             | ClientError::Partial { .. }
             | ClientError::Unwritable(_)
-            | ClientError::File { .. } => FailureClass::Permanent,
+            | ClientError::File { .. }
+            | ClientError::Unverified { .. } => FailureClass::Permanent,
             ClientError::Http {
                 status, message, ..
             } => match status {

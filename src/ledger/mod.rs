@@ -77,6 +77,11 @@ pub enum RecordKind {
     /// A copied chunk's counts and sums in the target were checked against the source
     /// and agreed (see `verify`). It covers no time: only `Copied` lines do.
     Verified,
+    /// `verify` found the target missing points of a copied chunk (fewer points, or
+    /// sums that differ with equal counts). It takes the chunk's window out of
+    /// coverage, so the next run copies and verifies it again; a later `Copied` line
+    /// covers it again.
+    Differs,
 }
 
 /// One ledger line.
@@ -138,12 +143,38 @@ pub struct ChunkKey {
     pub end: i64,
 }
 
-/// Keys of the copied chunks that have a `Verified` line.
+/// Keys of the copied chunks whose latest word is a `Verified` line: a `Differs`
+/// line after it takes it back, a `Verified` line after that restores it.
 pub fn verified_keys(records: &[Record]) -> std::collections::HashSet<ChunkKey> {
+    let mut out = std::collections::HashSet::new();
+    for r in records {
+        match r.kind {
+            RecordKind::Verified => {
+                out.insert(r.chunk_key());
+            }
+            RecordKind::Differs => {
+                out.remove(&r.chunk_key());
+            }
+            RecordKind::Copied => {}
+        }
+    }
+    out
+}
+
+/// The `Differs` lines (one per chunk) whose window is not covered again by a later
+/// `Copied` line for every one of their measurements: chunks awaiting repair.
+pub fn awaiting_repair(records: &[Record]) -> Vec<&Record> {
+    let coverage = Coverage::from_records(records);
+    let mut seen = std::collections::HashSet::new();
     records
         .iter()
-        .filter(|r| r.kind == RecordKind::Verified)
-        .map(Record::chunk_key)
+        .filter(|r| r.kind == RecordKind::Differs)
+        .filter(|r| {
+            r.measurements
+                .iter()
+                .any(|m| !coverage.get(&r.scope, m).covers(r.window()))
+        })
+        .filter(|r| seen.insert(r.chunk_key()))
         .collect()
 }
 
@@ -228,10 +259,23 @@ impl Coverage {
     }
 
     /// Adds one record's window for each of its measurements. Only `Copied` lines
-    /// cover time; a `Verified` line says something about a copy, it is not one.
+    /// cover time; a `Verified` line says something about a copy, it is not one; a
+    /// `Differs` line takes its window out again, until a later `Copied` line. Records
+    /// must come in file order.
     pub fn add(&mut self, r: &Record) {
-        if r.kind != RecordKind::Copied {
-            return;
+        match r.kind {
+            RecordKind::Copied => {}
+            RecordKind::Verified => return,
+            RecordKind::Differs => {
+                if let Some(per_m) = self.map.get_mut(&r.scope) {
+                    for m in &r.measurements {
+                        if let Some(set) = per_m.get_mut(m) {
+                            set.remove(r.window());
+                        }
+                    }
+                }
+                return;
+            }
         }
         if r.split {
             self.remember_unit(&r.scope, r.unit);
@@ -268,8 +312,11 @@ pub struct TenantProgress {
     pub targets: Vec<String>,
     /// Closed chunks recorded as copied (`Copied` lines).
     pub chunks: u64,
-    /// Of those, chunks with a `Verified` line (each counted once).
+    /// Of those, chunks with a `Verified` line (each counted once) and no `Differs`
+    /// line after it.
     pub verified: u64,
+    /// Chunks `verify` found missing points in, not yet copied again.
+    pub awaiting_repair: u64,
     /// Points the server reported written for them.
     pub points: u64,
     /// Measurements seen in the records.
@@ -305,8 +352,13 @@ pub fn progress(records: &[Record]) -> BTreeMap<String, TenantProgress> {
         set.insert(r.window());
         ms.extend(r.measurements.iter().cloned());
     }
+    for r in awaiting_repair(records) {
+        out.entry(r.scope.tenant.clone())
+            .or_default()
+            .awaiting_repair += 1;
+    }
     for (tenant, (set, ms)) in sets {
-        let p = out.get_mut(&tenant).expect("tenant inserted above");
+        let p = out.entry(tenant).or_default();
         p.measurements = ms.len() as u64;
         p.covered_from = set.parts().first().map(|i| i.start);
         p.covered_to = set.parts().last().map(|i| i.end);
@@ -546,6 +598,41 @@ mod tests {
         assert_eq!(
             parse(&text, Path::new("l")).unwrap().records[0].kind,
             RecordKind::Verified
+        );
+    }
+
+    /// A `Differs` line takes its chunk out of coverage and out of the verified
+    /// chunks, and counts as awaiting repair; a later `Copied` and `Verified` pair
+    /// restores both. A ledger from before `Differs` existed still parses.
+    #[test]
+    fn differs_lines_uncover_until_copied_again() {
+        let copied = record("a", &["cpu"], 0, 10);
+        let next = record("a", &["cpu"], 10, 20);
+        let verified = Record {
+            kind: RecordKind::Verified,
+            ..copied.clone()
+        };
+        let differs = Record {
+            kind: RecordKind::Differs,
+            ..copied.clone()
+        };
+        let mut rs = vec![copied.clone(), verified.clone(), next, differs];
+        let c = Coverage::from_records(&rs);
+        assert_eq!(c.get(&scope("a"), "cpu").parts(), &[Interval::new(10, 20)]);
+        assert!(verified_keys(&rs).is_empty());
+        assert_eq!(awaiting_repair(&rs).len(), 1);
+        let p = progress(&rs);
+        assert_eq!((p["a"].verified, p["a"].awaiting_repair), (0, 1));
+        rs.extend([copied, verified]);
+        let c = Coverage::from_records(&rs);
+        assert_eq!(c.get(&scope("a"), "cpu").parts(), &[Interval::new(0, 20)]);
+        assert_eq!(verified_keys(&rs).len(), 1);
+        assert!(awaiting_repair(&rs).is_empty());
+        let line = serde_json::to_string(&rs[3]).unwrap();
+        assert!(line.contains(r#""kind":"differs""#), "{line}");
+        assert_eq!(
+            parse(&format!("{line}\n"), Path::new("l")).unwrap().records[0].kind,
+            RecordKind::Differs
         );
     }
 

@@ -70,7 +70,7 @@ pub fn render(r: &RunReport, previous_success: Option<f64>) -> String {
     o.sample("last_run_timestamp_seconds", &[], finished);
     o.family(
         "last_run_success",
-        "1 if the last run copied everything planned (and verified it, with --verify), else 0.",
+        "1 if the last run copied and verified everything planned (only copied, with --no-verify), else 0.",
     );
     o.sample("last_run_success", &[], if ok { 1.0 } else { 0.0 });
     let success = if ok { Some(finished) } else { previous_success };

@@ -20,6 +20,8 @@ pub struct TenantStatus {
     pub done: u64,
     /// Of those, chunks verified (counts and sums checked).
     pub verified: u64,
+    /// Chunks `verify` found missing points in: the next run copies them again.
+    pub repair: u64,
     /// Chunks (or pieces) that failed in the last run, from the failure report.
     pub failed: u64,
     /// Open chunks a run would copy now (recent history, never recorded); `None`
@@ -52,6 +54,7 @@ pub fn tenants(
                 targets: p.targets,
                 done: p.chunks,
                 verified: p.verified,
+                repair: p.awaiting_repair,
                 points: p.points,
                 covered_from: p.covered_from,
                 covered_to: p.covered_to,
@@ -130,6 +133,7 @@ impl Status {
                     p.targets.join(","),
                     p.done.to_string(),
                     p.verified.to_string(),
+                    p.repair.to_string(),
                     p.failed.to_string(),
                     opt(p.open),
                     opt(p.pending),
@@ -142,8 +146,8 @@ impl Status {
             .collect();
         s.push_str(&table(
             &[
-                "TENANT", "TARGET", "DONE", "VERIFIED", "FAILED", "OPEN", "PENDING", "POINTS",
-                "FROM", "TO", "RANGES",
+                "TENANT", "TARGET", "DONE", "VERIFIED", "REPAIR", "FAILED", "OPEN", "PENDING",
+                "POINTS", "FROM", "TO", "RANGES",
             ],
             &rows,
         ));

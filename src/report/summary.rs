@@ -46,7 +46,7 @@ pub struct RunSummary {
     pub failures: Vec<FailedChunk>,
     /// Per-tenant figures of this run.
     pub per_tenant: BTreeMap<String, crate::copy::tally::TenantRun>,
-    /// What `--verify` found, when it was on.
+    /// What the checks found, unless verification was off.
     pub verification: Option<crate::verify::figures::VerifyReport>,
     /// Retention requests for existing databases left unapplied, with the statement
     /// that would apply each.
@@ -58,6 +58,8 @@ pub struct RunSummary {
     /// Measurements left out because no point carries their tenant tag, with their
     /// point counts.
     pub untagged_measurements: Vec<UntaggedMeasurement>,
+    /// Why nothing was verified (`--no-verify`, `export writes files`), when so.
+    pub not_verified: Option<String>,
 }
 
 impl RunSummary {
@@ -93,10 +95,11 @@ impl RunSummary {
             grants: plan.grants.clone(),
             grants_note: plan.grants_note.clone(),
             untagged_measurements: plan.untagged.clone(),
+            not_verified: None,
         }
     }
 
-    /// Process exit code: 0 when everything planned was copied (and, with --verify,
+    /// Process exit code: 0 when everything planned was copied (and, unless --no-verify,
     /// agrees with the source), else 1.
     pub fn exit_code(&self) -> u8 {
         let verified = self.verification.as_ref().is_none_or(|v| !v.failed());
@@ -161,6 +164,9 @@ impl RunSummary {
                 u.tag,
                 crate::source::findings::points_text(u.points)
             );
+        }
+        if let Some(why) = &self.not_verified {
+            let _ = writeln!(s, "not verified: {why}");
         }
         if !self.per_tenant.is_empty() {
             let rows: Vec<Vec<String>> = self

@@ -1,11 +1,14 @@
-//! `run --verify`: each closed chunk checked right after its copy, through a
-//! [`Transfer`] wrapper, and recorded as verified when it agrees.
+//! `run` (unless `--no-verify`): each closed chunk checked right after its copy,
+//! through a [`Transfer`] wrapper, copied once more when the target misses points, and
+//! recorded as verified when it agrees.
 
 use crate::copy::Transfer;
 use crate::core::clock::now_ns;
 use crate::core::field::FieldTypes;
+use crate::core::interval::Interval;
+use crate::core::window::format_ns;
 use crate::influx::client::Client;
-use crate::influx::error::ClientError;
+use crate::influx::error::{ClientError, FailureClass};
 use crate::ledger::{LedgerWriter, Record, RecordKind, SourceRef};
 use crate::plan::Chunk;
 use crate::source::discover as catalog;
@@ -14,6 +17,7 @@ use crate::verify::figures::{
 };
 use futures::future::BoxFuture;
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 use std::sync::Mutex;
 
 /// Compares the fields of every target database with the source's.
@@ -32,9 +36,9 @@ pub async fn schema_differences(
 }
 
 /// A [`Transfer`] that checks each closed chunk right after the transfer it wraps
-/// copied it (`run --verify`), and records it as verified when it agrees. Its
-/// `Verified` line goes in before the copier's `Copied` line; readers match the two by
-/// chunk, not by order.
+/// copied it (`run`, unless `--no-verify`), copies it once more when the target misses
+/// points, and records it as verified when it agrees. Its `Verified` line goes in
+/// before the copier's `Copied` line; readers match the two by chunk, not by order.
 pub struct Checking<'a> {
     /// The transfer that copies.
     pub inner: &'a dyn Transfer,
@@ -49,10 +53,13 @@ pub struct Checking<'a> {
 }
 
 impl Checking<'_> {
-    async fn check_copied(&self, chunk: &Chunk, points: u64) {
-        let scope = self
-            .source
-            .scope("", &chunk.target, &chunk.target_rp, &chunk.tenant);
+    fn subject(&self, chunk: &Chunk, points: u64) -> Subject {
+        let scope = self.source.scope(
+            self.inner.target_url(),
+            &chunk.target,
+            &chunk.target_rp,
+            &chunk.tenant,
+        );
         let record = Record {
             split: false,
             kind: RecordKind::Copied,
@@ -64,24 +71,78 @@ impl Checking<'_> {
             points,
             at: String::new(),
         };
-        let subject = Subject::from_record(&record, chunk.retention_ns);
-        let mut c: ChunkCheck = self.verifier.check(&subject, now_ns()).await;
-        if c.verdict == Verdict::Agreed {
-            if let Some(v) = subject.verified_record() {
+        Subject::from_record(&record, chunk.retention_ns)
+    }
+
+    /// Checks `window` of a chunk; a check too big for the server (a limit or a
+    /// timeout) is checked again in two halves, at most `halvings` deep, so that a
+    /// slow check does not make the copier split a copy that worked.
+    fn check_in_pieces<'b>(
+        &'b self,
+        chunk: &'b Chunk,
+        window: Interval,
+        halvings: u32,
+    ) -> BoxFuture<'b, Result<ChunkCheck, ClientError>> {
+        Box::pin(async move {
+            let mut subject = self.subject(chunk, 0);
+            subject.window = window;
+            let e = match self.verifier.try_check(&subject, now_ns()).await {
+                Ok(c) => return Ok(c),
+                Err(e) => e,
+            };
+            let mid = window.start + window.len() / 2;
+            if e.class() != FailureClass::TooBig || halvings == 0 || mid <= window.start {
+                return Err(e);
+            }
+            tracing::debug!(tenant = %chunk.tenant, error = %e, "check too big; checking halves");
+            let a = self
+                .check_in_pieces(chunk, Interval::new(window.start, mid), halvings - 1)
+                .await?;
+            let b = self
+                .check_in_pieces(chunk, Interval::new(mid, window.end), halvings - 1)
+                .await?;
+            Ok(merge_checks(a, b, window))
+        })
+    }
+
+    fn report(&self) -> std::sync::MutexGuard<'_, VerifyReport> {
+        self.report.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Copies a closed chunk and checks it; copies it again once when the target
+    /// misses points, and checks again. `Err` when the copy or a check could not run
+    /// (the copier retries or splits it like any copy), or when the target still
+    /// misses points ([`ClientError::Unverified`]: the chunk fails, unrecorded).
+    async fn copy_checked(&self, chunk: &Chunk) -> Result<u64, ClientError> {
+        let mut points = self.inner.transfer(chunk).await?;
+        let mut check = self
+            .check_in_pieces(chunk, chunk.window, CHECK_HALVINGS)
+            .await?;
+        if !check.verdict.losses().is_empty() {
+            tracing::warn!(tenant = %chunk.tenant, window = %format_ns(chunk.window.start), "copied chunk differs from the source; copying it again");
+            self.report().recopied += 1;
+            points = self.inner.transfer(chunk).await?;
+            check = self
+                .check_in_pieces(chunk, chunk.window, CHECK_HALVINGS)
+                .await?;
+        }
+        let losses = check.verdict.losses().len();
+        if losses > 0 {
+            let message = unverified_message(&check.verdict);
+            self.report().add(check);
+            return Err(ClientError::Unverified { message });
+        }
+        if check.verdict == Verdict::Agreed {
+            if let Some(v) = self.subject(chunk, points).verified_record() {
                 let appended = self
                     .ledger
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .append(&v);
                 match appended {
-                    Ok(()) => {
-                        self.report
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .recorded += 1
-                    }
+                    Ok(()) => self.report().recorded += 1,
                     Err(e) => {
-                        c.verdict = Verdict::Error {
+                        check.verdict = Verdict::Error {
                             error: format!("checked, but cannot record it: {e}"),
                             query: String::new(),
                         }
@@ -89,14 +150,15 @@ impl Checking<'_> {
                 }
             }
         }
-        self.report.lock().unwrap_or_else(|p| p.into_inner()).add(c);
+        self.report().add(check);
+        Ok(points)
     }
 
     /// The report, with the fields of `targets` compared with the source's. A failure
     /// of that comparison is reported as a failed check, not lost.
     pub async fn finish(self, targets: &BTreeSet<String>) -> VerifyReport {
         let mut report = self.report.into_inner().unwrap_or_else(|p| p.into_inner());
-        let client = self.verifier.client;
+        let client = self.verifier.target_client();
         let found = match catalog::databases(client).await {
             Ok(existing) => {
                 schema_differences(client, self.verifier.fields, targets, &existing).await
@@ -109,7 +171,7 @@ impl Checking<'_> {
                 tenant: String::new(),
                 target: String::new(),
                 measurements: 0,
-                window: crate::core::interval::Interval::new(0, 0),
+                window: Interval::new(0, 0),
                 open: false,
                 verdict: Verdict::Error {
                     error: format!("cannot compare target field types with the source: {e}"),
@@ -119,6 +181,51 @@ impl Checking<'_> {
         }
         report
     }
+}
+
+/// How often a check too big for the server is halved before it fails (a week down
+/// to about 40 minutes).
+const CHECK_HALVINGS: u32 = 8;
+
+/// The check of a window from the checks of its two halves.
+fn merge_checks(a: ChunkCheck, b: ChunkCheck, window: Interval) -> ChunkCheck {
+    let verdict = match (a.verdict, b.verdict) {
+        (e @ Verdict::Error { .. }, _) | (_, e @ Verdict::Error { .. }) => e,
+        (Verdict::Differs { mut mismatches }, Verdict::Differs { mismatches: more }) => {
+            mismatches.extend(more);
+            Verdict::Differs { mismatches }
+        }
+        (d @ Verdict::Differs { .. }, _) | (_, d @ Verdict::Differs { .. }) => d,
+        (Verdict::Expired, Verdict::Expired) => Verdict::Expired,
+        _ => Verdict::Agreed,
+    };
+    ChunkCheck {
+        window,
+        verdict,
+        tenant: a.tenant,
+        target: a.target,
+        measurements: a.measurements,
+        open: a.open,
+    }
+}
+
+/// The error text of a chunk that still misses points after its second copy: each
+/// differing measurement with its figures, as the failure report shows it.
+fn unverified_message(verdict: &Verdict) -> String {
+    let mut out = String::from(
+        "verification: the target still differs from the source after the chunk was copied again",
+    );
+    for m in verdict.losses() {
+        let _ = write!(out, "; measurement {:?}:", m.measurement);
+        for d in &m.differences {
+            let _ = write!(
+                out,
+                " {}({:?}) source {} target {}",
+                d.figure, d.field, d.source, d.target
+            );
+        }
+    }
+    out
 }
 
 impl Transfer for Checking<'_> {
@@ -132,11 +239,12 @@ impl Transfer for Checking<'_> {
 
     fn transfer<'b>(&'b self, chunk: &'b Chunk) -> BoxFuture<'b, Result<u64, ClientError>> {
         Box::pin(async move {
+            if chunk.closed {
+                return self.copy_checked(chunk).await;
+            }
             let r = self.inner.transfer(chunk).await;
-            if let Ok(points) = r {
-                if chunk.closed {
-                    self.check_copied(chunk, points).await;
-                }
+            if r.is_ok() {
+                self.report().open_not_checked += 1;
             }
             r
         })

@@ -16,6 +16,7 @@
 
 use crate::core::field::{FieldType, FieldTypes};
 use crate::core::interval::Interval;
+use crate::core::rewrite::Rewrite;
 use crate::core::window::format_ns;
 use crate::influx::answer::StatementResult;
 use crate::influx::client::Client;
@@ -306,6 +307,15 @@ impl Subject {
         }
     }
 
+    /// The `Differs` line for this subject's record: the target misses points.
+    pub fn differs_record(&self) -> Option<Record> {
+        self.record.as_ref().map(|r| Record {
+            kind: RecordKind::Differs,
+            at: crate::core::clock::rfc3339_now(),
+            ..r.clone()
+        })
+    }
+
     /// The `Verified` line for this subject's record.
     pub fn verified_record(&self) -> Option<Record> {
         self.record.as_ref().map(|r| Record {
@@ -341,6 +351,31 @@ pub struct Mismatch {
     pub target_query: String,
 }
 
+impl Mismatch {
+    /// Whether the target only holds more than the source: every count that differs
+    /// is higher in the target, and every sum that differs belongs to such a count.
+    /// A copy cannot remove points, so these are reported, never recopied; anything
+    /// else (a lower count, a sum that differs with equal counts) is a loss.
+    pub fn only_extra(&self) -> bool {
+        let counts: Vec<&Difference> = self
+            .differences
+            .iter()
+            .filter(|d| d.figure == "count")
+            .collect();
+        let higher = |d: &Difference| match (d.source.parse::<u64>(), d.target.parse::<u64>()) {
+            (Ok(a), Ok(b)) => b > a,
+            _ => false,
+        };
+        !counts.is_empty()
+            && counts.iter().all(|d| higher(d))
+            && self
+                .differences
+                .iter()
+                .filter(|d| d.figure != "count")
+                .all(|d| counts.iter().any(|c| c.field == d.field))
+    }
+}
+
 /// What checking one chunk found.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "result", rename_all = "lowercase")]
@@ -364,6 +399,18 @@ pub enum Verdict {
     Expired,
 }
 
+impl Verdict {
+    /// The mismatches that are losses (not [`Mismatch::only_extra`]).
+    pub fn losses(&self) -> Vec<&Mismatch> {
+        match self {
+            Verdict::Differs { mismatches } => {
+                mismatches.iter().filter(|m| !m.only_extra()).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
 /// The result of checking one chunk.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChunkCheck {
@@ -382,20 +429,46 @@ pub struct ChunkCheck {
     pub verdict: Verdict,
 }
 
-/// Checks chunks against one server holding both source and targets.
+/// Checks chunks: source figures from the source server, target figures from the
+/// target server (the same one for server-side copies).
 #[derive(Debug, Clone)]
 pub struct Verifier<'a> {
-    /// The server.
+    /// The source server (also the target server unless `target` is set).
     pub client: &'a Client,
     /// Tenant tag keys (per measurement).
     pub tenants: &'a crate::config::TenantSettings,
+    /// Another server holding the target databases (streamed copies): then the two
+    /// statements go in two requests, one per server.
+    pub target: Option<&'a Client>,
+    /// Measurement renames of the copy: a source measurement is compared with its
+    /// renamed target. Dropped tags need nothing: figures are per measurement.
+    pub rewrite: Option<&'a Rewrite>,
     /// Source field types.
     pub fields: &'a FieldTypes,
     /// Relative tolerance of float sums.
     pub tolerance: f64,
 }
 
+/// A request of a check that did not get its answer, or an answer that did not parse.
+fn decode(url: &str, reason: String) -> ClientError {
+    ClientError::Decode {
+        url: url.to_string(),
+        reason,
+    }
+}
+
 impl Verifier<'_> {
+    /// The server holding the target databases.
+    pub fn target_client(&self) -> &Client {
+        self.target.unwrap_or(self.client)
+    }
+
+    /// The target name of a source measurement.
+    fn target_name(&self, m: &str) -> String {
+        self.rewrite
+            .map_or_else(|| m.to_string(), |r| r.measurement(m).into_owned())
+    }
+
     /// The source and target statements of a subject over `window` and `measurements`.
     fn queries(&self, s: &Subject, measurements: &[String], window: Interval) -> (String, String) {
         let fields = checked_fields(self.fields, measurements);
@@ -407,6 +480,8 @@ impl Verifier<'_> {
             db: &s.target,
             rp: &s.target_rp,
         };
+        let mut renamed: Vec<String> = measurements.iter().map(|m| self.target_name(m)).collect();
+        renamed.dedup();
         (
             figures_query(
                 &src,
@@ -415,12 +490,68 @@ impl Verifier<'_> {
                 Some((self.tenants.tag_of_batch(measurements), &s.tenant)),
                 window,
             ),
-            figures_query(&dst, measurements, &fields, None, window),
+            figures_query(&dst, &renamed, &fields, None, window),
         )
     }
 
-    /// Checks one chunk: one request, two statements.
+    /// Checks one chunk: one request, two statements. A check that could not run is
+    /// a [`Verdict::Error`].
     pub async fn check(&self, s: &Subject, now_ns: i64) -> ChunkCheck {
+        let (sq, tq) = self.queries(s, &s.measurements, s.window);
+        match self.try_check(s, now_ns).await {
+            Ok(c) => c,
+            Err(e) => ChunkCheck {
+                tenant: s.tenant.clone(),
+                target: s.target.clone(),
+                measurements: s.measurements.len(),
+                window: s.window,
+                open: s.record.is_none(),
+                verdict: Verdict::Error {
+                    error: e.to_string(),
+                    query: format!("{sq}; {tq}"),
+                },
+            },
+        }
+    }
+
+    /// The answers of the source and the target statement: one request with both on
+    /// one server, else one request per server.
+    async fn answers(
+        &self,
+        sq: &str,
+        tq: &str,
+    ) -> Result<(StatementResult, StatementResult), ClientError> {
+        let url = self.client.url();
+        let take = |r: Option<StatementResult>, side: &str| {
+            let r = r.ok_or_else(|| decode(url, format!("no result for the {side} statement")))?;
+            match &r.error {
+                Some(e) => Err(ClientError::Statement {
+                    message: format!("{side} figures: {e}"),
+                }),
+                None => Ok(r),
+            }
+        };
+        match self.target {
+            None => {
+                let mut rs = self
+                    .client
+                    .query_all(None, &format!("{sq}; {tq}"))
+                    .await?
+                    .into_iter();
+                let a = take(rs.next(), "source")?;
+                Ok((a, take(rs.next(), "target")?))
+            }
+            Some(t) => {
+                let a = self.client.query_all(None, sq).await?.into_iter().next();
+                let b = t.query_all(None, tq).await?.into_iter().next();
+                Ok((take(a, "source")?, take(b, "target")?))
+            }
+        }
+    }
+
+    /// Checks one chunk; `Err` when the check could not run (the request failed or
+    /// its answer did not parse), classified like a copy's failure.
+    pub async fn try_check(&self, s: &Subject, now_ns: i64) -> Result<ChunkCheck, ClientError> {
         let mut window = s.window;
         let done = |window, verdict| ChunkCheck {
             tenant: s.tenant.clone(),
@@ -433,42 +564,26 @@ impl Verifier<'_> {
         if let Some(r) = s.retention_ns {
             let floor = now_ns.saturating_sub(r).saturating_add(RETENTION_MARGIN_NS);
             if window.end <= floor {
-                return done(window, Verdict::Expired);
+                return Ok(done(window, Verdict::Expired));
             }
             window.start = window.start.max(floor);
         }
         let fields = checked_fields(self.fields, &s.measurements);
         if fields.is_empty() {
             // Nothing to count: the source lists no field for these measurements.
-            return done(window, Verdict::Agreed);
+            return Ok(done(window, Verdict::Agreed));
         }
         let (sq, tq) = self.queries(s, &s.measurements, window);
-        let both = format!("{sq}; {tq}");
-        let error = |e: String| Verdict::Error {
-            error: e,
-            query: both.clone(),
-        };
-        let results = match self.client.query_all(None, &both).await {
-            Ok(r) => r,
-            Err(e) => return done(window, error(e.to_string())),
-        };
-        let parse = |i: usize, side: &str| -> Result<Figures, String> {
-            let r = results
-                .get(i)
-                .ok_or_else(|| format!("no result for the {side} statement"))?;
-            if let Some(e) = &r.error {
-                return Err(format!("{side}: {e}"));
-            }
-            parse_figures(r, &fields).map_err(|e| format!("{side}: {e}"))
-        };
-        let (a, b) = match (parse(0, "source"), parse(1, "target")) {
-            (Ok(a), Ok(b)) => (a, b),
-            (Err(e), _) | (_, Err(e)) => return done(window, error(e)),
-        };
+        let (ra, rb) = self.answers(&sq, &tq).await?;
+        let url = self.client.url();
+        let a =
+            parse_figures(&ra, &fields).map_err(|e| decode(url, format!("source figures: {e}")))?;
+        let b =
+            parse_figures(&rb, &fields).map_err(|e| decode(url, format!("target figures: {e}")))?;
         let mut mismatches = Vec::new();
         for m in &s.measurements {
             let mf = checked_fields(self.fields, std::slice::from_ref(m));
-            let differences = compare(&mf, a.get(m), b.get(m), self.tolerance);
+            let differences = compare(&mf, a.get(m), b.get(&self.target_name(m)), self.tolerance);
             if !differences.is_empty() {
                 let (source_query, target_query) = self.queries(s, std::slice::from_ref(m), window);
                 mismatches.push(Mismatch {
@@ -490,7 +605,7 @@ impl Verifier<'_> {
         } else {
             Verdict::Differs { mismatches }
         };
-        done(window, verdict)
+        Ok(done(window, verdict))
     }
 }
 
@@ -551,15 +666,17 @@ pub struct TenantVerification {
     pub checked: u64,
     /// Chunks whose figures agree.
     pub agreed: u64,
-    /// Chunks with a difference.
+    /// Chunks with a loss: the target misses points, or sums differ.
     pub differ: u64,
+    /// Chunks whose only difference is extra points in the target.
+    pub extra: u64,
     /// Chunks whose check failed.
     pub errors: u64,
     /// Chunks behind the target's retention horizon, not checked.
     pub expired: u64,
 }
 
-/// What a verification found, for `verify`, `run --verify` and the run report.
+/// What a verification found, for `verify`, `run` and the run report.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct VerifyReport {
     /// Relative tolerance used for float sums.
@@ -571,8 +688,21 @@ pub struct VerifyReport {
     /// Ledger lines left out because they are about another source server, database or
     /// excluded tenant.
     pub records_out_of_scope: u64,
-    /// Every differing measurement of every chunk.
+    /// Every measurement of every chunk that misses points or whose sums differ.
     pub mismatches: Vec<Mismatch>,
+    /// Measurements whose target holds more points than the source (written there
+    /// by something else, e.g. the persister after the cutover). Reported, never
+    /// deleted, never recopied; they do not fail a run or `verify`.
+    pub extra: Vec<Mismatch>,
+    /// Closed chunks whose copy still differed after its check and was copied again
+    /// (`run`).
+    pub recopied: u64,
+    /// Open chunks copied but not checked: they are still receiving points, and every
+    /// run copies them again (`run`).
+    pub open_not_checked: u64,
+    /// `Differs` lines appended to the ledger (`verify`): the next run copies those
+    /// chunks again.
+    pub recorded_differs: u64,
     /// Checks that failed, with the statements sent.
     pub errors: Vec<ChunkCheck>,
     /// Target fields the source does not explain.
@@ -601,8 +731,15 @@ impl VerifyReport {
             }
             Verdict::Agreed => t.agreed += 1,
             Verdict::Differs { mismatches } => {
-                t.differ += 1;
-                self.mismatches.extend(mismatches.iter().cloned());
+                let (extra, lost): (Vec<Mismatch>, Vec<Mismatch>) =
+                    mismatches.iter().cloned().partition(Mismatch::only_extra);
+                if lost.is_empty() {
+                    t.extra += 1;
+                } else {
+                    t.differ += 1;
+                }
+                self.mismatches.extend(lost);
+                self.extra.extend(extra);
             }
             Verdict::Error { .. } => {
                 t.errors += 1;
@@ -653,6 +790,20 @@ impl VerifyReport {
             let _ = writeln!(s, "  source query: {}", m.source_query);
             let _ = writeln!(s, "  target query: {}", m.target_query);
         }
+        for m in &self.extra {
+            let _ = writeln!(
+                s,
+                "EXTRA tenant {:?} measurement {:?} window {} .. {} (target database {:?}): the target holds more points than the source; not deleted, not recopied (see docs/VERIFY.md)",
+                m.tenant, m.measurement, m.from, m.to, m.target
+            );
+            for d in &m.differences {
+                let _ = writeln!(
+                    s,
+                    "  {}({:?}): source {}, target {}",
+                    d.figure, d.field, d.source, d.target
+                );
+            }
+        }
         for e in &self.errors {
             if let Verdict::Error { error, query } = &e.verdict {
                 let _ = writeln!(
@@ -682,6 +833,7 @@ impl VerifyReport {
                     v.checked.to_string(),
                     v.agreed.to_string(),
                     v.differ.to_string(),
+                    v.extra.to_string(),
                     v.errors.to_string(),
                     v.expired.to_string(),
                 ]
@@ -689,21 +841,41 @@ impl VerifyReport {
             .collect();
         if !rows.is_empty() {
             s.push_str(&crate::core::text::table(
-                &["TENANT", "CHECKED", "AGREE", "DIFFER", "ERRORS", "EXPIRED"],
+                &[
+                    "TENANT", "CHECKED", "AGREE", "DIFFER", "EXTRA", "ERRORS", "EXPIRED",
+                ],
                 &rows,
             ));
         }
         let _ = writeln!(
             s,
-            "verify: {} chunk(s) checked{}, {} differ, {} error(s), {} schema difference(s); {} recorded as verified; float sums compared with relative tolerance {:e}",
+            "verify: {} chunk(s) checked{}, {} differ, {} with extra points only, {} error(s), {} schema difference(s); {} recorded as verified; float sums compared with relative tolerance {:e}",
             self.checked(),
             if self.all { " (--all)" } else { "" },
             self.tenants.values().map(|t| t.differ).sum::<u64>(),
+            self.tenants.values().map(|t| t.extra).sum::<u64>(),
             self.errors.len(),
             self.schema_differences.len(),
             self.recorded,
             self.float_tolerance
         );
+        if self.recopied > 0 {
+            let _ = writeln!(
+                s,
+                "verify: {} chunk(s) differed after their copy and were copied again",
+                self.recopied
+            );
+        }
+        if self.open_not_checked > 0 {
+            let _ = writeln!(s, "verify: {} open chunk(s) copied, not checked (still receiving points; every run copies them again)", self.open_not_checked);
+        }
+        if self.recorded_differs > 0 {
+            let _ = writeln!(
+                s,
+                "verify: {} chunk(s) recorded as differing: the next run copies them again",
+                self.recorded_differs
+            );
+        }
         s
     }
 }
@@ -923,6 +1095,52 @@ mod tests {
         assert_eq!(d[1].source_types, vec!["integer"]);
         assert_eq!(d[1].target_types, vec!["float"]);
         assert!(d[0].source_types.is_empty());
+    }
+
+    /// Higher target counts (with the sums of those fields) are extra; a lower count,
+    /// or a sum that differs with equal counts, is a loss. The report keeps extras
+    /// apart and does not fail on them.
+    #[test]
+    fn extra_points_are_not_losses() {
+        let d = |field: &str, figure: &'static str, s: &str, t: &str| Difference {
+            field: field.into(),
+            figure,
+            source: s.into(),
+            target: t.into(),
+        };
+        let mm = |differences| Mismatch {
+            tenant: "a".into(),
+            target: "db_a".into(),
+            measurement: "cpu".into(),
+            window: Interval::new(0, 10),
+            from: format_ns(0),
+            to: format_ns(10),
+            open: false,
+            differences,
+            source_query: "S".into(),
+            target_query: "T".into(),
+        };
+        let extra = mm(vec![d("v", "count", "3", "4"), d("v", "sum", "1.5", "2.5")]);
+        assert!(extra.only_extra());
+        assert!(!mm(vec![d("v", "count", "4", "3")]).only_extra());
+        assert!(!mm(vec![d("v", "sum", "1.5", "2.5")]).only_extra());
+        assert!(!mm(vec![d("v", "count", "3", "4"), d("n", "sum", "1", "2")]).only_extra());
+        assert!(!mm(vec![d("v", "count", "3", "4"), d("n", "count", "3", "2")]).only_extra());
+        let mut r = VerifyReport::new(false);
+        r.add(ChunkCheck {
+            tenant: "a".into(),
+            target: "db_a".into(),
+            measurements: 1,
+            window: Interval::new(0, 10),
+            open: false,
+            verdict: Verdict::Differs {
+                mismatches: vec![extra],
+            },
+        });
+        assert_eq!((r.tenants["a"].extra, r.tenants["a"].differ), (1, 0));
+        assert_eq!((r.extra.len(), r.mismatches.len()), (1, 0));
+        assert_eq!(r.exit_code(), 0);
+        assert!(r.render().contains("EXTRA tenant \"a\""));
     }
 
     /// The report counts per tenant, keeps mismatches and errors, and fails on either.
