@@ -169,6 +169,9 @@ pub struct RunSettings {
     pub stop_grace: Duration,
     /// Check each closed chunk's counts and sums right after copying it.
     pub verify: bool,
+    /// Recorded windows that closed within this much time are compared with the
+    /// source on every run and copied again when they gained points; zero = off.
+    pub late_horizon: Duration,
     /// Where a run writes its JSON report, if anywhere.
     pub report: Option<PathBuf>,
     /// Where a run writes Prometheus text-format metrics, if anywhere.

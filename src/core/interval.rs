@@ -99,6 +99,27 @@ impl IntervalSet {
         out
     }
 
+    /// Takes `iv` out of the set, cutting the parts it overlaps.
+    pub fn remove(&mut self, iv: Interval) {
+        if iv.is_empty() {
+            return;
+        }
+        let mut kept = Vec::with_capacity(self.parts.len() + 1);
+        for p in &self.parts {
+            if !p.overlaps(&iv) {
+                kept.push(*p);
+                continue;
+            }
+            if p.start < iv.start {
+                kept.push(Interval::new(p.start, iv.start));
+            }
+            if iv.end < p.end {
+                kept.push(Interval::new(iv.end, p.end));
+            }
+        }
+        self.parts = kept;
+    }
+
     /// True when every nanosecond of `window` is in the set.
     pub fn covers(&self, window: Interval) -> bool {
         window.is_empty() || self.gaps(window).is_empty()
@@ -161,6 +182,22 @@ mod tests {
         assert_eq!(set.gaps(iv(40, 45)), vec![iv(40, 45)]);
         assert!(set.covers(iv(30, 40)));
         assert!(!set.covers(iv(29, 40)));
+    }
+
+    /// Removing cuts the parts it overlaps and leaves the rest; removing what is not
+    /// there changes nothing.
+    #[test]
+    fn remove_cuts_parts() {
+        let mut set: IntervalSet = [iv(0, 10), iv(20, 30), iv(40, 50)].into_iter().collect();
+        set.remove(iv(5, 25));
+        assert_eq!(set.parts(), &[iv(0, 5), iv(25, 30), iv(40, 50)]);
+        set.remove(iv(42, 44));
+        assert_eq!(set.parts(), &[iv(0, 5), iv(25, 30), iv(40, 42), iv(44, 50)]);
+        set.remove(iv(60, 70));
+        set.remove(iv(1, 1));
+        assert_eq!(set.parts().len(), 4);
+        set.remove(iv(-10, 100));
+        assert!(set.is_empty());
     }
 
     /// An empty set leaves the whole window as one gap.

@@ -3,12 +3,14 @@
 //! - [`catalog`]: what discovery found on the servers (the planner's input).
 //! - [`target`]: each tenant's target database and retention policy.
 //! - [`batch`]: which measurements one statement may copy together.
+//! - [`late`]: which recorded chunks a run looks at again for late points.
 //! - [`planner`]: `(Catalog, Rules, Coverage, now) -> Plan` or a [`PlanError`].
 //!
 //! This file holds the plan itself: [`Plan`], its [`Chunk`]s and per-tenant counts.
 
 pub(crate) mod batch;
 pub(crate) mod catalog;
+pub(crate) mod late;
 pub(crate) mod planner;
 pub(crate) mod target;
 
@@ -68,6 +70,9 @@ pub struct Plan {
     pub chunks: Vec<Chunk>,
     /// Per-tenant counts.
     pub tenants: BTreeMap<String, TenantPlan>,
+    /// The late-point check made before planning, when the command makes one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub late: Option<late::LateReport>,
 }
 
 impl TenantPlan {

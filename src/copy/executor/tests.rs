@@ -163,6 +163,7 @@ fn plan(chunks: Vec<Chunk>, closed_before_ns: i64) -> Plan {
         targets: Vec::new(),
         chunks,
         tenants: Default::default(),
+        late: None,
     }
 }
 
