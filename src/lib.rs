@@ -15,9 +15,10 @@
 //!   validated once.
 //! - [`ledger`]: the success-marker file (records, coverage, parsing, appending), the
 //!   run lock, atomic files.
-//! - [`plan`]: the catalog's values, target naming, batching and the pure planner.
+//! - [`plan`]: the catalog's values, target naming, batching, the pure planner and
+//!   the pure half of the late-point check.
 //! - [`source`]: discovery of the source (pure parsers and the statements that feed
-//!   them), schema findings, estimates.
+//!   them), schema findings, estimates, the late-point counts.
 //! - [`copy`]: the executor (retries, splits, ledger records) and its transfers:
 //!   server-side `SELECT INTO`, streaming to another server, export/import files.
 //! - [`verify`]: counts and sums per chunk, source against target.
