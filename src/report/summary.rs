@@ -170,14 +170,14 @@ impl RunSummary {
 }
 
 /// The late-point check in one summary cell.
-fn late_row(l: &LateReport) -> String {
+pub(crate) fn late_row(l: &LateReport) -> String {
     if l.horizon_secs == 0 {
         return "off (run.late_horizon = 0): late writes into recorded windows are not copied"
             .into();
     }
     let horizon = humantime::format_duration(std::time::Duration::from_secs(l.horizon_secs));
     let mut cell = format!(
-        "{} recorded chunks closed within {horizon} rechecked, {} reopened and copied again ({} statements)",
+        "{} recorded chunks closed within {horizon} rechecked, {} reopened for late points ({} statements)",
         l.chunks_rechecked,
         l.reopened.len(),
         l.statements
@@ -196,7 +196,7 @@ fn late_row(l: &LateReport) -> String {
 }
 
 /// One line per reopened window, and the check's error.
-fn render_late(l: &LateReport) -> String {
+pub(crate) fn render_late(l: &LateReport) -> String {
     let mut s = String::new();
     for r in &l.reopened {
         let _ = writeln!(
