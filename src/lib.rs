@@ -18,10 +18,12 @@
 //! - [`ledger`]: the success-marker file (records, coverage, parsing, appending), the
 //!   run lock, atomic files.
 //! - [`plan`]: the catalog's values, target naming, batching, the pure planner and
-//!   chunk sizing from sampled rates (`plan/sizing.rs`).
+//!   chunk sizing from sampled rates (`plan/sizing.rs`), the pure half of the
+//!   late-point check (`plan/late.rs`).
 //! - [`source`]: discovery of the source (pure parsers and the statements that feed
 //!   them; tenants per tenant tag key), schema findings, estimates, point-rate samples
-//!   (`source/density.rs`) and the server's limits (`source/limits.rs`).
+//!   (`source/density.rs`), the server's limits (`source/limits.rs`) and the late-point
+//!   counts (`source/late.rs`).
 //! - [`copy`]: the executor (retries, splits, ledger records) and its transfers:
 //!   server-side `SELECT INTO`, streaming to another server, export/import files.
 //! - [`verify`]: counts and sums per chunk, source against target.

@@ -133,6 +133,12 @@ pub struct WindowArgs {
     /// recorded. Default 15m; overrides `window.settle`.
     #[arg(long, value_name = "DURATION")]
     pub settle: Option<String>,
+    /// Recorded windows that closed within this much time are counted again on the
+    /// source by every run and copied again when they gained points (late writes of a
+    /// persister catching up). Default 2d; 0 turns it off; overrides
+    /// `run.late_horizon`.
+    #[arg(long, value_name = "DURATION")]
+    pub late_horizon: Option<String>,
 }
 
 impl SettingFlags for WindowArgs {
@@ -141,6 +147,7 @@ impl SettingFlags for WindowArgs {
         o.text("window.from", &self.from);
         o.text("window.to", &self.to);
         o.text("window.settle", &self.settle);
+        o.text("run.late_horizon", &self.late_horizon);
     }
 }
 

@@ -202,6 +202,7 @@ fn planning_cases() -> Vec<Case> {
             s.window.to == Some(1_612_137_600_000_000_000)
         }),
         case("settle", "17m", |s| s.window.settle == minutes(17)),
+        case("late-horizon", "5h", |s| s.run.late_horizon == minutes(300)),
         case("retention", "ten=3w", |s| {
             s.retention.tenants.get("ten") == Some(&days(21))
         }),

@@ -15,12 +15,14 @@ use crate::influx::client::Client;
 use crate::influx::statement::Rp;
 use crate::ledger::{self, Coverage};
 use crate::plan::catalog::Catalog;
+use crate::plan::late::LateReport;
 use crate::plan::planner::{self, Rules};
 use crate::plan::sizing::{self, Sizing};
 use crate::plan::Plan;
 use crate::report::failures;
 use crate::source::density;
 use crate::source::discover as catalog;
+use crate::source::late::{self, LateOptions};
 use crate::source::limits::{self, ServerLimits};
 use crate::verify::figures::{Verifier, FLOAT_REL_TOLERANCE};
 use anyhow::Context;
@@ -111,7 +113,18 @@ pub async fn prepare_to(settings: &Settings, dest: &Destination) -> anyhow::Resu
     let mut coverage = Coverage::from_records(&parsed.records);
     remember_failed_units(settings, &catalog, &mut coverage);
     let rules = Rules::from_settings(settings);
-    let mut plan = planner::plan(&catalog, &rules, &coverage, now_ns())?;
+    let now = now_ns();
+    let late = recheck_late(
+        settings,
+        &client,
+        &catalog,
+        &parsed.records,
+        now,
+        &mut coverage,
+    )
+    .await;
+    let mut plan = planner::plan(&catalog, &rules, &coverage, now)?;
+    plan.late = Some(late);
     let scale = size_chunks(&client, settings, &catalog, &mut plan).await;
     Ok(Prepared {
         client,
@@ -170,6 +183,32 @@ async fn size_chunks(
         sampled_tenants: rates.len(),
         sample_statements: statements,
     }
+}
+
+/// Looks again at the recorded windows that closed within `run.late_horizon` and
+/// reopens, in `coverage`, those the source gained points in since.
+async fn recheck_late(
+    settings: &Settings,
+    client: &Client,
+    catalog: &Catalog,
+    records: &[ledger::Record],
+    now: i64,
+    coverage: &mut Coverage,
+) -> LateReport {
+    let settle = i64::try_from(settings.window.settle.as_nanos()).unwrap_or(i64::MAX);
+    let opts = LateOptions {
+        horizon: settings.run.late_horizon,
+        closed_before: now.saturating_sub(settle),
+        source: catalog.source_ref(),
+        target_url: &catalog.target_url,
+        rp: Rp {
+            db: &catalog.database,
+            rp: &catalog.source_rp,
+        },
+        tenants: &settings.tenants,
+        per_statement: settings.run.max_measurements_per_query,
+    };
+    late::recheck(client, records, &opts, coverage).await
 }
 
 /// Failed chunks restart at the size last tried, not at the one that failed first.

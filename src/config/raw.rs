@@ -138,6 +138,7 @@ pub(super) struct RawRun {
     pub(super) progress_interval: String,
     pub(super) stop_grace: String,
     pub(super) verify: bool,
+    pub(super) late_horizon: String,
     pub(super) report: String,
     pub(super) metrics_file: String,
 }
@@ -157,6 +158,7 @@ impl Default for RawRun {
             progress_interval: "10s".into(),
             stop_grace: "60s".into(),
             verify: true,
+            late_horizon: "2d".into(),
             report: String::new(),
             metrics_file: String::new(),
         }

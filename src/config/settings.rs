@@ -198,6 +198,9 @@ pub struct RunSettings {
     /// Check each closed chunk's counts and sums right after copying it, copy it
     /// again once when it differs (default true; `--no-verify` turns it off).
     pub verify: bool,
+    /// Recorded windows that closed within this much time are compared with the
+    /// source on every run and copied again when they gained points; zero = off.
+    pub late_horizon: Duration,
     /// Where a run writes its JSON report, if anywhere.
     pub report: Option<PathBuf>,
     /// Where a run writes Prometheus text-format metrics, if anywhere.

@@ -357,6 +357,7 @@ fn run(r: RawRun, c: &Check) -> Result<RunSettings, ConfigError> {
         progress_interval: c.duration("run.progress_interval", &r.progress_interval)?,
         stop_grace: c.duration("run.stop_grace", &r.stop_grace)?,
         verify: r.verify,
+        late_horizon: c.duration("run.late_horizon", &r.late_horizon)?,
         report: opt(r.report).map(PathBuf::from),
         metrics_file: opt(r.metrics_file).map(PathBuf::from),
     })

@@ -184,6 +184,22 @@ mod tests {
         assert!(!set.covers(iv(29, 40)));
     }
 
+    /// Removing cuts the parts it overlaps and leaves the rest; removing what is not
+    /// there changes nothing.
+    #[test]
+    fn remove_cuts_parts() {
+        let mut set: IntervalSet = [iv(0, 10), iv(20, 30), iv(40, 50)].into_iter().collect();
+        set.remove(iv(5, 25));
+        assert_eq!(set.parts(), &[iv(0, 5), iv(25, 30), iv(40, 50)]);
+        set.remove(iv(42, 44));
+        assert_eq!(set.parts(), &[iv(0, 5), iv(25, 30), iv(40, 42), iv(44, 50)]);
+        set.remove(iv(60, 70));
+        set.remove(iv(1, 1));
+        assert_eq!(set.parts().len(), 4);
+        set.remove(iv(-10, 100));
+        assert!(set.is_empty());
+    }
+
     /// An empty set leaves the whole window as one gap.
     #[test]
     fn empty_set_gap_is_whole_window() {

@@ -291,6 +291,14 @@ impl Coverage {
         self.units.insert(scope.clone(), unit);
     }
 
+    /// Takes `window` of `measurement` out of a scope's coverage for this run: the
+    /// planner then plans it again (a window that gained late points).
+    pub fn reopen(&mut self, scope: &Scope, measurement: &str, window: Interval) {
+        if let Some(set) = self.map.get_mut(scope).and_then(|m| m.get_mut(measurement)) {
+            set.remove(window);
+        }
+    }
+
     /// The unit remembered for a scope, if a failure made one necessary.
     pub fn remembered_unit(&self, scope: &Scope) -> Option<TimeUnit> {
         self.units.get(scope).copied()
@@ -554,6 +562,20 @@ mod tests {
         assert!(!serde_json::to_string(&record("a", &["cpu"], 0, 1))
             .unwrap()
             .contains("split"));
+    }
+
+    /// Reopening takes one window of one measurement out of coverage; the rest of the
+    /// scope stays covered.
+    #[test]
+    fn reopen_uncovers_one_window() {
+        let mut c = Coverage::from_records(&[record("a", &["cpu", "mem"], 0, 30)]);
+        c.reopen(&scope("a"), "cpu", Interval::new(10, 20));
+        c.reopen(&scope("b"), "cpu", Interval::new(10, 20));
+        assert_eq!(
+            c.get(&scope("a"), "cpu").parts(),
+            &[Interval::new(0, 10), Interval::new(20, 30)]
+        );
+        assert_eq!(c.get(&scope("a"), "mem").parts(), &[Interval::new(0, 30)]);
     }
 
     /// Progress sums chunks and points per tenant and merges covered time.

@@ -3,6 +3,7 @@
 //! - [`catalog`]: what discovery found on the servers (the planner's input).
 //! - [`target`]: each tenant's target database and retention policy.
 //! - [`batch`]: which measurements one statement may copy together.
+//! - [`late`]: which recorded chunks a run looks at again for late points.
 //! - [`planner`]: `(Catalog, Rules, Coverage, now) -> Plan` or a [`PlanError`].
 //! - [`sizing`]: chunk sizes from sampled point rates (sparse windows joined, dense
 //!   ones cut).
@@ -11,6 +12,7 @@
 
 pub(crate) mod batch;
 pub(crate) mod catalog;
+pub(crate) mod late;
 pub(crate) mod planner;
 pub(crate) mod sizing;
 pub(crate) mod target;
@@ -78,6 +80,9 @@ pub struct Plan {
     pub grants_note: Option<String>,
     /// Measurements without a point carrying their tenant tag: not copied.
     pub untagged: Vec<crate::plan::catalog::UntaggedMeasurement>,
+    /// The late-point check made before planning, when the command makes one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub late: Option<late::LateReport>,
 }
 
 impl TenantPlan {

@@ -38,6 +38,9 @@ pub struct PlanReport<'a> {
     pub chunks: &'a [Chunk],
     /// Schema checks (type conflicts, tag/field clashes, what is left out).
     pub checks: Vec<crate::source::findings::Finding>,
+    /// The late-point check planning made: recorded windows reopened.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub late: Option<&'a crate::plan::late::LateReport>,
     /// Points and duration estimate (`plan --estimate`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub estimate: Option<crate::source::estimate::Estimate>,
@@ -67,6 +70,7 @@ impl<'a> PlanReport<'a> {
             tenants: &plan.tenants,
             chunks: &plan.chunks,
             checks: Vec::new(),
+            late: plan.late.as_ref(),
             estimate: None,
             scale: None,
         }
@@ -145,6 +149,11 @@ impl<'a> PlanReport<'a> {
         s.push_str(&summary::render_not_applied(&not_applied));
         if let Some(x) = &self.scale {
             s.push_str(&x.render());
+        }
+        if let Some(late) = self.late {
+            use crate::report::summary::{late_row, render_late};
+            let _ = writeln!(s, "late points: {}", late_row(late));
+            s.push_str(&render_late(late).replace("copied again", "to copy again"));
         }
         s.push_str(&crate::source::findings::render(&self.checks));
         if let Some(e) = &self.estimate {

@@ -6,6 +6,7 @@ use crate::core::text::table;
 use crate::core::window::format_ns;
 use crate::plan::catalog::UntaggedMeasurement;
 use crate::plan::catalog::UserGrant;
+use crate::plan::late::LateReport;
 use crate::plan::target::NotApplied;
 use crate::plan::Plan;
 use serde::Serialize;
@@ -60,6 +61,9 @@ pub struct RunSummary {
     pub untagged_measurements: Vec<UntaggedMeasurement>,
     /// Why nothing was verified (`--no-verify`, `export writes files`), when so.
     pub not_verified: Option<String>,
+    /// The late-point check made before planning, when the command makes one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub late: Option<LateReport>,
 }
 
 impl RunSummary {
@@ -96,14 +100,16 @@ impl RunSummary {
             grants_note: plan.grants_note.clone(),
             untagged_measurements: plan.untagged.clone(),
             not_verified: None,
+            late: plan.late.clone(),
         }
     }
 
     /// Process exit code: 0 when everything planned was copied (and, unless --no-verify,
-    /// agrees with the source), else 1.
+    /// agrees with the source) and the late-point check ran, else 1.
     pub fn exit_code(&self) -> u8 {
         let verified = self.verification.as_ref().is_none_or(|v| !v.failed());
-        if self.failures.is_empty() && !self.interrupted && verified {
+        let late_checked = self.late.as_ref().is_none_or(|l| !l.failed());
+        if self.failures.is_empty() && !self.interrupted && verified && late_checked {
             0
         } else {
             1
@@ -126,7 +132,7 @@ impl RunSummary {
                 f.error
             );
         }
-        let rows = vec![
+        let mut rows = vec![
             vec!["tenants".into(), self.tenants.to_string()],
             vec![
                 "chunks copied".into(),
@@ -153,6 +159,10 @@ impl RunSummary {
                 ),
             ],
         ];
+        if let Some(late) = &self.late {
+            s.push_str(&render_late(late));
+            rows.insert(3, vec!["late points".into(), late_row(late)]);
+        }
         if let Some(v) = &self.verification {
             s.push_str(&v.render());
         }
@@ -220,6 +230,56 @@ pub fn render_not_applied(list: &[NotApplied]) -> String {
             s,
             "retention not applied: database {:?} (tenant {:?}) exists and keeps its default policy {:?}; {} asked for {:?} of {}. To apply it (monasca-api and the persister use only the default policy; points in the old one are no longer read):\n  {}",
             n.database, n.tenant, n.current_policy, n.requested_by, n.requested_policy, n.requested_duration, n.statement
+        );
+    }
+    s
+}
+
+/// The late-point check in one summary cell.
+pub(crate) fn late_row(l: &LateReport) -> String {
+    if l.horizon_secs == 0 {
+        return "off (run.late_horizon = 0): late writes into recorded windows are not copied"
+            .into();
+    }
+    let horizon = humantime::format_duration(std::time::Duration::from_secs(l.horizon_secs));
+    let mut cell = format!(
+        "{} recorded chunks closed within {horizon} rechecked, {} reopened for late points ({} statements)",
+        l.chunks_rechecked,
+        l.reopened.len(),
+        l.statements
+    );
+    if l.chunks_unaligned > 0 {
+        let _ = write!(
+            cell,
+            ", {} not on whole minutes left unchecked",
+            l.chunks_unaligned
+        );
+    }
+    if l.failed() {
+        cell.push_str(", FAILED");
+    }
+    cell
+}
+
+/// One line per reopened window, and the check's error.
+pub(crate) fn render_late(l: &LateReport) -> String {
+    let mut s = String::new();
+    for r in &l.reopened {
+        let _ = writeln!(
+            s,
+            "late points: tenant {:?} {} .. {} ({}): source {} points, recorded {}: copied again",
+            r.tenant,
+            format_ns(r.window.start),
+            format_ns(r.window.end),
+            r.measurements.join(", "),
+            r.source,
+            r.recorded
+        );
+    }
+    if let Some(e) = &l.error {
+        let _ = writeln!(
+            s,
+            "failed: {e}; recorded windows were not rechecked for late points"
         );
     }
     s

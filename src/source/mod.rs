@@ -1,11 +1,12 @@
 //! The source server: discovery into a catalog (statements in `discover`, their
 //! answers read in `answers`; tenants per tenant tag key in `tenant_keys`), schema
-//! findings, estimates.
+//! findings, estimates, the late-point check.
 
 pub mod answers;
 pub mod density;
 pub mod discover;
 pub mod estimate;
 pub mod findings;
+pub mod late;
 pub mod limits;
 pub mod tenant_keys;
