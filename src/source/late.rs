@@ -179,6 +179,10 @@ async fn count_one(
     counts: &mut SourceCounts,
 ) -> Result<(), ClientError> {
     let q = count_statement(opts, tag, ms, range, bucket);
+    // Rows are added only once the whole answer arrived: a statement refused part way
+    // (query-timeout after some chunks) is counted again in halves, and rows it had
+    // already sent must not count twice.
+    let mut found = SourceCounts::new();
     let mut resp = client.query_chunked(opts.rp.db, &q, CHUNK_ROWS).await?;
     while let Some(series) = resp.next_series().await? {
         for s in series {
@@ -200,11 +204,14 @@ async fn count_one(
                     .filter_map(|(_, v)| v.as_u64())
                     .max()
                     .unwrap_or(0);
-                *counts
+                *found
                     .entry((tenant.clone(), s.name.clone(), at))
                     .or_default() += n;
             }
         }
+    }
+    for (k, n) in found {
+        *counts.entry(k).or_default() += n;
     }
     Ok(())
 }

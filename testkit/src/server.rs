@@ -312,6 +312,13 @@ impl InfluxServer {
         self.launch(true)
     }
 
+    /// Restarts the server on the same ports and data with other options (e.g. its
+    /// query limits lifted so a test can read back what the tool wrote under them).
+    pub fn restart_with(&mut self, opts: ServerOptions) -> Result<()> {
+        self.opts = opts;
+        self.restart()
+    }
+
     /// `GET /ping`: true when the server answers 204.
     pub fn ping(&self) -> bool {
         self.client
