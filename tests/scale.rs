@@ -142,3 +142,31 @@ fn plan_states_footprint_and_limits() {
         "{text}"
     );
 }
+
+/// `plan` states the concurrency a run would use and why: left unset, a quarter of
+/// the server's GOMAXPROCS (the test server runs as no user, so `SHOW DIAGNOSTICS`
+/// answers); `--concurrency` wins and is named as the reason.
+#[test]
+fn plan_states_concurrency_and_why() {
+    let server = InfluxServer::start().expect("start influxd");
+    seed(&server, "monasca", &sparse(now_ns())).expect("seed");
+    let dir = tempfile::tempdir().unwrap();
+    let auto = plan(&server, dir.path(), &[]);
+    let cpus = auto["scale"]["limits"]["gomaxprocs"].as_u64().unwrap();
+    let expected = (cpus / 4).max(2);
+    assert_eq!(auto["scale"]["concurrency"], expected);
+    let reason = auto["scale"]["concurrency_reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&format!("a quarter of the server's GOMAXPROCS {cpus}")),
+        "{reason}"
+    );
+    let set = plan(&server, dir.path(), &["--concurrency", "7"]);
+    assert_eq!(set["scale"]["concurrency"], 7);
+    let o = run(&server, dir.path(), &["plan", "--concurrency", "7"]);
+    assert_exit(&o, 0);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("concurrency: 7 (set by --concurrency / run.concurrency)"),
+        "{text}"
+    );
+}

@@ -37,7 +37,7 @@ impl CopyOptions {
     /// The options the run settings ask for.
     pub fn from_settings(run: &crate::config::RunSettings) -> Self {
         CopyOptions {
-            concurrency: run.concurrency,
+            concurrency: run.concurrency_or_fallback(),
             retries: run.retries,
             backoff: run.retry_backoff,
             retry_deadline: run.retry_deadline,
