@@ -8,6 +8,7 @@
 use crate::config::FALLBACK_CONCURRENCY;
 use crate::influx::answer::StatementResult;
 use crate::influx::client::Client;
+use crate::influx::error::ClientError;
 use serde::Serialize;
 
 /// What `SHOW DIAGNOSTICS` reports; `None` for a value it does not list. 0 means no
@@ -54,6 +55,16 @@ pub fn from_diagnostics(r: &StatementResult) -> ServerLimits {
 pub async fn server_limits(client: &Client) -> Option<ServerLimits> {
     match client.query(None, "SHOW DIAGNOSTICS").await {
         Ok(r) => Some(from_diagnostics(&r)),
+        // Read first thing in a run: the next statement reports a server that cannot
+        // be reached, in the one line a setup error gets.
+        Err(
+            e @ (ClientError::Unreachable { .. }
+            | ClientError::Dropped { .. }
+            | ClientError::Timeout { .. }),
+        ) => {
+            tracing::debug!(error = %e, "cannot read SHOW DIAGNOSTICS");
+            None
+        }
         Err(e) => {
             tracing::info!(error = %e, "cannot read SHOW DIAGNOSTICS (needs admin): server limits unknown, defaults apply");
             None
