@@ -40,9 +40,7 @@ fn sparse_with(now: i64, metrics: Vec<MetricSpec>) -> DatasetSpec {
 fn sparse_tenants_cost_few_requests_and_copy_exactly() {
     let server = InfluxServer::start().expect("start influxd");
     let spec = sparse(now_ns());
-    seed(&server, "monasca", &spec).expect("seed");
-    let dir = tempfile::tempdir().unwrap();
-    let ids: Vec<String> = spec.tenants.iter().map(|t| t.id.clone()).collect();
+    let (dir, ids) = seeded(&server, &spec);
     let tenants: Vec<&str> = ids.iter().map(String::as_str).collect();
 
     let first = migrate(&server, dir.path(), &[]);
@@ -79,9 +77,7 @@ fn mixed_types_rerun_costs_at_most_one_request_per_tenant() {
         MetricSpec::integer("disk.inode_used").dim("service", "compute"),
     ];
     let spec = sparse_with(now_ns(), metrics);
-    seed(&server, "monasca", &spec).expect("seed");
-    let dir = tempfile::tempdir().unwrap();
-    let ids: Vec<String> = spec.tenants.iter().map(|t| t.id.clone()).collect();
+    let (dir, ids) = seeded(&server, &spec);
     let tenants: Vec<&str> = ids.iter().map(String::as_str).collect();
 
     let first = migrate(&server, dir.path(), &[]);
@@ -179,4 +175,11 @@ fn plan_states_concurrency_and_why() {
         text.contains("concurrency: 7 (set by --concurrency / run.concurrency)"),
         "{text}"
     );
+}
+
+/// Seeds `spec` into `monasca` on `server`; a ledger directory and the tenant ids.
+fn seeded(server: &InfluxServer, spec: &DatasetSpec) -> (tempfile::TempDir, Vec<String>) {
+    seed(server, "monasca", spec).expect("seed");
+    let ids = spec.tenants.iter().map(|t| t.id.clone()).collect();
+    (tempfile::tempdir().unwrap(), ids)
 }

@@ -200,15 +200,7 @@ fn verify_names_what_differs() {
     tool.run_ok(&["run"]);
 
     let t0 = TimeUnit::Day.align_down(spec.start_ns) + 3 * DAY;
-    server
-        .query(
-            Some("monasca_beta"),
-            &format!(
-                "DELETE FROM \"cpu.idle_perc\" WHERE time >= {t0} AND time < {}",
-                t0 + 6 * 3_600_000_000_000
-            ),
-        )
-        .unwrap();
+    delete_six_hours(&server, "monasca_beta", t0);
     let extra_t = t0 + DAY + 17;
     let line = Point::new("mem.free_mb")
         .tag("_tenant_id", "gamma")
@@ -590,15 +582,7 @@ fn deleted_points_are_restored_by_next_run() {
     let chunks = ledger_figures(&tool.ledger_lines())["beta"].0;
     let before = testkit::dump(&server, "monasca_beta", None).unwrap();
     let t0 = TimeUnit::Day.align_down(spec.start_ns) + 3 * DAY;
-    server
-        .query(
-            Some("monasca_beta"),
-            &format!(
-                "DELETE FROM \"cpu.idle_perc\" WHERE time >= {t0} AND time < {}",
-                t0 + 6 * 3_600_000_000_000
-            ),
-        )
-        .unwrap();
+    delete_six_hours(&server, "monasca_beta", t0);
 
     let r = tool.json(&["verify", "--all", "--json"], 1);
     assert_eq!(r["mismatches"][0]["tenant"], "beta", "{r:#}");
@@ -730,4 +714,18 @@ fn unverified_runs_say_so() {
         stderr.contains("not verified: export writes files"),
         "{stderr}"
     );
+}
+
+/// Deletes six hours of `cpu.idle_perc` from `t0` in database `db`: points lost in a
+/// target after the copy.
+fn delete_six_hours(server: &InfluxServer, db: &str, t0: i64) {
+    server
+        .query(
+            Some(db),
+            &format!(
+                "DELETE FROM \"cpu.idle_perc\" WHERE time >= {t0} AND time < {}",
+                t0 + 6 * 3_600_000_000_000
+            ),
+        )
+        .unwrap();
 }

@@ -9,8 +9,8 @@
 //! us and the server), and is never read as data.
 
 use crate::influx::answer::{QueryResponse, Series, StatementResult};
-use crate::influx::chunked::LineSplitter;
 use crate::influx::error::ClientError;
+use crate::influx::lines::LineSplitter;
 
 /// Rows per object of a chunked answer: InfluxDB's own default, so that the server
 /// batches `SELECT ... INTO` writes exactly as it does for a non-chunked request.

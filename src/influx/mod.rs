@@ -9,6 +9,7 @@ pub mod client;
 pub mod complete;
 pub mod error;
 pub mod lineproto;
+pub(crate) mod lines;
 pub mod multi;
 pub mod refusal;
 pub mod statement;
