@@ -766,8 +766,9 @@ impl VerifyReport {
         u8::from(self.failed())
     }
 
-    /// Human-readable report: problems first, then a table per tenant.
-    pub fn render(&self) -> String {
+    /// The findings, one block each: mismatches, extra points, errors, schema
+    /// differences.
+    fn render_findings(&self) -> String {
         let mut s = String::new();
         for m in &self.mismatches {
             let _ = writeln!(
@@ -780,13 +781,7 @@ impl VerifyReport {
                 if m.open { " (open chunk)" } else { "" },
                 m.target
             );
-            for d in &m.differences {
-                let _ = writeln!(
-                    s,
-                    "  {}({:?}): source {}, target {}",
-                    d.figure, d.field, d.source, d.target
-                );
-            }
+            s.push_str(&render_differences(&m.differences));
             let _ = writeln!(s, "  source query: {}", m.source_query);
             let _ = writeln!(s, "  target query: {}", m.target_query);
         }
@@ -796,13 +791,7 @@ impl VerifyReport {
                 "EXTRA tenant {:?} measurement {:?} window {} .. {} (target database {:?}): the target holds more points than the source; not deleted, not recopied (see docs/VERIFY.md)",
                 m.tenant, m.measurement, m.from, m.to, m.target
             );
-            for d in &m.differences {
-                let _ = writeln!(
-                    s,
-                    "  {}({:?}): source {}, target {}",
-                    d.figure, d.field, d.source, d.target
-                );
-            }
+            s.push_str(&render_differences(&m.differences));
         }
         for e in &self.errors {
             if let Verdict::Error { error, query } = &e.verdict {
@@ -824,6 +813,12 @@ impl VerifyReport {
                 d.target, d.measurement, d.field, d.target_types, d.source_types
             );
         }
+        s
+    }
+
+    /// Human-readable report: problems first, then a table per tenant.
+    pub fn render(&self) -> String {
+        let mut s = self.render_findings();
         let rows: Vec<Vec<String>> = self
             .tenants
             .iter()
@@ -878,6 +873,19 @@ impl VerifyReport {
         }
         s
     }
+}
+
+/// The differing figures of one measurement, one indented line each.
+fn render_differences(differences: &[Difference]) -> String {
+    let mut s = String::new();
+    for d in differences {
+        let _ = writeln!(
+            s,
+            "  {}({:?}): source {}, target {}",
+            d.figure, d.field, d.source, d.target
+        );
+    }
+    s
 }
 
 #[cfg(test)]
