@@ -2,7 +2,8 @@
 //! the same Monasca-shaped data, runs monasca-persister's real
 //! `migrate-to-db-per-tenant.py` against one and `influx-tenant-migrate` with the same
 //! flags and an equivalent persister.conf against the other, then compares the
-//! databases, every retention policy and every point (field types included).
+//! databases, the default retention policy (name and duration; the other policy
+//! details are listed) and every point (field types included).
 //!
 //! Run by `scripts/compare-old-tool`, which makes the Python venv (it needs PyPI, so
 //! it is not part of `cargo test`):
@@ -82,9 +83,23 @@ fn compare(old: &InfluxServer, new: &InfluxServer) -> Result<Vec<String>, String
         let mut b = new.retention_policies(db).map_err(e)?;
         a.sort_by(|x, y| x.name.cmp(&y.name));
         b.sort_by(|x, y| x.name.cmp(&y.name));
-        if a != b {
+        // What monasca-api and the persister use is the default policy: its name and
+        // duration must match. By design (issue 11) ours creates only that policy (the
+        // old tool leaves an empty `autogen` beside it) with InfluxDB's shard-group
+        // guidance (the old tool gets the server's default): reported, not refused.
+        let default = |ps: &[testkit::RetentionPolicyInfo]| {
+            ps.iter()
+                .find(|p| p.default)
+                .map(|p| (p.name.clone(), p.duration.clone()))
+        };
+        if default(&a) != default(&b) {
             return Err(format!(
-                "{db}: retention policies differ:\n old {a:?}\n new {b:?}"
+                "{db}: default retention policies differ:\n old {a:?}\n new {b:?}"
+            ));
+        }
+        if a != b {
+            report.push(format!(
+                "{db}: other policy details differ by design:\n  old {a:?}\n  new {b:?}"
             ));
         }
         let da = dump(old, db, None).map_err(e)?;
@@ -95,12 +110,11 @@ fn compare(old: &InfluxServer, new: &InfluxServer) -> Result<Vec<String>, String
                 da.diff(&db_).join("\n")
             ));
         }
-        let default = a.iter().find(|p| p.default).map(|p| p.name.clone());
         report.push(format!(
-            "{db}: same {} points in {:?}, same policies {:?} (default {default:?})",
+            "{db}: same {} points in {:?}, same default policy {:?}",
             da.point_count(),
             da.measurements(),
-            a.iter().map(|p| &p.name).collect::<Vec<_>>(),
+            default(&a),
         ));
     }
     Ok(report)
