@@ -605,10 +605,14 @@ fn bench(shape: &Shape, old: Option<(&str, &str)>) {
         seed_secs,
         seeded as f64 / seed_secs
     );
+    // "auto", the default, is a quarter of the server's GOMAXPROCS, at least 2; the
+    // bench's influxd runs here, so its GOMAXPROCS is this machine's CPUs.
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let concurrency = influx_tenant_migrate::config::load(None, Vec::new())
         .expect("default settings")
         .run
-        .concurrency;
+        .concurrency
+        .unwrap_or((cpus / 4).max(2));
     let dir = tempfile::tempdir().unwrap();
     let check = |r: &mut Row| {
         let found = target_points(&server, &tenants);

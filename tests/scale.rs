@@ -12,13 +12,21 @@ const TENANTS: usize = 40;
 
 /// Forty tenants, two float metrics each (one statement copies both), one host, a point every 6 hours for 8 weeks.
 fn sparse(now: i64) -> DatasetSpec {
+    sparse_with(
+        now,
+        vec![
+            MetricSpec::float("cpu.idle_perc").dim("service", "compute"),
+            MetricSpec::float("mem.free_mb").dim("service", "compute"),
+        ],
+    )
+}
+
+/// Forty tenants with `metrics`, one host, a point every 6 hours for 8 weeks.
+fn sparse_with(now: i64, metrics: Vec<MetricSpec>) -> DatasetSpec {
     let ids: Vec<String> = (0..TENANTS).map(|i| format!("p{i:02}")).collect();
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
     let mut spec = DatasetSpec::monasca(&refs, 8, Duration::from_secs(6 * 3600), now);
-    spec.metrics = vec![
-        MetricSpec::float("cpu.idle_perc").dim("service", "compute"),
-        MetricSpec::float("mem.free_mb").dim("service", "compute"),
-    ];
+    spec.metrics = metrics;
     spec.hosts_per_tenant = 1;
     spec
 }
@@ -59,6 +67,58 @@ fn sparse_tenants_cost_few_requests_and_copy_exactly() {
     assert_tenants_exact(&server, &tenants);
 }
 
+/// Tenants with integer and float metrics need two statements per window (one per
+/// type-safe batch); a rerun with nothing new still makes at most 1.1 requests per
+/// tenant plus a constant, because the open windows' copies of many tenants share
+/// requests; per-tenant figures add up to the run's points, and both runs are exact.
+#[test]
+fn mixed_types_rerun_costs_at_most_one_request_per_tenant() {
+    let server = InfluxServer::start().expect("start influxd");
+    let metrics = vec![
+        MetricSpec::float("cpu.idle_perc").dim("service", "compute"),
+        MetricSpec::integer("disk.inode_used").dim("service", "compute"),
+    ];
+    let spec = sparse_with(now_ns(), metrics);
+    seed(&server, "monasca", &spec).expect("seed");
+    let dir = tempfile::tempdir().unwrap();
+    let ids: Vec<String> = spec.tenants.iter().map(|t| t.id.clone()).collect();
+    let tenants: Vec<&str> = ids.iter().map(String::as_str).collect();
+
+    let first = migrate(&server, dir.path(), &[]);
+    assert_eq!(
+        first["points_written"].as_u64().unwrap(),
+        spec.point_count()
+    );
+    assert_per_tenant_adds_up(&first);
+    assert_tenants_exact(&server, &tenants);
+
+    let second = migrate(&server, dir.path(), &[]);
+    let queries = second["queries"].as_u64().unwrap();
+    assert!(
+        queries <= (TENANTS as u64 * 11) / 10 + 15,
+        "rerun: {queries} requests for {TENANTS} tenants"
+    );
+    assert_eq!(second["chunks_recorded"], 0);
+    assert_eq!(second["failures"].as_array().map(Vec::len), Some(0));
+    assert!(second["chunks_copied"].as_u64().unwrap() >= 2 * TENANTS as u64);
+    assert_per_tenant_adds_up(&second);
+    assert_tenants_exact(&server, &tenants);
+}
+
+/// The per-tenant points and chunks of a run summary add up to its totals.
+fn assert_per_tenant_adds_up(summary: &serde_json::Value) {
+    let per = summary["per_tenant"].as_object().expect("per_tenant");
+    let sum = |k: &str| -> u64 { per.values().map(|t| t[k].as_u64().unwrap()).sum() };
+    assert_eq!(
+        sum("points_copied"),
+        summary["points_written"].as_u64().unwrap()
+    );
+    assert_eq!(
+        sum("chunks_copied"),
+        summary["chunks_copied"].as_u64().unwrap()
+    );
+}
+
 /// `plan` states the databases and shards the split creates and the server's limits
 /// (the test server runs as no user, so `SHOW DIAGNOSTICS` answers).
 #[test]
@@ -79,6 +139,34 @@ fn plan_states_footprint_and_limits() {
     assert!(text.contains("server limits (SHOW DIAGNOSTICS)"), "{text}");
     assert!(
         text.contains(&format!("targets: {TENANTS} databases")),
+        "{text}"
+    );
+}
+
+/// `plan` states the concurrency a run would use and why: left unset, a quarter of
+/// the server's GOMAXPROCS (the test server runs as no user, so `SHOW DIAGNOSTICS`
+/// answers); `--concurrency` wins and is named as the reason.
+#[test]
+fn plan_states_concurrency_and_why() {
+    let server = InfluxServer::start().expect("start influxd");
+    seed(&server, "monasca", &sparse(now_ns())).expect("seed");
+    let dir = tempfile::tempdir().unwrap();
+    let auto = plan(&server, dir.path(), &[]);
+    let cpus = auto["scale"]["limits"]["gomaxprocs"].as_u64().unwrap();
+    let expected = (cpus / 4).max(2);
+    assert_eq!(auto["scale"]["concurrency"], expected);
+    let reason = auto["scale"]["concurrency_reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&format!("a quarter of the server's GOMAXPROCS {cpus}")),
+        "{reason}"
+    );
+    let set = plan(&server, dir.path(), &["--concurrency", "7"]);
+    assert_eq!(set["scale"]["concurrency"], 7);
+    let o = run(&server, dir.path(), &["plan", "--concurrency", "7"]);
+    assert_exit(&o, 0);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("concurrency: 7 (set by --concurrency / run.concurrency)"),
         "{text}"
     );
 }

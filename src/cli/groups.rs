@@ -229,7 +229,9 @@ impl SettingFlags for LedgerArgs {
 #[derive(Debug, Args, Default, Clone)]
 #[command(next_help_heading = "Run")]
 pub struct QueryArgs {
-    /// Queries in flight at once. Default 2; overrides `run.concurrency`.
+    /// Queries in flight at once. Default "auto": a quarter of the source server's
+    /// GOMAXPROCS (`SHOW DIAGNOSTICS`, admin), at least 2; 2 when it will not say.
+    /// This flag overrides `run.concurrency` and `ITM__RUN__CONCURRENCY`.
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
     /// Time limit of one query. Default 30m; overrides `run.query_timeout`.

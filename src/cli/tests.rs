@@ -223,7 +223,7 @@ fn planning_cases() -> Vec<Case> {
         case("failure-report", "flag.failures.json", |s| {
             s.run.failure_report == Path::new("flag.failures.json")
         }),
-        case("concurrency", "7", |s| s.run.concurrency == 7),
+        case("concurrency", "7", |s| s.run.concurrency == Some(7)),
         case("query-timeout", "31m", |s| {
             s.run.query_timeout == minutes(31)
         }),
@@ -605,7 +605,7 @@ fn flags_override_settings() {
     ));
     let s = crate::config::load_with_env(None, cli.overrides(), Some(Default::default())).unwrap();
     assert_eq!(s.source.database, "db1");
-    assert_eq!(s.run.concurrency, 5);
+    assert_eq!(s.run.concurrency, Some(5));
     assert_eq!(s.retention.tenants.len(), 2);
     assert_eq!(s.window.unit, crate::core::window::TimeUnit::Day);
 

@@ -23,7 +23,7 @@ use crate::report::failures;
 use crate::source::density;
 use crate::source::discover as catalog;
 use crate::source::late::{self, LateOptions};
-use crate::source::limits::{self, ServerLimits};
+use crate::source::limits::{self, Concurrency, ServerLimits};
 use crate::verify::figures::{Verifier, FLOAT_REL_TOLERANCE};
 use anyhow::Context;
 use std::path::PathBuf;
@@ -41,11 +41,14 @@ pub struct Prepared {
     pub scale: Scale,
 }
 
-/// The server's limits (`None`: not an admin) and the chunk sizing they led to.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+/// The server's limits (`None`: not an admin) and the chunk sizing and concurrency
+/// they led to.
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Scale {
     /// What `SHOW DIAGNOSTICS` reported.
     pub limits: Option<ServerLimits>,
+    /// Queries in flight at once, and why.
+    pub concurrency: Concurrency,
     /// Points one statement aims to copy.
     pub sizing: Option<Sizing>,
     /// Tenants whose chunks were resized from a sampled rate.
@@ -85,6 +88,8 @@ pub async fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
 /// there (none for files), and coverage is that of the destination.
 pub async fn prepare_to(settings: &Settings, dest: &Destination) -> anyhow::Result<Prepared> {
     let client = Client::new(&settings.source.endpoint(), settings.run.query_timeout)?;
+    let limits = limits::server_limits(&client).await;
+    let concurrency = limits::choose_concurrency(settings.run.concurrency, limits.as_ref());
     let discovery = catalog::DiscoverOptions {
         database: &settings.source.database,
         retention_policy: settings.source.retention_policy.as_deref(),
@@ -93,7 +98,7 @@ pub async fn prepare_to(settings: &Settings, dest: &Destination) -> anyhow::Resu
         from: settings.window.from,
         to: settings.window.to,
         max_measurements_per_query: settings.run.max_measurements_per_query,
-        concurrency: settings.run.concurrency,
+        concurrency: concurrency.value,
     };
     let mut catalog = catalog::discover(&client, &discovery).await?;
     match dest {
@@ -125,7 +130,14 @@ pub async fn prepare_to(settings: &Settings, dest: &Destination) -> anyhow::Resu
     .await;
     let mut plan = planner::plan(&catalog, &rules, &coverage, now)?;
     plan.late = Some(late);
-    let scale = size_chunks(&client, settings, &catalog, &mut plan).await;
+    let mut scale = Scale {
+        limits,
+        concurrency,
+        sizing: None,
+        sampled_tenants: 0,
+        sample_statements: 0,
+    };
+    size_chunks(&client, settings, &catalog, &mut plan, &mut scale).await;
     Ok(Prepared {
         client,
         catalog,
@@ -134,25 +146,23 @@ pub async fn prepare_to(settings: &Settings, dest: &Destination) -> anyhow::Resu
     })
 }
 
-/// Reads the server's limits and resizes the plan's closed chunks from sampled point
-/// rates ([`sizing`]). Reads only; a failed sample keeps the planner's sizes. A window
-/// unit smaller than the default week is the user's choice of chunk size: kept.
+/// Resizes the plan's closed chunks from sampled point rates ([`sizing`]) under the
+/// server's limits, and notes the sizing in `scale`. Reads only; a failed sample keeps
+/// the planner's sizes. A window unit smaller than the default week is the user's
+/// choice of chunk size: kept.
 async fn size_chunks(
     client: &Client,
     settings: &Settings,
     catalog: &Catalog,
     plan: &mut Plan,
-) -> Scale {
-    let limits = limits::server_limits(client).await;
+    scale: &mut Scale,
+) {
     if settings.window.unit != crate::core::window::TimeUnit::Week {
-        return Scale {
-            limits,
-            ..Scale::default()
-        };
+        return;
     }
     let sizing = Sizing::new(
         sizing::TARGET_POINTS,
-        limits.as_ref().and_then(|l| l.max_select_point),
+        scale.limits.as_ref().and_then(|l| l.max_select_point),
     );
     let src = Rp {
         db: &catalog.database,
@@ -163,26 +173,20 @@ async fn size_chunks(
         &src,
         &settings.tenants,
         plan,
-        settings.run.concurrency,
+        scale.concurrency.value,
     )
     .await
     {
         Ok(r) => r,
         Err(e) => {
             tracing::warn!(error = %e, "cannot sample point rates: chunks keep the window size");
-            return Scale {
-                limits,
-                ..Scale::default()
-            };
+            return;
         }
     };
     sizing::resize(plan, &rates, sizing, planner::sort_newest_first);
-    Scale {
-        limits,
-        sizing: Some(sizing),
-        sampled_tenants: rates.len(),
-        sample_statements: statements,
-    }
+    scale.sizing = Some(sizing);
+    scale.sampled_tenants = rates.len();
+    scale.sample_statements = statements;
 }
 
 /// Looks again at the recorded windows that closed within `run.late_horizon` and
@@ -352,6 +356,10 @@ impl PlannedJob for PlannedMigration {
             _ if !settings.run.verify => Some("--no-verify"),
             _ => None,
         }
+    }
+
+    fn concurrency(&self) -> Option<usize> {
+        Some(self.prepared.scale.concurrency.value)
     }
 
     fn queries(&self) -> u64 {

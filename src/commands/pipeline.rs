@@ -56,6 +56,11 @@ pub trait PlannedJob {
     fn not_verified(&self, settings: &Settings) -> Option<&'static str>;
     /// Queries issued so far, on every server.
     fn queries(&self) -> u64;
+    /// Queries in flight at once when planning chose it (from the server's CPUs);
+    /// `None`: the settings' value or the fallback.
+    fn concurrency(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// Chunks whose ledger records name one source.
@@ -141,7 +146,10 @@ async fn copy_job<J: Job>(
     };
     // Outside the checks: a chunk that fails its check is not counted as recorded.
     let tally = Tally::new(checked);
-    let opts = CopyOptions::from_settings(&settings.run);
+    let mut opts = CopyOptions::from_settings(&settings.run);
+    if let Some(c) = job.concurrency() {
+        opts.concurrency = c;
+    }
     let outcome = copy_each_source(&tally, job.by_source(), &ledger, &opts, &progress, stop).await;
     drop(reporter);
     let per_tenant = tally.figures(&outcome.failed);

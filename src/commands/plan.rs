@@ -18,7 +18,7 @@ pub async fn run(settings: &Settings, json: bool, with_estimate: bool) -> anyhow
         p.scale.limits.clone(),
         p.scale.sizing.map(|s| s.target_points),
         p.scale.sampled_tenants,
-        settings.run.concurrency,
+        p.scale.concurrency,
     ));
     if with_estimate {
         let src = Rp {
@@ -31,7 +31,7 @@ pub async fn run(settings: &Settings, json: bool, with_estimate: bool) -> anyhow
                 &src,
                 &settings.tenants,
                 &p.plan,
-                settings.run.concurrency,
+                p.scale.concurrency.value,
             )
             .await?,
         );

@@ -75,7 +75,7 @@ pub async fn verify(settings: &Settings, opts: VerifyOptions) -> anyhow::Result<
     // nothing new.
     let already = ledger::verified_keys(&parsed.records);
     let mut writer = LedgerWriter::open(&settings.run.ledger)?;
-    let concurrency = settings.run.concurrency.max(1);
+    let concurrency = settings.run.concurrency_or_fallback().max(1);
     check_all(
         &verifier,
         &subjects,

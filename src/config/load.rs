@@ -173,7 +173,47 @@ mod tests {
         .unwrap();
         assert_eq!(s.source.database, "fromfile");
         assert_eq!(s.source.url, "http://env:2");
-        assert_eq!(s.run.concurrency, 3);
+        assert_eq!(s.run.concurrency, Some(3));
+    }
+
+    /// `run.concurrency` is "auto" (`None`, left to the server) unless a layer sets it:
+    /// a number in the file, then the environment, then the flag wins; "auto" in a
+    /// later layer gives it back to the server; 0 is refused naming the key.
+    #[test]
+    fn concurrency_auto_unless_set() {
+        let none = load_with_env(None, vec![], env(&[])).unwrap();
+        assert_eq!(none.run.concurrency, None);
+        assert_eq!(none.run.concurrency_or_fallback(), 2);
+        let f = file("[run]\nconcurrency = 7\n");
+        let from_file = load_with_env(Some(f.path()), vec![], env(&[])).unwrap();
+        assert_eq!(from_file.run.concurrency, Some(7));
+        let from_env = load_with_env(
+            Some(f.path()),
+            vec![],
+            env(&[("ITM__RUN__CONCURRENCY", "5")]),
+        )
+        .unwrap();
+        assert_eq!(from_env.run.concurrency, Some(5));
+        let from_flag = load_with_env(
+            Some(f.path()),
+            vec![("run.concurrency", 3.into())],
+            env(&[("ITM__RUN__CONCURRENCY", "5")]),
+        )
+        .unwrap();
+        assert_eq!(from_flag.run.concurrency, Some(3));
+        let auto = load_with_env(
+            Some(f.path()),
+            vec![],
+            env(&[("ITM__RUN__CONCURRENCY", "auto")]),
+        )
+        .unwrap();
+        assert_eq!(auto.run.concurrency, None);
+        let zero = file("[run]\nconcurrency = 0\n");
+        let err = load_with_env(Some(zero.path()), vec![], env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("run.concurrency"), "{err}");
+        assert!(err.contains("at least 1"), "{err}");
     }
 
     /// An unknown key names the key and the file.

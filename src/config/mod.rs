@@ -18,6 +18,7 @@ pub use load::{load, load_layers, load_with_env, BaseLayer, Override, ENV_PREFIX
 pub use settings::{
     LogFormat, LogSettings, PolicyNames, RetentionSettings, RunSettings, Settings, SourceSettings,
     StreamSettings, TargetSettings, TenantSettings, WindowSettings, BUILTIN_TAG_FOR,
+    FALLBACK_CONCURRENCY,
 };
 
 /// A configuration error: which key, what is wrong, where the value came from.

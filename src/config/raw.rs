@@ -126,7 +126,8 @@ impl Default for RawRetention {
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub(super) struct RawRun {
-    pub(super) concurrency: usize,
+    /// `"auto"` or a number: kept as text so the layers can say either.
+    pub(super) concurrency: String,
     pub(super) ledger: String,
     pub(super) max_measurements_per_query: usize,
     pub(super) query_timeout: String,
@@ -146,7 +147,7 @@ pub(super) struct RawRun {
 impl Default for RawRun {
     fn default() -> Self {
         RawRun {
-            concurrency: 2,
+            concurrency: "auto".into(),
             ledger: "influx-tenant-migrate.ledger".into(),
             max_measurements_per_query: 200,
             query_timeout: "30m".into(),
@@ -241,7 +242,7 @@ mod tests {
         assert_eq!(s.tenants.target_template, "{database}_{tenant}");
         assert_eq!(s.window.unit, TimeUnit::Week);
         assert_eq!(s.window.settle, Duration::from_secs(900));
-        assert_eq!(s.run.concurrency, 2);
+        assert_eq!(s.run.concurrency, None);
         assert!(s.run.verify);
         assert_eq!(s.run.report, None);
         assert_eq!(s.run.metrics_file, None);

@@ -168,11 +168,16 @@ impl RetentionSettings {
     }
 }
 
+/// Queries in flight at once when the setting is "auto" and the server does not say
+/// how many CPUs it has.
+pub const FALLBACK_CONCURRENCY: usize = 2;
+
 /// How the copy runs.
 #[derive(Debug, Clone)]
 pub struct RunSettings {
-    /// Queries in flight at once.
-    pub concurrency: usize,
+    /// Queries in flight at once; `None` ("auto", the default): derived from the
+    /// server's CPUs where it says (`SHOW DIAGNOSTICS`), else [`FALLBACK_CONCURRENCY`].
+    pub concurrency: Option<usize>,
     /// The ledger (success-marker) file.
     pub ledger: PathBuf,
     /// Most measurements copied by one query.
@@ -205,6 +210,13 @@ pub struct RunSettings {
     pub report: Option<PathBuf>,
     /// Where a run writes Prometheus text-format metrics, if anywhere.
     pub metrics_file: Option<PathBuf>,
+}
+
+impl RunSettings {
+    /// The concurrency set, or [`FALLBACK_CONCURRENCY`] where the server was not asked.
+    pub fn concurrency_or_fallback(&self) -> usize {
+        self.concurrency.unwrap_or(FALLBACK_CONCURRENCY)
+    }
 }
 
 /// Logging.

@@ -325,9 +325,25 @@ fn policy_name(
     Ok(Some(name.to_string()))
 }
 
+/// `run.concurrency`: `"auto"` (`None`: derived from the server) or a count of at
+/// least 1.
+fn concurrency(text: &str, c: &Check) -> Result<Option<usize>, ConfigError> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("auto") {
+        return Ok(None);
+    }
+    match t.parse::<usize>() {
+        Ok(n) => c.at_least_one("run.concurrency", n).map(Some),
+        Err(_) => Err(c.invalid(
+            "run.concurrency",
+            format!("{t:?} is neither \"auto\" nor a whole number"),
+        )),
+    }
+}
+
 /// `[run]`: positive counts, durations, and the output files beside the ledger.
 fn run(r: RawRun, c: &Check) -> Result<RunSettings, ConfigError> {
-    let concurrency = c.at_least_one("run.concurrency", r.concurrency)?;
+    let concurrency = concurrency(&r.concurrency, c)?;
     let max_measurements_per_query = c.at_least_one(
         "run.max_measurements_per_query",
         r.max_measurements_per_query,

@@ -37,7 +37,7 @@ impl CopyOptions {
     /// The options the run settings ask for.
     pub fn from_settings(run: &crate::config::RunSettings) -> Self {
         CopyOptions {
-            concurrency: run.concurrency,
+            concurrency: run.concurrency_or_fallback(),
             retries: run.retries,
             backoff: run.retry_backoff,
             retry_deadline: run.retry_deadline,
@@ -76,8 +76,22 @@ pub async fn copy_all(
         progress,
     };
     let ctx = &ctx;
+    let mut total = Outcome::default();
+    let mut done = vec![false; plan.chunks.len()];
+    if *stop.borrow() == StopLevel::Run {
+        tokio::select! {
+            (o, d) = copy_open_together(ctx, &plan.chunks) => { total.merge(o); done = d; }
+            Ok(_) = stop.wait_for(|l| *l == StopLevel::Abort) => {
+                tracing::warn!("abandoning the open chunks in flight; they are copied again by the next run");
+                total.interrupted = true;
+                return total;
+            }
+        }
+    }
+    let mut ran = done.iter().filter(|d| **d).count();
     let schedule = stop.clone();
-    let mut results = stream::iter(plan.chunks.iter())
+    let rest = plan.chunks.iter().zip(done).filter(|(_, d)| !d);
+    let mut results = stream::iter(rest.map(|(c, _)| c))
         // Checked as each chunk is about to start: after a stop, nothing new starts.
         .take_while(move |_| std::future::ready(*schedule.borrow() == StopLevel::Run))
         .map(|c| async move {
@@ -87,8 +101,6 @@ pub async fn copy_all(
         })
         .buffer_unordered(opts.concurrency.max(1));
 
-    let mut total = Outcome::default();
-    let mut ran = 0usize;
     loop {
         tokio::select! {
             next = results.next() => match next {
@@ -112,14 +124,9 @@ pub async fn copy_all(
 fn copy_chunk<'a>(ctx: &'a Ctx<'a>, mut chunk: Chunk, split: bool) -> BoxFuture<'a, Outcome> {
     Box::pin(async move {
         let mut out = Outcome::default();
-        if let Some(r) = chunk.retention_ns {
-            // Re-clamped now, not at planning: the horizon moved while earlier chunks ran.
-            let floor = crate::plan::planner::retention_floor(now_ns(), r);
-            if chunk.window.end <= floor {
-                out.expired += 1;
-                return out;
-            }
-            chunk.window.start = chunk.window.start.max(floor);
+        if clamp_to_retention(&mut chunk) {
+            out.expired += 1;
+            return out;
         }
         let (result, attempts) = transfer_with_retries(ctx, &chunk).await;
         out.retries += u64::from(attempts - 1);
@@ -147,6 +154,66 @@ fn copy_chunk<'a>(ctx: &'a Ctx<'a>, mut chunk: Chunk, split: bool) -> BoxFuture<
         }
         out
     })
+}
+
+/// Clamps the chunk's start to its retention horizon as of now, not as of planning:
+/// the horizon moved while earlier chunks ran. `true` when the whole chunk fell behind.
+fn clamp_to_retention(chunk: &mut Chunk) -> bool {
+    if let Some(r) = chunk.retention_ns {
+        let floor = crate::plan::planner::retention_floor(now_ns(), r);
+        if chunk.window.end <= floor {
+            return true;
+        }
+        chunk.window.start = chunk.window.start.max(floor);
+    }
+    false
+}
+
+/// Copies the plan's open chunks together, many to a request
+/// ([`Transfer::transfer_many`]), where the transfer can: a rerun with nothing new then
+/// costs a few requests, not one per tenant and type-safe batch. Open chunks are not
+/// recorded or checked, so nothing per chunk is lost; a chunk whose statement failed,
+/// or all of them when the transfer cannot, is left to the per-chunk path with its
+/// retries and splits. Returns the outcome and which chunks (by index) were copied.
+async fn copy_open_together(ctx: &Ctx<'_>, chunks: &[Chunk]) -> (Outcome, Vec<bool>) {
+    let mut done = vec![false; chunks.len()];
+    let mut out = Outcome::default();
+    let (mut at, mut open) = (Vec::new(), Vec::new());
+    for (i, c) in chunks.iter().enumerate().filter(|(_, c)| !c.closed) {
+        let mut c = c.clone();
+        // An expired chunk is counted by the per-chunk path.
+        if !clamp_to_retention(&mut c) {
+            at.push(i);
+            open.push(c);
+        }
+    }
+    if open.len() < 2 {
+        return (out, done);
+    }
+    ctx.pacer.wait().await;
+    let Some(results) = ctx
+        .transfer
+        .transfer_many(&open, ctx.opts.concurrency)
+        .await
+    else {
+        return (out, done);
+    };
+    for ((i, chunk), r) in at.into_iter().zip(&open).zip(results) {
+        match r {
+            Ok(points) => {
+                done[i] = true;
+                out.copied += 1;
+                out.points += points;
+                ctx.pacer.written(points);
+                ctx.progress.add_points(points);
+                ctx.progress.chunk_done(false);
+            }
+            Err(e) => {
+                tracing::debug!(tenant = %chunk.tenant, error = %e, "open chunk failed in a shared request; copying it alone");
+            }
+        }
+    }
+    (out, done)
 }
 
 /// Runs the transfer until it succeeds or retrying cannot help: the failure is

@@ -29,4 +29,4 @@ pub(crate) use executor::{copy_all, CopyOptions};
 pub(crate) use outcome::{FailedChunk, Outcome};
 pub(crate) use select_into::SelectInto;
 pub(crate) use targets::{ensure_grants, ensure_targets};
-pub(crate) use transfer::Transfer;
+pub(crate) use transfer::{ManyResults, Transfer};

@@ -10,11 +10,12 @@
 //! which target database, whatever they were renamed to.
 
 use crate::config::TenantSettings;
-use crate::copy::transfer::Transfer;
+use crate::copy::transfer::{ManyResults, Transfer};
 use crate::core::rewrite::Rewrite;
 use crate::influx::answer::written;
 use crate::influx::client::Client;
 use crate::influx::error::ClientError;
+use crate::influx::multi::{self, STATEMENTS_PER_REQUEST};
 use crate::influx::statement::{self as influxql, Rp};
 use crate::plan::Chunk;
 use futures::future::BoxFuture;
@@ -59,6 +60,57 @@ impl Transfer for SelectInto<'_> {
             Ok(written(&r))
         })
     }
+
+    fn transfer_many<'a>(&'a self, chunks: &'a [Chunk], concurrency: usize) -> ManyResults<'a> {
+        let per_chunk = chunks.iter().map(|c| vec![self.describe(c)]).collect();
+        Box::pin(copy_together(
+            self.client,
+            self.source.db,
+            per_chunk,
+            concurrency,
+        ))
+    }
+}
+
+/// Statements in one request when `n` are sent `concurrency` requests at a time: spread
+/// over at least `concurrency` requests (the server runs a request's statements one
+/// after the other), at most [`STATEMENTS_PER_REQUEST`] to a request.
+pub fn per_request(n: usize, concurrency: usize) -> usize {
+    n.div_ceil(concurrency.max(1))
+        .clamp(1, STATEMENTS_PER_REQUEST)
+}
+
+/// Runs each chunk's statements, many chunks to a request ([`multi::query_each`]), and
+/// returns each chunk's points written, or the error of its first failed statement.
+/// `None` when a request failed as a whole; statements it ran wrote points, and
+/// writing them again changes nothing.
+pub async fn copy_together(
+    client: &Client,
+    db: &str,
+    per_chunk: Vec<Vec<String>>,
+    concurrency: usize,
+) -> Option<Vec<Result<u64, ClientError>>> {
+    let flat: Vec<String> = per_chunk.iter().flatten().cloned().collect();
+    let size = per_request(flat.len(), concurrency);
+    let mut results = match multi::query_each(client, Some(db), &flat, size, concurrency).await {
+        Ok(r) => r.into_iter(),
+        Err(e) => {
+            tracing::info!(error = %e, statements = flat.len(), "copying open windows together failed; copying them one by one");
+            return None;
+        }
+    };
+    let mut out = Vec::with_capacity(per_chunk.len());
+    for statements in &per_chunk {
+        let mut chunk: Result<u64, ClientError> = Ok(0);
+        for r in results.by_ref().take(statements.len()) {
+            chunk = match (chunk, r) {
+                (Ok(points), Ok(r)) => Ok(points + written(&r)),
+                (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+            };
+        }
+        out.push(chunk);
+    }
+    Some(out)
 }
 
 /// The `SELECT INTO` statements that copy one chunk with a rewrite. Measurements that
@@ -174,6 +226,19 @@ impl Transfer for RewrittenSelectInto<'_> {
             Ok(points)
         })
     }
+
+    fn transfer_many<'a>(&'a self, chunks: &'a [Chunk], concurrency: usize) -> ManyResults<'a> {
+        let per_chunk = chunks
+            .iter()
+            .map(|c| statements(&self.source, c, self.tag(c), self.tag_keys, self.rewrite))
+            .collect();
+        Box::pin(copy_together(
+            self.client,
+            self.source.db,
+            per_chunk,
+            concurrency,
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -205,6 +270,17 @@ mod tests {
         db: "s",
         rp: "autogen",
     };
+
+    /// Open windows are spread over at least as many requests as run at once, and no
+    /// request carries more than the multi-statement cap.
+    #[test]
+    fn statements_spread_over_the_requests_in_flight() {
+        assert_eq!(per_request(80, 2), 40);
+        assert_eq!(per_request(3, 2), 2);
+        assert_eq!(per_request(1, 4), 1);
+        assert_eq!(per_request(0, 0), 1);
+        assert_eq!(per_request(5_000, 4), STATEMENTS_PER_REQUEST);
+    }
 
     /// Dropping a tag groups a batch by the union of the other tag keys of all its
     /// measurements, never by `*`, and selects only fields.

@@ -1,7 +1,7 @@
 //! Per-tenant figures counted while a run copies: a [`Transfer`] wrapper.
 
 use crate::copy::outcome::FailedChunk;
-use crate::copy::transfer::Transfer;
+use crate::copy::transfer::{ManyResults, Transfer};
 use crate::influx::error::ClientError;
 use crate::plan::Chunk;
 use futures::future::BoxFuture;
@@ -53,6 +53,19 @@ impl<'a> Tally<'a> {
     }
 }
 
+impl Tally<'_> {
+    fn count(&self, chunk: &Chunk, points: u64) {
+        let mut f = self.figures.lock().unwrap_or_else(|p| p.into_inner());
+        let t = f.entry(chunk.tenant.clone()).or_default();
+        t.chunks_copied += 1;
+        t.points_copied += points;
+        if chunk.closed {
+            t.chunks_recorded += 1;
+            t.points_recorded += points;
+        }
+    }
+}
+
 impl Transfer for Tally<'_> {
     fn target_url(&self) -> &str {
         self.inner.target_url()
@@ -66,16 +79,21 @@ impl Transfer for Tally<'_> {
         Box::pin(async move {
             let r = self.inner.transfer(chunk).await;
             if let Ok(points) = r {
-                let mut f = self.figures.lock().unwrap_or_else(|p| p.into_inner());
-                let t = f.entry(chunk.tenant.clone()).or_default();
-                t.chunks_copied += 1;
-                t.points_copied += points;
-                if chunk.closed {
-                    t.chunks_recorded += 1;
-                    t.points_recorded += points;
-                }
+                self.count(chunk, points);
             }
             r
+        })
+    }
+
+    fn transfer_many<'b>(&'b self, chunks: &'b [Chunk], concurrency: usize) -> ManyResults<'b> {
+        Box::pin(async move {
+            let results = self.inner.transfer_many(chunks, concurrency).await?;
+            for (chunk, r) in chunks.iter().zip(&results) {
+                if let Ok(points) = r {
+                    self.count(chunk, *points);
+                }
+            }
+            Some(results)
         })
     }
 }

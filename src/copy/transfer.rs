@@ -18,4 +18,17 @@ pub trait Transfer: Send + Sync {
     ///
     /// [`Scope::target_url`]: crate::ledger::Scope::target_url
     fn target_url(&self) -> &str;
+    /// Copies many *open* chunks (not recorded, not checked) in few requests, where the
+    /// transfer can send their statements together, `concurrency` requests at a time;
+    /// each chunk gets its own result, in order. `None` when this transfer cannot (the
+    /// default) or the requests failed as a whole: the copier then sends each chunk
+    /// alone, as it does with a chunk whose own result is an error.
+    fn transfer_many<'a>(&'a self, chunks: &'a [Chunk], concurrency: usize) -> ManyResults<'a> {
+        let _ = (chunks, concurrency);
+        Box::pin(async { None })
+    }
 }
+
+/// What [`Transfer::transfer_many`] returns: each chunk's points or error, in order, or
+/// `None` when the chunks were not copied together.
+pub type ManyResults<'a> = BoxFuture<'a, Option<Vec<Result<u64, ClientError>>>>;

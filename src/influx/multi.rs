@@ -24,12 +24,16 @@ pub async fn query_each(
     per_request: usize,
     concurrency: usize,
 ) -> Result<Vec<Result<StatementResult, ClientError>>, ClientError> {
-    let groups: Vec<Vec<Result<StatementResult, ClientError>>> =
-        stream::iter(statements.chunks(per_request.max(1)))
-            .map(|group| run_group(client, db, group))
-            .buffered(concurrency.max(1))
-            .try_collect()
-            .await?;
+    // The futures are made before they are streamed: a closure mapping the stream
+    // would keep the future from being `Send` (callers box it as a `BoxFuture`).
+    let requests: Vec<_> = statements
+        .chunks(per_request.max(1))
+        .map(|group| run_group(client, db, group))
+        .collect();
+    let groups: Vec<Vec<Result<StatementResult, ClientError>>> = stream::iter(requests)
+        .buffered(concurrency.max(1))
+        .try_collect()
+        .await?;
     Ok(groups.into_iter().flatten().collect())
 }
 

@@ -5,7 +5,7 @@
 
 use crate::core::window::{DAY, HOUR, WEEK};
 use crate::plan::Plan;
-use crate::source::limits::{self, ServerLimits};
+use crate::source::limits::{self, Concurrency, ServerLimits};
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -82,6 +82,8 @@ pub struct ScaleReport {
     pub sampled_tenants: usize,
     /// Copies run at once.
     pub concurrency: usize,
+    /// Why that many.
+    pub concurrency_reason: String,
     /// What the server's CPUs would suggest (a quarter of GOMAXPROCS, at least 2).
     pub suggested_concurrency: Option<usize>,
 }
@@ -122,13 +124,16 @@ impl ScaleReport {
             }
             None => s.push_str("chunk sizes: the window size (no rates sampled)\n"),
         }
-        let _ = write!(s, "concurrency: {} (run.concurrency)", self.concurrency);
+        let _ = write!(
+            s,
+            "concurrency: {} ({})",
+            self.concurrency, self.concurrency_reason
+        );
         match self.suggested_concurrency {
             Some(c) if c != self.concurrency => {
-                let _ = writeln!(s, "; the server has CPUs for {c} (a quarter of its GOMAXPROCS, leaving the rest to production traffic): set --concurrency {c} to use them");
+                let _ = writeln!(s, "; the server has CPUs for {c} (a quarter of its GOMAXPROCS, leaving the rest to production traffic): set --concurrency {c}, or leave run.concurrency unset (\"auto\"), to use them");
             }
-            Some(_) => s.push_str(", what the server's CPUs suggest (a quarter of GOMAXPROCS)\n"),
-            None => s.push('\n'),
+            _ => s.push('\n'),
         }
         s
     }
@@ -140,7 +145,7 @@ pub fn scale_report(
     limits: Option<ServerLimits>,
     target_points: Option<u64>,
     sampled_tenants: usize,
-    concurrency: usize,
+    concurrency: Concurrency,
 ) -> ScaleReport {
     let suggested_concurrency = limits
         .as_ref()
@@ -151,7 +156,8 @@ pub fn scale_report(
         limits,
         target_points,
         sampled_tenants,
-        concurrency,
+        concurrency: concurrency.value,
+        concurrency_reason: concurrency.reason(),
         suggested_concurrency,
     }
 }
@@ -207,7 +213,7 @@ mod tests {
     /// migrating in parts; below it, it does not.
     #[test]
     fn warns_past_a_thousand_databases() {
-        let big = scale_report(&plan(1_001, 1), None, None, 0, 2);
+        let big = scale_report(&plan(1_001, 1), None, None, 0, set(2));
         let text = big.render();
         assert!(
             text.contains("warning: InfluxDB 1.x handles about 1000 databases"),
@@ -215,8 +221,13 @@ mod tests {
         );
         assert!(text.contains("tenants.include"), "{text}");
         assert!(text.contains("SHOW DIAGNOSTICS needs admin"), "{text}");
-        let small = scale_report(&plan(10, 52), None, None, 0, 2);
+        let small = scale_report(&plan(10, 52), None, None, 0, set(2));
         assert!(!small.render().contains("warning"));
+    }
+
+    /// A concurrency set on the command line or in the config.
+    fn set(n: usize) -> Concurrency {
+        limits::choose_concurrency(Some(n), None)
     }
 
     /// A server with 16 CPUs suggests 4 copies at once, and the plan says how to use
@@ -227,8 +238,25 @@ mod tests {
             gomaxprocs: Some(16),
             ..ServerLimits::default()
         };
-        let r = scale_report(&plan(1, 1), Some(limits), Some(500_000), 1, 2);
+        let r = scale_report(&plan(1, 1), Some(limits), Some(500_000), 1, set(2));
         assert_eq!(r.suggested_concurrency, Some(4));
         assert!(r.render().contains("--concurrency 4"), "{}", r.render());
+    }
+
+    /// Left to the server, the plan shows the concurrency derived from its CPUs and
+    /// why, with no hint to change it.
+    #[test]
+    fn concurrency_from_the_server_is_explained() {
+        let limits = ServerLimits {
+            gomaxprocs: Some(16),
+            ..ServerLimits::default()
+        };
+        let c = limits::choose_concurrency(None, Some(&limits));
+        let text = scale_report(&plan(1, 1), Some(limits), None, 0, c).render();
+        assert!(
+            text.contains("concurrency: 4 (a quarter of the server's GOMAXPROCS 16"),
+            "{text}"
+        );
+        assert!(!text.contains("set --concurrency"), "{text}");
     }
 }

@@ -5,8 +5,10 @@
 //! CPUs the server uses (`GOMAXPROCS`). Chunks are sized under them and `plan` shows
 //! them; without admin rights they are unknown and the defaults apply.
 
+use crate::config::FALLBACK_CONCURRENCY;
 use crate::influx::answer::StatementResult;
 use crate::influx::client::Client;
+use crate::influx::error::ClientError;
 use serde::Serialize;
 
 /// What `SHOW DIAGNOSTICS` reports; `None` for a value it does not list. 0 means no
@@ -53,6 +55,16 @@ pub fn from_diagnostics(r: &StatementResult) -> ServerLimits {
 pub async fn server_limits(client: &Client) -> Option<ServerLimits> {
     match client.query(None, "SHOW DIAGNOSTICS").await {
         Ok(r) => Some(from_diagnostics(&r)),
+        // Read first thing in a run: the next statement reports a server that cannot
+        // be reached, in the one line a setup error gets.
+        Err(
+            e @ (ClientError::Unreachable { .. }
+            | ClientError::Dropped { .. }
+            | ClientError::Timeout { .. }),
+        ) => {
+            tracing::debug!(error = %e, "cannot read SHOW DIAGNOSTICS");
+            None
+        }
         Err(e) => {
             tracing::info!(error = %e, "cannot read SHOW DIAGNOSTICS (needs admin): server limits unknown, defaults apply");
             None
@@ -64,6 +76,59 @@ pub async fn server_limits(client: &Client) -> Option<ServerLimits> {
 /// CPUs, at least 2, so production queries and writes keep the rest.
 pub fn concurrency_for(gomaxprocs: u64) -> usize {
     usize::try_from(gomaxprocs / 4).unwrap_or(usize::MAX).max(2)
+}
+
+/// Queries in flight at once, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Concurrency {
+    /// Queries in flight at once.
+    pub value: usize,
+    /// Where the value comes from.
+    pub from: ConcurrencyFrom,
+}
+
+/// Where a run's concurrency comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum ConcurrencyFrom {
+    /// `--concurrency`, `run.concurrency` or `ITM__RUN__CONCURRENCY`.
+    Setting,
+    /// [`concurrency_for`] the server's `GOMAXPROCS`.
+    Server {
+        /// What the server reported.
+        gomaxprocs: u64,
+    },
+    /// The server did not say (no admin rights): [`FALLBACK_CONCURRENCY`].
+    Fallback,
+}
+
+/// The concurrency a run uses: the one set wins; else a quarter of the server's CPUs
+/// ([`concurrency_for`]); else, without `SHOW DIAGNOSTICS`, [`FALLBACK_CONCURRENCY`].
+pub fn choose_concurrency(setting: Option<usize>, limits: Option<&ServerLimits>) -> Concurrency {
+    let (value, from) = match (setting, limits.and_then(|l| l.gomaxprocs)) {
+        (Some(n), _) => (n, ConcurrencyFrom::Setting),
+        (None, Some(g)) => (
+            concurrency_for(g),
+            ConcurrencyFrom::Server { gomaxprocs: g },
+        ),
+        (None, None) => (FALLBACK_CONCURRENCY, ConcurrencyFrom::Fallback),
+    };
+    Concurrency { value, from }
+}
+
+impl Concurrency {
+    /// Why, for `plan`.
+    pub fn reason(&self) -> String {
+        match self.from {
+            ConcurrencyFrom::Setting => "set by --concurrency / run.concurrency".into(),
+            ConcurrencyFrom::Server { gomaxprocs } => format!(
+                "a quarter of the server's GOMAXPROCS {gomaxprocs}, at least 2, leaving the rest to production traffic; --concurrency overrides"
+            ),
+            ConcurrencyFrom::Fallback => format!(
+                "the server's CPUs are unknown (SHOW DIAGNOSTICS needs admin rights): {FALLBACK_CONCURRENCY}; --concurrency overrides"
+            ),
+        }
+    }
 }
 
 impl ServerLimits {
@@ -126,5 +191,26 @@ mod tests {
         assert_eq!(concurrency_for(2), 2);
         assert_eq!(concurrency_for(16), 4);
         assert_eq!(concurrency_for(64), 16);
+    }
+
+    /// A concurrency that is set wins over the server's CPUs; "auto" takes a quarter of
+    /// them; without `SHOW DIAGNOSTICS` (or without GOMAXPROCS in it) it is 2.
+    #[test]
+    fn setting_wins_then_server_then_fallback() {
+        let cpus = |g| ServerLimits {
+            gomaxprocs: Some(g),
+            ..ServerLimits::default()
+        };
+        let c = choose_concurrency(Some(3), Some(&cpus(32)));
+        assert_eq!((c.value, c.from), (3, ConcurrencyFrom::Setting));
+        let c = choose_concurrency(None, Some(&cpus(32)));
+        assert_eq!(c.value, 8);
+        assert_eq!(c.from, ConcurrencyFrom::Server { gomaxprocs: 32 });
+        assert!(c.reason().contains("GOMAXPROCS 32"), "{}", c.reason());
+        let c = choose_concurrency(None, None);
+        assert_eq!((c.value, c.from), (2, ConcurrencyFrom::Fallback));
+        assert!(c.reason().contains("needs admin"), "{}", c.reason());
+        let c = choose_concurrency(None, Some(&ServerLimits::default()));
+        assert_eq!((c.value, c.from), (2, ConcurrencyFrom::Fallback));
     }
 }

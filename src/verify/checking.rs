@@ -2,7 +2,7 @@
 //! through a [`Transfer`] wrapper, copied once more when the target misses points, and
 //! recorded as verified when it agrees.
 
-use crate::copy::Transfer;
+use crate::copy::{ManyResults, Transfer};
 use crate::core::clock::now_ns;
 use crate::core::field::FieldTypes;
 use crate::core::interval::Interval;
@@ -255,6 +255,18 @@ impl Transfer for Checking<'_> {
                 self.report().open_not_checked += 1;
             }
             r
+        })
+    }
+
+    /// Open chunks only: a closed chunk is checked after its copy, one at a time.
+    fn transfer_many<'b>(&'b self, chunks: &'b [Chunk], concurrency: usize) -> ManyResults<'b> {
+        Box::pin(async move {
+            if chunks.iter().any(|c| c.closed) {
+                return None;
+            }
+            let results = self.inner.transfer_many(chunks, concurrency).await?;
+            self.report().open_not_checked += results.iter().filter(|r| r.is_ok()).count() as u64;
+            Some(results)
         })
     }
 }

@@ -210,7 +210,7 @@ fn dropped() -> ClientError {
 
 /// Runs `copy_all` with a ledger in a temporary directory and reads the ledger back.
 async fn run(
-    fake: &Fake,
+    fake: &dyn Transfer,
     plan: &Plan,
     opts: &CopyOptions,
     stop: StopSignal,
@@ -234,6 +234,90 @@ async fn run(
 async fn run_to_end(fake: &Fake, plan: &Plan, opts: &CopyOptions) -> (Outcome, Vec<Record>) {
     let (_keep, stop) = never();
     run(fake, plan, opts, stop).await
+}
+
+/// A [`Fake`] that also copies open chunks together: in the shared request tenant
+/// `fails`'s statement fails and every other one writes 10 points.
+struct Together<'a> {
+    alone: &'a Fake,
+    fails: &'static str,
+    shared: Mutex<Vec<usize>>,
+}
+
+impl Transfer for Together<'_> {
+    fn describe(&self, chunk: &Chunk) -> String {
+        self.alone.describe(chunk)
+    }
+
+    fn transfer<'a>(&'a self, chunk: &'a Chunk) -> BoxFuture<'a, Result<u64, ClientError>> {
+        self.alone.transfer(chunk)
+    }
+
+    fn target_url(&self) -> &str {
+        TARGET_URL
+    }
+
+    fn transfer_many<'a>(&'a self, chunks: &'a [Chunk], _: usize) -> crate::copy::ManyResults<'a> {
+        self.shared.lock().unwrap().push(chunks.len());
+        let results = chunks
+            .iter()
+            .map(|c| match c.tenant == self.fails {
+                true => Err(stmt("partial write")),
+                false => Ok(10),
+            })
+            .collect();
+        Box::pin(async move { Some(results) })
+    }
+}
+
+/// The open chunks go together, in one call, before the closed ones; the one whose
+/// statement failed there is copied alone (and retried) like any chunk; closed chunks
+/// are copied and recorded one by one; the figures count each chunk once.
+#[tokio::test]
+async fn open_chunks_are_copied_together_and_failures_alone() {
+    let (fake, _c) = Fake::new(|_, attempt| match attempt {
+        1 => Step::Fail(http(503)),
+        _ => Step::Copy(7),
+    });
+    let now = MONDAY + 3 * WEEK + DAY;
+    let open = |t: &str| {
+        chunk(
+            t,
+            TimeUnit::Week,
+            Interval::new(now - DAY, now),
+            &["a"],
+            false,
+        )
+    };
+    let p = plan(vec![open("a"), open("b"), open("c"), week("a", 0)], now);
+    let together = Together {
+        alone: &fake,
+        fails: "b",
+        shared: Mutex::default(),
+    };
+    let (out, records) = run_to_end_with(&together, &p, &opts(3)).await;
+    assert_eq!(*together.shared.lock().unwrap(), vec![3]);
+    assert_eq!(fake.calls().len(), 4, "{:?}", fake.calls());
+    assert_eq!(fake.attempts(&p.chunks[1]), 2);
+    assert_eq!(fake.attempts(&p.chunks[0]), 0);
+    assert_eq!(fake.attempts(&p.chunks[3]), 2);
+    assert_eq!(
+        (out.copied, out.recorded, out.points),
+        (4, 1, 10 + 7 + 10 + 7)
+    );
+    assert_eq!(out.retries, 2);
+    assert!(out.failed.is_empty() && !out.interrupted);
+    assert_eq!(records.len(), 1);
+}
+
+/// Runs any transfer with a stop signal that never fires.
+async fn run_to_end_with(
+    transfer: &dyn Transfer,
+    plan: &Plan,
+    opts: &CopyOptions,
+) -> (Outcome, Vec<Record>) {
+    let (_keep, stop) = never();
+    run(transfer, plan, opts, stop).await
 }
 
 /// A stop signal whose sender is gone (as when no signal handler could be set up)
