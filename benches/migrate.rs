@@ -18,15 +18,19 @@ use testkit::{
     quote_ident, quote_string, seed, DatasetSpec, InfluxServer, ServerOptions, TenantSpec,
 };
 
+/// Tenants the old tool's sample copies on the many-tenant shapes.
+const OLD_SAMPLE: usize = 5;
+
 /// A dataset shape.
+#[derive(Clone, Copy)]
 struct Shape {
     name: &'static str,
     tenants: usize,
     hosts: usize,
     interval: Duration,
     weeks: u32,
-    /// Many sparse tenants: `(metric names, names per tenant)`; each tenant uses its
-    /// own rotation of float metrics, and the targets get 52-week shard groups.
+    /// Float metrics only: `(metric names, names per tenant)`; each tenant uses its
+    /// own rotation of them (the many-tenant shapes of issue 13).
     sparse: Option<(usize, usize)>,
 }
 
@@ -57,6 +61,14 @@ const SHAPES: &[Shape] = &[
         interval: Duration::from_secs(300),
         weeks: 52,
         sparse: None,
+    },
+    Shape {
+        name: "dense",
+        tenants: 8,
+        hosts: 1,
+        interval: Duration::from_secs(1800),
+        weeks: 52,
+        sparse: Some((10, 10)),
     },
     Shape {
         name: "sparse",
@@ -120,8 +132,9 @@ fn sparse_specs(shape: &Shape, now_ns: i64) -> Vec<DatasetSpec> {
         .collect()
 }
 
-/// Creates each tenant's target database with 52-week shard groups (what the
-/// targets' shard-duration rule gives an infinite policy), outside the timings.
+/// Creates each tenant's target database with 52-week shard groups: what our
+/// targets' shard-duration rule gives the source's infinite `autogen`, so the
+/// hand-written best writes into the same shard layout as ours.
 fn create_targets_52w(server: &InfluxServer, tenants: &[String]) {
     for t in tenants {
         server
@@ -212,9 +225,14 @@ fn query_requests(server: &InfluxServer) -> u64 {
 
 /// Points in every target database (count of `value`, which every point has).
 fn target_points(server: &InfluxServer, tenants: &[String]) -> u64 {
+    points_in(server, "monasca", tenants)
+}
+
+/// Points in the databases `<database>_<tenant>` of `tenants`.
+fn points_in(server: &InfluxServer, database: &str, tenants: &[String]) -> u64 {
     let mut n = 0;
     for t in tenants {
-        let db = format!("monasca_{t}");
+        let db = format!("{database}_{t}");
         if !server.databases().unwrap().contains(&db) {
             continue;
         }
@@ -260,6 +278,55 @@ fn explain_mismatch(server: &InfluxServer, tenants: &[String]) {
     }
 }
 
+/// The target databases' default policies as `name duration shard-group-duration`
+/// (distinct values) and the number of shards they hold: what shows that the
+/// hand-written best and ours wrote into the same shard layout.
+fn target_layout(server: &InfluxServer, tenants: &[String]) -> String {
+    let dbs: std::collections::BTreeSet<String> =
+        tenants.iter().map(|t| format!("monasca_{t}")).collect();
+    let mut policies = std::collections::BTreeSet::new();
+    for db in &dbs {
+        let r = server
+            .query(
+                None,
+                &format!("SHOW RETENTION POLICIES ON {}", quote_ident(db)),
+            )
+            .unwrap_or_default();
+        for v in r["results"][0]["series"][0]["values"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            if v[4] == true {
+                policies.insert(format!(
+                    "{} {} {}",
+                    v[0].as_str().unwrap_or("?"),
+                    v[1].as_str().unwrap_or("?"),
+                    v[2].as_str().unwrap_or("?")
+                ));
+            }
+        }
+    }
+    let shards = server.query(None, "SHOW SHARDS").unwrap_or_default();
+    let n: usize = shards["results"][0]["series"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["name"].as_str().is_some_and(|d| dbs.contains(d)))
+        .map(|s| s["values"].as_array().map_or(0, Vec::len))
+        .sum();
+    let p: Vec<String> = policies.into_iter().collect();
+    format!("{}; {n} shards", p.join(", "))
+}
+
+/// The machine's 1-minute load average (`/proc/loadavg`): others build on it too.
+fn load1() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
 fn drop_targets(server: &InfluxServer, tenants: &[String]) {
     for t in tenants {
         server
@@ -280,10 +347,16 @@ struct Row {
     server_queries: u64,
     server_cpu: Duration,
     rss_mib: Option<f64>,
+    /// 1-minute load average when the variant started.
+    load: f64,
+    /// The targets' default policies and shard count afterwards (`target_layout`).
+    layout: String,
 }
 
-/// Measures `f` on the server: wall time, `/query` requests and server CPU.
-fn measure<T>(server: &InfluxServer, f: impl FnOnce() -> T) -> (T, Duration, u64, Duration) {
+/// Measures `f` on the server: wall time, `/query` requests, server CPU and the load
+/// average at the start.
+fn measure<T>(server: &InfluxServer, f: impl FnOnce() -> T) -> (T, Duration, u64, Duration, f64) {
+    let load = load1();
     let q0 = query_requests(server);
     let c0 = server_cpu(server);
     let t0 = Instant::now();
@@ -292,7 +365,7 @@ fn measure<T>(server: &InfluxServer, f: impl FnOnce() -> T) -> (T, Duration, u64
     let c1 = server_cpu(server);
     let q1 = query_requests(server);
     // The second /debug/vars read is not a /query request, so no correction is needed.
-    (out, wall, q1 - q0, c1 - c0)
+    (out, wall, q1 - q0, c1 - c0, load)
 }
 
 fn ours(server: &InfluxServer, ledger: &Path, variant: &str) -> (Row, Value) {
@@ -305,7 +378,7 @@ fn ours_with(server: &InfluxServer, ledger: &Path, variant: &str, extra: &[&str]
         .args(["run", "--json", "--source-url", &server.url(), "--ledger"])
         .arg(ledger)
         .args(extra);
-    let (c, wall, sq, cpu) = measure(server, || run_child(cmd));
+    let (c, wall, sq, cpu, load) = measure(server, || run_child(cmd));
     assert_eq!(c.status, 0, "{variant} failed:\n{}", c.stderr);
     // Kept for a look after the run: the summary and the ledger of each of our runs.
     let out = Path::new("target/bench-out");
@@ -325,6 +398,8 @@ fn ours_with(server: &InfluxServer, ledger: &Path, variant: &str, extra: &[&str]
         server_queries: sq,
         server_cpu: cpu,
         rss_mib: Some(c.max_rss_kib as f64 / 1024.0),
+        load,
+        layout: String::new(),
     };
     eprintln!(
         "  {variant}: {:.1}s, client CPU {:.2}s, chunks copied {}, queries {}",
@@ -336,9 +411,10 @@ fn ours_with(server: &InfluxServer, ledger: &Path, variant: &str, extra: &[&str]
     (row, json)
 }
 
-/// The limit: per tenant, `CREATE DATABASE` then one whole-range `SELECT * INTO` of
-/// the float-valued measurements and one of the integer-valued one (in one statement
-/// InfluxDB would write the integer `value` as float), `concurrency` at a time.
+/// The limit (the hand-written best): per tenant, `CREATE DATABASE ... WITH SHARD
+/// DURATION 52w` then one whole-range `SELECT * INTO` of the float-valued measurements
+/// and one of the integer-valued one (in one statement InfluxDB would write the integer
+/// `value` as float; `sparse`: all float, one statement), `concurrency` at a time.
 fn limit(server: &InfluxServer, tenants: &[String], concurrency: usize, sparse: bool) -> Row {
     let floats = [
         "cpu.idle_perc",
@@ -373,16 +449,9 @@ fn limit(server: &InfluxServer, tenants: &[String], concurrency: usize, sparse: 
     let next = AtomicUsize::new(0);
     let written = AtomicUsize::new(0);
     let issued = AtomicUsize::new(0);
-    let (_, wall, sq, cpu) = measure(server, || {
-        if sparse {
-            create_targets_52w(server, tenants);
-            issued.fetch_add(tenants.len(), Ordering::Relaxed);
-        } else {
-            for t in tenants {
-                server.create_database(&format!("monasca_{t}")).unwrap();
-                issued.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+    let (_, wall, sq, cpu, load) = measure(server, || {
+        create_targets_52w(server, tenants);
+        issued.fetch_add(tenants.len(), Ordering::Relaxed);
         std::thread::scope(|s| {
             for _ in 0..concurrency {
                 s.spawn(|| loop {
@@ -406,17 +475,19 @@ fn limit(server: &InfluxServer, tenants: &[String], concurrency: usize, sparse: 
         server_queries: sq,
         server_cpu: cpu,
         rss_mib: None,
+        load,
+        layout: String::new(),
     }
 }
 
-/// The old tool with its defaults (520 weeks back, week unit, no retention flags).
+/// The old tool with its defaults (520 weeks back, week unit, no retention flags) on
+/// `database`, whose tenants use `pairs` (measurement, tenant) pairs in all.
 fn old_tool(
     server: &InfluxServer,
-    python: &str,
-    script: &str,
+    (python, script): (&str, &str),
     dir: &Path,
-    measurements: usize,
-    tenants: usize,
+    database: &str,
+    pairs: usize,
 ) -> Row {
     let cwd = dir.join("old");
     std::fs::create_dir_all(&cwd).unwrap();
@@ -424,7 +495,7 @@ fn old_tool(
     std::fs::write(
         &conf,
         format!(
-            "[DEFAULT]\nuse_stderr = true\n\n[influxdb]\ndatabase_name = monasca\n\
+            "[DEFAULT]\nuse_stderr = true\n\n[influxdb]\ndatabase_name = {database}\n\
              ip_address = 127.0.0.1\nport = {}\n",
             server.http_port()
         ),
@@ -435,7 +506,7 @@ fn old_tool(
         .arg(script)
         .arg("--config-file")
         .arg(&conf);
-    let (c, wall, sq, cpu) = measure(server, || run_child(cmd));
+    let (c, wall, sq, cpu, load) = measure(server, || run_child(cmd));
     assert_eq!(c.status, 0, "old tool failed:\n{}", c.stderr);
     assert!(
         !c.stderr.contains(" ERROR "),
@@ -445,7 +516,7 @@ fn old_tool(
     // Its code path: SHOW MEASUREMENTS, SHOW TAG VALUES, then per (measurement, tenant)
     // CREATE DATABASE and 520 week queries (no retention policy without
     // default_retention_hours).
-    let by_code = 2 + measurements * tenants * (1 + 520);
+    let by_code = 2 + pairs * (1 + 520);
     eprintln!(
         "  old tool: {:.1}s, client CPU {:.2}s, peak RSS {:.1} MiB",
         c.wall.as_secs_f64(),
@@ -460,6 +531,8 @@ fn old_tool(
         server_queries: sq,
         server_cpu: cpu,
         rss_mib: Some(c.max_rss_kib as f64 / 1024.0),
+        load,
+        layout: String::new(),
     }
 }
 
@@ -496,6 +569,25 @@ fn bench(shape: &Shape, old: Option<(&str, &str)>) {
         seeded += seed(&server, "monasca", spec).expect("seed");
     }
     let seed_secs = t0.elapsed().as_secs_f64();
+    // The old tool's sample for the many-tenant shapes: its first tenants, the same
+    // data, in a database of their own.
+    let sample =
+        (shape.sparse.is_some() && shape.tenants > OLD_SAMPLE && old.is_some()).then(|| {
+            let few = Shape {
+                tenants: OLD_SAMPLE,
+                ..*shape
+            };
+            let specs = sparse_specs(&few, now);
+            let n: u64 = specs
+                .iter()
+                .map(|s| seed(&server, "oldsample", s).expect("seed sample"))
+                .sum();
+            let ids: Vec<String> = specs
+                .iter()
+                .flat_map(|s| s.tenants.iter().map(|t| t.id.clone()))
+                .collect();
+            (ids, n)
+        });
     std::thread::sleep(Duration::from_secs(15));
     // Warm the page cache: every variant reads the source from memory.
     server
@@ -524,6 +616,7 @@ fn bench(shape: &Shape, old: Option<(&str, &str)>) {
     let dir = tempfile::tempdir().unwrap();
     let check = |r: &mut Row| {
         let found = target_points(&server, &tenants);
+        r.layout = target_layout(&server, &tenants);
         if r.points == 0 {
             r.points = found;
         }
@@ -546,11 +639,6 @@ fn bench(shape: &Shape, old: Option<(&str, &str)>) {
         drop_targets(&server, &tenants);
         rows.push(l);
         eprintln!("{} round {round}: ours", shape.name);
-        if shape.sparse.is_some() {
-            // The same shard durations as the hand-written best (until ours creates
-            // 52-week groups itself, these are made outside the timing).
-            create_targets_52w(&server, &tenants);
-        }
         let ledger = dir.path().join(format!("round{round}.ledger"));
         let (mut r, _) = ours(&server, &ledger, &format!("ours, first run #{round}"));
         check(&mut r);
@@ -575,34 +663,51 @@ fn bench(shape: &Shape, old: Option<(&str, &str)>) {
     check(&mut r);
     rows.push(r);
     drop_targets(&server, &tenants);
-    if shape.sparse.is_some() {
-        // 520 week queries per (tenant, measurement used) plus the database: days of
-        // requests at this shape; its code path gives the count.
-        let per_tenant = shape.sparse.map_or(0, |(_, k)| k);
-        println!(
-            "- old tool (code path, not run): {} queries = 2 + tenants x measurements used x (1 + 520)",
-            2 + tenants.len() * per_tenant * 521
-        );
-    } else if let Some((python, script)) = old {
-        eprintln!("{}: old tool", shape.name);
+    let mut old_sample = None;
+    if let (Some((_, per_tenant)), Some(old), Some((ids, n))) = (shape.sparse, old, &sample) {
+        // Its 520 week queries per (tenant, measurement used) take hours at this
+        // shape: a sample of tenants (database `oldsample`), extrapolated.
+        eprintln!("{}: old tool, {} tenants", shape.name, ids.len());
         let mut o = old_tool(
             &server,
-            python,
-            script,
+            old,
             dir.path(),
-            metric_names,
-            tenants.len(),
+            "oldsample",
+            ids.len() * per_tenant,
         );
-        check(&mut o);
-        drop_targets(&server, &tenants);
+        o.points = points_in(&server, "oldsample", ids);
+        if o.points != *n {
+            eprintln!(
+                "MISMATCH old tool sample: seeded {n}, in its targets {}",
+                o.points
+            );
+            o.variant.push_str(" (MISMATCH)");
+        }
+        o.variant = format!("old tool, sample of {} tenants", ids.len());
+        old_sample = Some((o.wall, ids.len(), o.points));
         rows.push(o);
+    } else if shape.sparse.is_none() {
+        if let Some(old) = old {
+            eprintln!("{}: old tool", shape.name);
+            let pairs = metric_names * tenants.len();
+            let mut o = old_tool(&server, old, dir.path(), "monasca", pairs);
+            check(&mut o);
+            drop_targets(&server, &tenants);
+            rows.push(o);
+        }
+    }
+    if let Some((_, per_tenant)) = shape.sparse {
+        println!(
+            "- old tool, code path: {} queries = 2 + tenants x measurements used x (1 + 520)",
+            2 + tenants.len() * per_tenant * 521
+        );
     }
 
-    println!("| variant | wall (s) | points | points/s | queries (own count) | /query requests (server) | server CPU (s) | server CPU / wall | peak RSS (MiB) |");
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| variant | wall (s) | points | points/s | queries (own count) | /query requests (server) | server CPU (s) | server CPU / wall | peak RSS (MiB) | load avg at start | targets: default policy (name duration shard groups); shards |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
     for r in &rows {
         println!(
-            "| {} | {:.2} | {} | {:.0} | {} | {} | {:.1} | {:.2} | {} |",
+            "| {} | {:.2} | {} | {:.0} | {} | {} | {:.1} | {:.2} | {} | {:.2} | {} |",
             r.variant,
             r.wall.as_secs_f64(),
             r.points,
@@ -611,7 +716,9 @@ fn bench(shape: &Shape, old: Option<(&str, &str)>) {
             r.server_queries,
             r.server_cpu.as_secs_f64(),
             r.server_cpu.as_secs_f64() / r.wall.as_secs_f64(),
-            r.rss_mib.map_or("-".into(), |m| format!("{m:.1}"))
+            r.rss_mib.map_or("-".into(), |m| format!("{m:.1}")),
+            r.load,
+            r.layout
         );
     }
     let find = |p: &str| {
@@ -635,7 +742,17 @@ fn bench(shape: &Shape, old: Option<(&str, &str)>) {
         "- mean of rounds: ours/limit points/s {:.3}",
         mean(&firsts) / mean(&limits)
     );
-    if let Some(o) = find("old tool").first() {
+    if let Some((wall, n, points)) = old_sample {
+        let whole = wall.as_secs_f64() * tenants.len() as f64 / n as f64;
+        println!(
+            "- old tool, sample: {n} tenants ({points} points) in {:.1} s; x {} tenants / {n} = {:.0} s extrapolated = {:.0}x ours (first run #2, {:.1} s)",
+            wall.as_secs_f64(),
+            tenants.len(),
+            whole,
+            whole / firsts[1].wall.as_secs_f64(),
+            firsts[1].wall.as_secs_f64()
+        );
+    } else if let Some(o) = find("old tool").first() {
         println!(
             "- old tool / ours (round 2) wall time: {:.1}x",
             o.wall.as_secs_f64() / firsts[1].wall.as_secs_f64()
@@ -655,12 +772,260 @@ fn bench(shape: &Shape, old: Option<(&str, &str)>) {
     let first_q: f64 = firsts[1].own_queries.parse().unwrap();
     let rerun_q: f64 = rerun.own_queries.parse().unwrap();
     println!(
-        "- rerun: {:.2} s, {} queries = {:.1}% of the first run's {}",
+        "- rerun: {:.2} s, {} queries = {:.1}% of the first run's {}; {:.2} per tenant ({} tenants)",
         rerun.wall.as_secs_f64(),
         rerun_q,
         100.0 * rerun_q / first_q,
-        first_q
+        first_q,
+        rerun_q / tenants.len() as f64,
+        tenants.len()
     );
+}
+
+/// The `scale` shape (issue 13): tenants, metric names, names per tenant, a point
+/// every `SCALE_INTERVAL` for `SCALE_WEEKS`.
+const SCALE: (usize, usize, usize) = (5000, 300, 5);
+const SCALE_INTERVAL: Duration = Duration::from_secs(86_400);
+const SCALE_WEEKS: u32 = 8;
+/// Ledger lines `status` loads in the `scale` bench.
+const SCALE_LEDGER_LINES: usize = 1_000_000;
+
+/// The scale datasets: tenant i uses the `per` names starting at `per * (i mod
+/// names / per)`, one dataset per rotation.
+fn scale_specs(now_ns: i64) -> Vec<DatasetSpec> {
+    let (tenants, names, per) = SCALE;
+    let rotations = names / per;
+    (0..rotations)
+        .map(|r| {
+            let ids: Vec<String> = (0..tenants)
+                .filter(|i| i % rotations == r)
+                .map(|i| format!("s{i:04}"))
+                .collect();
+            let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+            let mut s = DatasetSpec::monasca(
+                &refs,
+                SCALE_WEEKS,
+                SCALE_INTERVAL,
+                now_ns - 3_600_000_000_000,
+            );
+            s.hosts_per_tenant = 1;
+            s.metrics = (0..per)
+                .map(|k| testkit::MetricSpec::float(&format!("metric.{:03}", per * r + k)))
+                .collect();
+            s
+        })
+        .collect()
+}
+
+/// Writes a ledger of `lines` lines in the format of `src/ledger/mod.rs` (`Record`,
+/// serialized field by field in its order): per tenant of `SCALE`, week chunks of its
+/// measurements, each a `copied` line followed by its `verified` line. Returns the
+/// tenants it names and the copied chunks per tenant.
+fn write_ledger(path: &Path, lines: usize, url: &str) -> (usize, usize) {
+    use std::io::Write;
+    let (tenants, _, per) = SCALE;
+    let per_tenant = lines / tenants / 2;
+    let week = 7 * 86_400_000_000_000i64;
+    // Monday 2024-01-01 00:00 UTC: chunks are aligned weeks, as ours are.
+    let monday = 1_704_067_200_000_000_000i64;
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path).expect("create ledger"));
+    for t in 0..tenants {
+        let tenant = format!("s{t:04}");
+        let ms: Vec<String> = (0..per)
+            .map(|k| format!("metric.{:03}", (per * t + k) % 300))
+            .collect();
+        for c in 0..per_tenant {
+            let start = monday + c as i64 * week;
+            for kind in ["copied", "verified"] {
+                let line = serde_json::json!({
+                    "kind": kind,
+                    "source": url,
+                    "source_db": "monasca",
+                    "source_rp": "autogen",
+                    "target": format!("monasca_{tenant}"),
+                    "target_rp": "autogen",
+                    "tenant": tenant,
+                    "measurements": ms,
+                    "start": start,
+                    "end": start + week,
+                    "unit": "week",
+                    "points": 5 * 7 * 24,
+                    "at": "2026-11-22T03:00:00.000000000Z",
+                });
+                writeln!(w, "{line}").expect("write ledger");
+            }
+        }
+    }
+    w.flush().expect("flush ledger");
+    (tenants, per_tenant)
+}
+
+/// One of our commands on the scale server: a row with wall time, requests and RSS.
+fn scale_step(server: &InfluxServer, variant: &str, args: &[&str]) -> (Row, Child) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_influx-tenant-migrate"));
+    cmd.env_remove("RUST_LOG").args(args);
+    eprintln!("scale: {variant}");
+    let (c, wall, sq, cpu, load) = measure(server, || run_child(cmd));
+    assert!(
+        c.status == 0,
+        "{variant} failed ({}):\n{}",
+        c.status,
+        c.stderr
+    );
+    std::fs::create_dir_all("target/bench-out").ok();
+    let name: String = variant
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    std::fs::write(format!("target/bench-out/scale-{name}.json"), &c.stdout).ok();
+    let row = Row {
+        variant: variant.into(),
+        wall,
+        points: 0,
+        own_queries: "-".into(),
+        server_queries: sq,
+        server_cpu: cpu,
+        rss_mib: Some(c.max_rss_kib as f64 / 1024.0),
+        load,
+        layout: String::new(),
+    };
+    (row, c)
+}
+
+/// Issue 13's scale figures: `plan` (discovery and planning) for 5,000 tenants x 300
+/// metric names, a server-side first run and rerun of the same data, and `status`
+/// loading a ledger of a million lines.
+fn scale() {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i64;
+    let server = InfluxServer::start_with(
+        ServerOptions::default()
+            .extra_config("[data]\ncache-snapshot-write-cold-duration = \"10s\""),
+    )
+    .expect("start influxd");
+    let t0 = Instant::now();
+    let seeded: u64 = scale_specs(now)
+        .iter()
+        .map(|s| seed(&server, "monasca", s).expect("seed"))
+        .sum();
+    let seed_secs = t0.elapsed().as_secs_f64();
+    std::thread::sleep(Duration::from_secs(15));
+    server
+        .query(Some("monasca"), "SELECT count(\"value\") FROM /.*/")
+        .expect("warm-up");
+    let (tenants, names, per) = SCALE;
+    println!(
+        "\n### scale — {tenants} tenants x {per} of {names} metric names, 1 host, every {}s, {SCALE_WEEKS} weeks: {seeded} points (seeded in {seed_secs:.0} s)\n",
+        SCALE_INTERVAL.as_secs()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let url = server.url();
+    let ledger = dir.path().join("scale.ledger");
+    let l = ledger.to_str().unwrap();
+    let mut rows = Vec::new();
+    let (mut r, c) = scale_step(
+        &server,
+        "plan (discovery + planning)",
+        &["plan", "--json", "--source-url", &url, "--ledger", l],
+    );
+    r.own_queries = json_queries(&c.stdout);
+    rows.push(r);
+    let (mut r, c) = scale_step(
+        &server,
+        "ours, first run",
+        &["run", "--json", "--source-url", &url, "--ledger", l],
+    );
+    let json: Value = serde_json::from_str(&c.stdout).expect("run --json");
+    r.points = json["points_written"].as_u64().unwrap_or(0);
+    r.own_queries = json["queries"].to_string();
+    let names_of: Vec<String> = (0..tenants).map(|i| format!("s{i:04}")).collect();
+    let found = target_points(&server, &names_of);
+    if found != seeded || r.points != seeded {
+        eprintln!(
+            "MISMATCH scale run: seeded {seeded}, reported {}, in the targets {found}",
+            r.points
+        );
+        r.variant.push_str(" (MISMATCH)");
+    }
+    r.layout = target_layout(&server, &names_of);
+    let first_q = r.server_queries;
+    rows.push(r);
+    let (mut r, c) = scale_step(
+        &server,
+        "ours, rerun (nothing new)",
+        &["run", "--json", "--source-url", &url, "--ledger", l],
+    );
+    let json: Value = serde_json::from_str(&c.stdout).expect("run --json");
+    r.points = json["points_written"].as_u64().unwrap_or(0);
+    r.own_queries = json["queries"].to_string();
+    let rerun_q = r.server_queries;
+    rows.push(r);
+    let big = dir.path().join("million.ledger");
+    let t0 = Instant::now();
+    let (lt, chunks) = write_ledger(&big, SCALE_LEDGER_LINES, &url);
+    let gen_secs = t0.elapsed().as_secs_f64();
+    let size = std::fs::metadata(&big).map_or(0, |m| m.len());
+    let (r, c) = scale_step(
+        &server,
+        "status, 1M-line ledger",
+        &["status", "--json", "--ledger", big.to_str().unwrap()],
+    );
+    let status: Value = serde_json::from_str(&c.stdout).unwrap_or_default();
+    rows.push(r);
+
+    println!("| step | wall (s) | points | queries (own count) | /query requests (server) | server CPU (s) | peak RSS (MiB) | load avg at start | targets: default policy; shards |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+    for r in &rows {
+        println!(
+            "| {} | {:.2} | {} | {} | {} | {:.1} | {} | {:.2} | {} |",
+            r.variant,
+            r.wall.as_secs_f64(),
+            r.points,
+            r.own_queries,
+            r.server_queries,
+            r.server_cpu.as_secs_f64(),
+            r.rss_mib.map_or("-".into(), |m| format!("{m:.1}")),
+            r.load,
+            r.layout
+        );
+    }
+    println!();
+    println!(
+        "- rerun: {rerun_q} requests = {:.2} per tenant, {:.2}% of the first run's {first_q}",
+        rerun_q as f64 / tenants as f64,
+        100.0 * rerun_q as f64 / first_q as f64
+    );
+    println!(
+        "- ledger: {SCALE_LEDGER_LINES} lines ({:.0} MiB; {lt} tenants x {chunks} week chunks, a copied and a verified line each), written in {gen_secs:.1} s; status read {} tenants from it",
+        size as f64 / 1_048_576.0,
+        count_tenants(&status)
+    );
+}
+
+/// `queries` of a `--json` answer, or `-`.
+fn json_queries(stdout: &str) -> String {
+    serde_json::from_str::<Value>(stdout)
+        .ok()
+        .and_then(|v| v.get("queries").map(Value::to_string))
+        .unwrap_or_else(|| "-".into())
+}
+
+/// Tenants in `status --json`: the length of its tenant list, wherever it is.
+fn count_tenants(v: &Value) -> String {
+    match v {
+        Value::Array(a) => a.len().to_string(),
+        Value::Object(o) => o
+            .get("tenants")
+            .map(|t| match t {
+                Value::Array(a) => a.len().to_string(),
+                Value::Object(m) => m.len().to_string(),
+                _ => "?".into(),
+            })
+            .unwrap_or_else(|| format!("? (keys: {:?})", o.keys().collect::<Vec<_>>())),
+        _ => "?".into(),
+    }
 }
 
 fn main() {
@@ -684,5 +1049,9 @@ fn main() {
         if wanted.is_empty() || wanted.contains(&shape.name) {
             bench(shape, old);
         }
+    }
+    // Not in the default set: it seeds 5,000 tenants and copies them.
+    if wanted.contains(&"scale") {
+        scale();
     }
 }

@@ -729,3 +729,50 @@ fn delete_six_hours(server: &InfluxServer, db: &str, t0: i64) {
         )
         .unwrap();
 }
+
+/// `/query` requests the server has answered so far (its `httpd` `queryReq` counter).
+fn server_requests(server: &InfluxServer) -> u64 {
+    let body = reqwest::blocking::get(format!("{}/debug/vars", server.url()))
+        .and_then(|r| r.text())
+        .expect("GET /debug/vars");
+    let v: Value = serde_json::from_str(&body).expect("debug vars JSON");
+    v.as_object()
+        .expect("object")
+        .values()
+        .filter(|s| s["name"] == "httpd")
+        .filter_map(|s| s["values"]["queryReq"].as_u64())
+        .sum()
+}
+
+/// The schema comparison at the end of a verified run sends its `SHOW FIELD KEYS`
+/// statements of all targets in shared requests: a rerun with verification costs the
+/// server at most a few requests more than one with `--no-verify`, not one per tenant
+/// (counted by the server itself, which also sees the target client's requests).
+#[test]
+fn schema_check_costs_few_requests_for_many_tenants() {
+    let server = InfluxServer::start().expect("start influxd");
+    let ids: Vec<String> = (0..30).map(|i| format!("t{i:02}")).collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let mut spec = dataset(&refs);
+    spec.hosts_per_tenant = 1;
+    seed(&server, "monasca", &spec).unwrap();
+    let tool = Tool::new(&server);
+    tool.run_ok(&["run"]);
+
+    let before = server_requests(&server);
+    tool.run_ok(&["run", "--no-verify"]);
+    let unverified = server_requests(&server) - before;
+    let before = server_requests(&server);
+    let report = tool.json(&["run", "--json"], 0);
+    let verified = server_requests(&server) - before;
+
+    assert_eq!(
+        report["verification"]["schema_differences"],
+        Value::Array(vec![])
+    );
+    assert!(
+        verified <= unverified + 3,
+        "rerun of {} tenants: {verified} requests verified, {unverified} with --no-verify",
+        ids.len()
+    );
+}

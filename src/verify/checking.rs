@@ -9,6 +9,8 @@ use crate::core::interval::Interval;
 use crate::core::window::format_ns;
 use crate::influx::client::Client;
 use crate::influx::error::{ClientError, FailureClass};
+use crate::influx::multi;
+use crate::influx::statement as influxql;
 use crate::ledger::{LedgerWriter, Record, RecordKind, SourceRef};
 use crate::plan::Chunk;
 use crate::source::discover as catalog;
@@ -20,16 +22,22 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 
-/// Compares the fields of every target database with the source's.
+/// Compares the fields of every target database with the source's. The `SHOW FIELD
+/// KEYS` statements share requests ([`multi::query_each`]): one each would make a
+/// rerun with nothing new cost a request per tenant more than its copies.
 pub async fn schema_differences(
     client: &Client,
     source: &FieldTypes,
     targets: &BTreeSet<String>,
     existing: &[String],
 ) -> Result<Vec<verify::SchemaDifference>, ClientError> {
+    let names: Vec<&String> = targets.iter().filter(|t| existing.contains(t)).collect();
+    let statements: Vec<String> = names.iter().map(|t| influxql::show_field_keys(t)).collect();
+    let answers =
+        multi::query_each(client, None, &statements, multi::STATEMENTS_PER_REQUEST, 1).await?;
     let mut out = Vec::new();
-    for t in targets.iter().filter(|t| existing.contains(t)) {
-        let dest = verify::field_types(client, t).await?;
+    for (t, answer) in names.into_iter().zip(answers) {
+        let dest = crate::source::answers::field_types(&answer?);
         out.extend(compare_schema(t, source, &dest));
     }
     Ok(out)
