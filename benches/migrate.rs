@@ -3,11 +3,13 @@
 //! and field-type batch, same concurrency), monasca-persister's
 //! `migrate-to-db-per-tenant.py` with its defaults, and our rerun with nothing new.
 //!
-//! Run with `scripts/bench [SIZE...]` (sizes: small, year, large; default all), which
-//! makes the old tool's venv and calls `cargo bench --bench migrate -- SIZE...` with
+//! Run with `scripts/bench [SIZE...]` (sizes: small, year, large, dense, sparse;
+//! default all; `scale` and `scale-run` only when named, see `scale`), which makes
+//! the old tool's venv and calls `cargo bench --bench migrate -- SIZE...` with
 //! `OLD_TOOL_PYTHON` and `OLD_TOOL_SCRIPT` set (without them the old tool is left
 //! out). Under `cargo test` it does nothing: it starts a server and writes millions
-//! of points. Figures go to docs/BENCHMARKS.md, section "Migration speed".
+//! of points. Figures go to docs/BENCHMARKS.md, sections "Migration speed" and "Issue 13:
+//! thousands of tenants".
 
 use serde_json::Value;
 use std::path::Path;
