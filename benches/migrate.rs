@@ -3,11 +3,13 @@
 //! and field-type batch, same concurrency), monasca-persister's
 //! `migrate-to-db-per-tenant.py` with its defaults, and our rerun with nothing new.
 //!
-//! Run with `scripts/bench [SIZE...]` (sizes: small, year, large; default all), which
-//! makes the old tool's venv and calls `cargo bench --bench migrate -- SIZE...` with
+//! Run with `scripts/bench [SIZE...]` (sizes: small, year, large, dense, sparse;
+//! default all; `scale` and `scale-run` only when named, see `scale`), which makes
+//! the old tool's venv and calls `cargo bench --bench migrate -- SIZE...` with
 //! `OLD_TOOL_PYTHON` and `OLD_TOOL_SCRIPT` set (without them the old tool is left
 //! out). Under `cargo test` it does nothing: it starts a server and writes millions
-//! of points. Figures go to docs/BENCHMARKS.md, section "Migration speed".
+//! of points. Figures go to docs/BENCHMARKS.md, sections "Migration speed" and "Issue 13:
+//! thousands of tenants".
 
 use serde_json::Value;
 use std::path::Path;
@@ -889,13 +891,18 @@ fn scale_step(server: &InfluxServer, variant: &str, args: &[&str]) -> (Row, Chil
         load,
         layout: String::new(),
     };
+    eprintln!(
+        "  {variant}: {:.2} s, {sq} requests, peak RSS {:.1} MiB, load {load:.2}",
+        wall.as_secs_f64(),
+        c.max_rss_kib as f64 / 1024.0
+    );
     (row, c)
 }
 
 /// Issue 13's scale figures: `plan` (discovery and planning) for 5,000 tenants x 300
 /// metric names, a server-side first run and rerun of the same data, and `status`
 /// loading a ledger of a million lines.
-fn scale() {
+fn scale(with_run: bool) {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -932,36 +939,6 @@ fn scale() {
     );
     r.own_queries = json_queries(&c.stdout);
     rows.push(r);
-    let (mut r, c) = scale_step(
-        &server,
-        "ours, first run",
-        &["run", "--json", "--source-url", &url, "--ledger", l],
-    );
-    let json: Value = serde_json::from_str(&c.stdout).expect("run --json");
-    r.points = json["points_written"].as_u64().unwrap_or(0);
-    r.own_queries = json["queries"].to_string();
-    let names_of: Vec<String> = (0..tenants).map(|i| format!("s{i:04}")).collect();
-    let found = target_points(&server, &names_of);
-    if found != seeded || r.points != seeded {
-        eprintln!(
-            "MISMATCH scale run: seeded {seeded}, reported {}, in the targets {found}",
-            r.points
-        );
-        r.variant.push_str(" (MISMATCH)");
-    }
-    r.layout = target_layout(&server, &names_of);
-    let first_q = r.server_queries;
-    rows.push(r);
-    let (mut r, c) = scale_step(
-        &server,
-        "ours, rerun (nothing new)",
-        &["run", "--json", "--source-url", &url, "--ledger", l],
-    );
-    let json: Value = serde_json::from_str(&c.stdout).expect("run --json");
-    r.points = json["points_written"].as_u64().unwrap_or(0);
-    r.own_queries = json["queries"].to_string();
-    let rerun_q = r.server_queries;
-    rows.push(r);
     let big = dir.path().join("million.ledger");
     let t0 = Instant::now();
     let (lt, chunks) = write_ledger(&big, SCALE_LEDGER_LINES, &url);
@@ -975,6 +952,52 @@ fn scale() {
     let status: Value = serde_json::from_str(&c.stdout).unwrap_or_default();
     rows.push(r);
 
+    println!(
+        "- ledger: {SCALE_LEDGER_LINES} lines ({:.0} MiB; {lt} tenants x {chunks} week chunks, a copied and a verified line each), written in {gen_secs:.1} s; status read {} tenants from it",
+        size as f64 / 1_048_576.0,
+        count_tenants(&status)
+    );
+    // At 5,000 target databases InfluxDB 1.6.7 needs about 10 open files per
+    // database (8 series-file partitions, a WAL and a TSM file per shard): with a
+    // limit of 20,000 it stopped accepting connections after about 2,000 of them, so
+    // the copy is only run when asked for (`scale-run`).
+    if with_run {
+        let (mut r, c) = scale_step(
+            &server,
+            "ours, first run",
+            &["run", "--json", "--source-url", &url, "--ledger", l],
+        );
+        let json: Value = serde_json::from_str(&c.stdout).expect("run --json");
+        r.points = json["points_written"].as_u64().unwrap_or(0);
+        r.own_queries = json["queries"].to_string();
+        let names_of: Vec<String> = (0..tenants).map(|i| format!("s{i:04}")).collect();
+        let found = target_points(&server, &names_of);
+        if found != seeded || r.points != seeded {
+            eprintln!(
+                "MISMATCH scale run: seeded {seeded}, reported {}, in the targets {found}",
+                r.points
+            );
+            r.variant.push_str(" (MISMATCH)");
+        }
+        r.layout = target_layout(&server, &names_of);
+        let first_q = r.server_queries;
+        rows.push(r);
+        let (mut r, c) = scale_step(
+            &server,
+            "ours, rerun (nothing new)",
+            &["run", "--json", "--source-url", &url, "--ledger", l],
+        );
+        let json: Value = serde_json::from_str(&c.stdout).expect("run --json");
+        r.points = json["points_written"].as_u64().unwrap_or(0);
+        r.own_queries = json["queries"].to_string();
+        let rerun_q = r.server_queries;
+        rows.push(r);
+        println!(
+            "- rerun: {rerun_q} requests = {:.2} per tenant, {:.2}% of the first run's {first_q}",
+            rerun_q as f64 / tenants as f64,
+            100.0 * rerun_q as f64 / first_q as f64
+        );
+    }
     println!("| step | wall (s) | points | queries (own count) | /query requests (server) | server CPU (s) | peak RSS (MiB) | load avg at start | targets: default policy; shards |");
     println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
     for r in &rows {
@@ -992,16 +1015,6 @@ fn scale() {
         );
     }
     println!();
-    println!(
-        "- rerun: {rerun_q} requests = {:.2} per tenant, {:.2}% of the first run's {first_q}",
-        rerun_q as f64 / tenants as f64,
-        100.0 * rerun_q as f64 / first_q as f64
-    );
-    println!(
-        "- ledger: {SCALE_LEDGER_LINES} lines ({:.0} MiB; {lt} tenants x {chunks} week chunks, a copied and a verified line each), written in {gen_secs:.1} s; status read {} tenants from it",
-        size as f64 / 1_048_576.0,
-        count_tenants(&status)
-    );
 }
 
 /// `queries` of a `--json` answer, or `-`.
@@ -1051,7 +1064,7 @@ fn main() {
         }
     }
     // Not in the default set: it seeds 5,000 tenants and copies them.
-    if wanted.contains(&"scale") {
-        scale();
+    if wanted.contains(&"scale") || wanted.contains(&"scale-run") {
+        scale(wanted.contains(&"scale-run"));
     }
 }
