@@ -210,21 +210,6 @@ fn server_cpu(server: &InfluxServer) -> Duration {
     Duration::from_millis(ticks * 1000 / hz)
 }
 
-/// `/query` requests the server has answered (its `httpd` `queryReq` counter): the same
-/// count for every variant, whoever sends the queries.
-fn query_requests(server: &InfluxServer) -> u64 {
-    let body = reqwest::blocking::get(format!("{}/debug/vars", server.url()))
-        .and_then(|r| r.text())
-        .expect("GET /debug/vars");
-    let v: Value = serde_json::from_str(&body).expect("debug vars JSON");
-    v.as_object()
-        .expect("object")
-        .values()
-        .filter(|s| s["name"] == "httpd")
-        .filter_map(|s| s["values"]["queryReq"].as_u64())
-        .sum()
-}
-
 /// Points in every target database (count of `value`, which every point has).
 fn target_points(server: &InfluxServer, tenants: &[String]) -> u64 {
     points_in(server, "monasca", tenants)
@@ -359,13 +344,13 @@ struct Row {
 /// average at the start.
 fn measure<T>(server: &InfluxServer, f: impl FnOnce() -> T) -> (T, Duration, u64, Duration, f64) {
     let load = load1();
-    let q0 = query_requests(server);
+    let q0 = server.query_requests().expect("/debug/vars");
     let c0 = server_cpu(server);
     let t0 = Instant::now();
     let out = f();
     let wall = t0.elapsed();
     let c1 = server_cpu(server);
-    let q1 = query_requests(server);
+    let q1 = server.query_requests().expect("/debug/vars");
     // The second /debug/vars read is not a /query request, so no correction is needed.
     (out, wall, q1 - q0, c1 - c0, load)
 }

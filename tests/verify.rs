@@ -730,20 +730,6 @@ fn delete_six_hours(server: &InfluxServer, db: &str, t0: i64) {
         .unwrap();
 }
 
-/// `/query` requests the server has answered so far (its `httpd` `queryReq` counter).
-fn server_requests(server: &InfluxServer) -> u64 {
-    let body = reqwest::blocking::get(format!("{}/debug/vars", server.url()))
-        .and_then(|r| r.text())
-        .expect("GET /debug/vars");
-    let v: Value = serde_json::from_str(&body).expect("debug vars JSON");
-    v.as_object()
-        .expect("object")
-        .values()
-        .filter(|s| s["name"] == "httpd")
-        .filter_map(|s| s["values"]["queryReq"].as_u64())
-        .sum()
-}
-
 /// The schema comparison at the end of a verified run sends its `SHOW FIELD KEYS`
 /// statements of all targets in shared requests: a rerun with verification costs the
 /// server at most a few requests more than one with `--no-verify`, not one per tenant
@@ -759,12 +745,12 @@ fn schema_check_costs_few_requests_for_many_tenants() {
     let tool = Tool::new(&server);
     tool.run_ok(&["run"]);
 
-    let before = server_requests(&server);
+    let before = server.query_requests().unwrap();
     tool.run_ok(&["run", "--no-verify"]);
-    let unverified = server_requests(&server) - before;
-    let before = server_requests(&server);
+    let unverified = server.query_requests().unwrap() - before;
+    let before = server.query_requests().unwrap();
     let report = tool.json(&["run", "--json"], 0);
-    let verified = server_requests(&server) - before;
+    let verified = server.query_requests().unwrap() - before;
 
     assert_eq!(
         report["verification"]["schema_differences"],

@@ -16,9 +16,6 @@ use crate::ledger::{Coverage, Record, SourceRef};
 use crate::plan::late::{self, LateCheck, LateReport, SourceCounts};
 use std::time::Duration;
 
-/// Rows per chunk of the count answers.
-const CHUNK_ROWS: usize = 10_000;
-
 /// What the late check needs besides the ledger and the coverage.
 #[derive(Debug, Clone)]
 pub struct LateOptions<'a> {
@@ -179,39 +176,32 @@ async fn count_one(
     counts: &mut SourceCounts,
 ) -> Result<(), ClientError> {
     let q = count_statement(opts, tag, ms, range, bucket);
-    // Rows are added only once the whole answer arrived: a statement refused part way
-    // (query-timeout after some chunks) is counted again in halves, and rows it had
-    // already sent must not count twice.
-    let mut found = SourceCounts::new();
-    let mut resp = client.query_chunked(opts.rp.db, &q, CHUNK_ROWS).await?;
-    while let Some(series) = resp.next_series().await? {
-        for s in series {
-            let Some(tenant) = s.tags.get(tag).filter(|t| !t.is_empty()) else {
+    // `query` returns the whole answer or an error: a statement refused part way
+    // (query-timeout after some chunks) adds nothing before it is asked again in halves.
+    let r = client.query(Some(opts.rp.db), &q).await?;
+    for s in &r.series {
+        let Some(tenant) = s.tags.get(tag).filter(|t| !t.is_empty()) else {
+            continue;
+        };
+        let Some(time) = s.column("time") else {
+            continue;
+        };
+        for row in &s.values {
+            let Some(at) = row.get(time).and_then(|v| v.as_i64()) else {
                 continue;
             };
-            let Some(time) = s.column("time") else {
-                continue;
-            };
-            for row in &s.values {
-                let Some(at) = row.get(time).and_then(|v| v.as_i64()) else {
-                    continue;
-                };
-                let n = s
-                    .columns
-                    .iter()
-                    .zip(row)
-                    .filter(|(c, _)| c.starts_with("count"))
-                    .filter_map(|(_, v)| v.as_u64())
-                    .max()
-                    .unwrap_or(0);
-                *found
-                    .entry((tenant.clone(), s.name.clone(), at))
-                    .or_default() += n;
-            }
+            let n = s
+                .columns
+                .iter()
+                .zip(row)
+                .filter(|(c, _)| c.starts_with("count"))
+                .filter_map(|(_, v)| v.as_u64())
+                .max()
+                .unwrap_or(0);
+            *counts
+                .entry((tenant.clone(), s.name.clone(), at))
+                .or_default() += n;
         }
-    }
-    for (k, n) in found {
-        *counts.entry(k).or_default() += n;
     }
     Ok(())
 }

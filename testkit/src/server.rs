@@ -440,6 +440,24 @@ impl InfluxServer {
         Ok(())
     }
 
+    /// `/query` requests the server has answered so far: the `httpd` `queryReq`
+    /// counter of `/debug/vars`, which counts every client's requests alike.
+    pub fn query_requests(&self) -> Result<u64> {
+        let body = self
+            .client
+            .get(format!("{}/debug/vars", self.url()))
+            .send()
+            .and_then(|r| r.text())
+            .context("GET /debug/vars")?;
+        let v: Value = serde_json::from_str(&body).context("/debug/vars is not JSON")?;
+        let stats = v.as_object().context("/debug/vars is not an object")?;
+        Ok(stats
+            .values()
+            .filter(|s| s["name"] == "httpd")
+            .filter_map(|s| s["values"]["queryReq"].as_u64())
+            .sum())
+    }
+
     /// `SHOW DATABASES`, in server order; asked chunked, so that a server's
     /// `max-row-limit` does not cut the list.
     pub fn databases(&self) -> Result<Vec<String>> {
