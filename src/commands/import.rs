@@ -10,7 +10,7 @@ use crate::copy::stop::StopSignal;
 use crate::copy::Transfer;
 use crate::core::clock::now_ns;
 use crate::influx::client::{Client, Endpoint};
-use crate::ledger::{self, Coverage, SourceRef};
+use crate::ledger::{self, SourceRef};
 use crate::plan::catalog::RetentionPolicy;
 use crate::plan::planner::Rules;
 use crate::plan::target::target_database;
@@ -79,7 +79,7 @@ impl Job for Import {
             .with_context(|| format!("target server {}", self.target.url))?;
         let files = list(&dir)?;
         let existing = existing_targets(&target, settings, &files).await?;
-        let coverage = Coverage::from_records(&ledger::load(&settings.run.ledger)?.records);
+        let (coverage, _) = ledger::fold::load_coverage(&settings.run.ledger, |_| {})?;
         let dir_url = dir_url(&dir);
         let rules = ImportRules {
             tenants: &settings.tenants,

@@ -15,7 +15,7 @@ use crate::influx::client::Client;
 use crate::influx::statement::Rp;
 use crate::ledger::{self, Coverage};
 use crate::plan::catalog::Catalog;
-use crate::plan::late::LateReport;
+use crate::plan::late::{Candidates, LateReport};
 use crate::plan::planner::{self, Rules};
 use crate::plan::sizing::{self, Sizing};
 use crate::plan::Plan;
@@ -114,16 +114,15 @@ pub async fn prepare_to(settings: &Settings, dest: &Destination) -> anyhow::Resu
             catalog.target_url = files::dir_url(dir);
         }
     }
-    let parsed = ledger::load(&settings.run.ledger)?;
-    let mut coverage = Coverage::from_records(&parsed.records);
+    let now = now_ns();
+    let (mut coverage, late_records) = load_ledger(settings, &catalog, now)?;
     remember_failed_units(settings, &catalog, &mut coverage);
     let rules = Rules::from_settings(settings);
-    let now = now_ns();
     let late = recheck_late(
         settings,
         &client,
         &catalog,
-        &parsed.records,
+        &late_records,
         now,
         &mut coverage,
     )
@@ -189,6 +188,31 @@ async fn size_chunks(
     scale.sample_statements = statements;
 }
 
+/// The ledger's coverage and the records the late check may look at again (closed
+/// within `run.late_horizon`, not overlapped by a later line), in one pass that keeps
+/// no other record.
+fn load_ledger(
+    settings: &Settings,
+    catalog: &Catalog,
+    now: i64,
+) -> anyhow::Result<(Coverage, Vec<ledger::Record>)> {
+    let horizon_ns = i64::try_from(settings.run.late_horizon.as_nanos()).unwrap_or(i64::MAX);
+    let mut candidates = Candidates::new(
+        catalog.source_ref(),
+        &catalog.target_url,
+        closed_before(settings, now),
+        horizon_ns,
+    );
+    let (coverage, _) = ledger::fold::load_coverage(&settings.run.ledger, |e| candidates.add(e))?;
+    Ok((coverage, candidates.into_records()))
+}
+
+/// Windows ending at or before this (ns) are closed: `now` less `window.settle`.
+fn closed_before(settings: &Settings, now: i64) -> i64 {
+    let settle = i64::try_from(settings.window.settle.as_nanos()).unwrap_or(i64::MAX);
+    now.saturating_sub(settle)
+}
+
 /// Looks again at the recorded windows that closed within `run.late_horizon` and
 /// reopens, in `coverage`, those the source gained points in since.
 async fn recheck_late(
@@ -199,10 +223,9 @@ async fn recheck_late(
     now: i64,
     coverage: &mut Coverage,
 ) -> LateReport {
-    let settle = i64::try_from(settings.window.settle.as_nanos()).unwrap_or(i64::MAX);
     let opts = LateOptions {
         horizon: settings.run.late_horizon,
-        closed_before: now.saturating_sub(settle),
+        closed_before: closed_before(settings, now),
         source: catalog.source_ref(),
         target_url: &catalog.target_url,
         rp: Rp {

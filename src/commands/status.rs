@@ -10,7 +10,7 @@ use crate::report::status::{self, Status};
 /// Prints the status (JSON with `json`); contacts the server only with `with_plan`.
 /// Returns the exit code (0).
 pub async fn run(settings: &Settings, json: bool, with_plan: bool) -> anyhow::Result<u8> {
-    let parsed = ledger::load(&settings.run.ledger)?;
+    let progress = ledger::fold::load_progress(&settings.run.ledger)?;
     let failed = failures::load(&settings.run.failure_report)?;
     let prepared = if with_plan {
         Some(migration::prepare(settings).await?)
@@ -19,12 +19,12 @@ pub async fn run(settings: &Settings, json: bool, with_plan: bool) -> anyhow::Re
     };
     let status = Status {
         ledger: settings.run.ledger.display().to_string(),
-        records: parsed.records.len(),
+        records: progress.lines.records,
         failure_report: settings.run.failure_report.display().to_string(),
         failures_written_at: failed.as_ref().map(|f| f.written_at.clone()),
         planned: with_plan,
-        tenants: status::tenants(
-            &parsed.records,
+        tenants: status::from_progress(
+            progress.tenants,
             failed.as_ref().map_or(&[][..], |f| &f.failures[..]),
             prepared.as_ref().map(|p| &p.plan),
         ),

@@ -73,7 +73,12 @@ impl IntervalSet {
             merged.end = merged.end.max(self.parts[hi].end);
             hi += 1;
         }
-        self.parts.splice(lo..hi, std::iter::once(merged));
+        if hi == lo + 1 {
+            // Grew one part (a ledger's chunks mostly extend the last one): no splice.
+            self.parts[lo] = merged;
+        } else {
+            self.parts.splice(lo..hi, std::iter::once(merged));
+        }
     }
 
     /// Takes `iv` out of the set, splitting a part it falls inside.

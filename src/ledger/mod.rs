@@ -4,17 +4,26 @@
 //! Parsing ([`parse`]) and coverage ([`Coverage`]) are pure; [`LedgerWriter`] is the
 //! only I/O. One line per finished chunk, fsynced before the next is appended, so a
 //! crash leaves at most a torn last line, which loading ignores with a warning.
+//!
+//! Reading streams: [`line`] parses one borrowed line at a time, [`intern`] numbers
+//! its scope and measurements, [`fold`] folds the lines into coverage or per-tenant
+//! progress without keeping records. [`load`] keeps every record, for the few
+//! callers that need them all.
 
 pub mod atomic;
+pub mod fold;
+pub mod intern;
+pub mod line;
 pub mod lock;
 
 use crate::core::interval::{Interval, IntervalSet};
 use crate::core::window::TimeUnit;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The source half of a [`Scope`]: where a run's copies are read from.
 #[derive(Debug, Clone, Copy)]
@@ -162,7 +171,9 @@ pub fn verified_keys(records: &[Record]) -> std::collections::HashSet<ChunkKey> 
 }
 
 /// The `Differs` lines (one per chunk) whose window is not covered again by a later
-/// `Copied` line for every one of their measurements: chunks awaiting repair.
+/// `Copied` line for every one of their measurements: chunks awaiting repair. (The
+/// record-slice form of what [`fold::ProgressFold`] counts, which tests hold it to.)
+#[cfg(test)]
 pub fn awaiting_repair(records: &[Record]) -> Vec<&Record> {
     let coverage = Coverage::from_records(records);
     let mut seen = std::collections::HashSet::new();
@@ -207,35 +218,23 @@ pub enum LedgerError {
 pub struct Parsed {
     /// Complete records in file order.
     pub records: Vec<Record>,
-    /// 1-based number of a torn (unterminated, unparsable) last line, if any.
+    /// 1-based number of a torn (unterminated, unparsable) last line, if any ([`load`]
+    /// warns about it itself).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub torn_line: Option<usize>,
 }
 
 /// Parses ledger text. A last line without a newline that does not parse is a torn
 /// write from a crash and is reported in [`Parsed::torn_line`]; any other bad line is an
-/// error naming its number.
+/// error naming its number. (The in-memory form of [`load`], for tests.)
+#[cfg(test)]
 pub fn parse(text: &str, path: &Path) -> Result<Parsed, LedgerError> {
-    let mut parsed = Parsed::default();
-    let terminated = text.ends_with('\n');
-    let lines: Vec<&str> = text.split_terminator('\n').collect();
-    let n = lines.len();
-    for (i, line) in lines.into_iter().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<Record>(line) {
-            Ok(r) => parsed.records.push(r),
-            Err(_) if i + 1 == n && !terminated => parsed.torn_line = Some(i + 1),
-            Err(e) => {
-                return Err(LedgerError::BadLine {
-                    path: path.to_path_buf(),
-                    line: i + 1,
-                    reason: e.to_string(),
-                })
-            }
-        }
-    }
-    Ok(parsed)
+    let mut records = Vec::new();
+    let lines = line::for_each_line(text.as_bytes(), path, |l| records.push(l.to_record()))?;
+    Ok(Parsed {
+        records,
+        torn_line: lines.torn_line,
+    })
 }
 
 /// Time already copied, per scope and measurement, and the window size that last
@@ -249,7 +248,8 @@ pub struct Coverage {
 static EMPTY: std::sync::OnceLock<IntervalSet> = std::sync::OnceLock::new();
 
 impl Coverage {
-    /// Coverage from records.
+    /// Coverage from records (commands fold it from the file: [`fold::load_coverage`]).
+    #[cfg(test)]
     pub fn from_records<'a>(records: impl IntoIterator<Item = &'a Record>) -> Self {
         let mut c = Coverage::default();
         for r in records {
@@ -261,7 +261,8 @@ impl Coverage {
     /// Adds one record's window for each of its measurements. Only `Copied` lines
     /// cover time; a `Verified` line says something about a copy, it is not one; a
     /// `Differs` line takes its window out again, until a later `Copied` line. Records
-    /// must come in file order.
+    /// must come in file order. ([`fold::CoverageFold::add`] is the streaming form.)
+    #[cfg(test)]
     pub fn add(&mut self, r: &Record) {
         match r.kind {
             RecordKind::Copied => {}
@@ -284,6 +285,11 @@ impl Coverage {
         for m in &r.measurements {
             per_m.entry(m.clone()).or_default().insert(r.window());
         }
+    }
+
+    /// Sets a scope's coverage per measurement (a fold's result).
+    fn insert_scope(&mut self, scope: &Arc<Scope>, per_m: HashMap<String, IntervalSet>) {
+        self.map.insert(Scope::clone(scope), per_m);
     }
 
     /// Notes that chunks of `unit` are what works for `scope` (the latest note wins).
@@ -338,8 +344,11 @@ pub struct TenantProgress {
 }
 
 /// Sums records per tenant. Chunks, points and covered time come from `Copied`
-/// lines; `verified` counts distinct copied chunks that have a `Verified` line.
-pub fn progress(records: &[Record]) -> BTreeMap<String, TenantProgress> {
+/// lines; `verified` counts distinct copied chunks that have a `Verified` line. (The
+/// record-slice form of [`fold::load_progress`], which tests hold it to.)
+#[cfg(test)]
+pub fn progress(records: &[Record]) -> std::collections::BTreeMap<String, TenantProgress> {
+    use std::collections::BTreeMap;
     let mut out: BTreeMap<String, TenantProgress> = BTreeMap::new();
     let mut sets: BTreeMap<String, (IntervalSet, std::collections::BTreeSet<String>)> =
         BTreeMap::new();
@@ -375,28 +384,47 @@ pub fn progress(records: &[Record]) -> BTreeMap<String, TenantProgress> {
     out
 }
 
-/// Reads the ledger at `path` (a missing file is an empty ledger) and warns about a
-/// torn last line.
+/// Reads every record of the ledger at `path` (a missing file is an empty ledger) and
+/// warns about a torn last line. Commands that need coverage or progress, not the
+/// records, read with [`fold`] instead.
 pub fn load(path: &Path) -> Result<Parsed, LedgerError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Parsed::default()),
-        Err(source) => {
-            return Err(LedgerError::Io {
-                path: path.to_path_buf(),
-                source,
-            })
-        }
-    };
-    let parsed = parse(&text, path)?;
-    if let Some(line) = parsed.torn_line {
-        tracing::warn!(
-            ledger = %path.display(),
-            line,
-            "ignoring torn last ledger line (an interrupted write); its chunk will be copied again"
-        );
+    let mut records = Vec::new();
+    let lines = line::for_each_line_in(path, |l| records.push(l.to_record()))?;
+    Ok(Parsed {
+        records,
+        torn_line: lines.torn_line,
+    })
+}
+
+/// The last line of `file` when it lacks its newline: where it starts and its bytes.
+fn unterminated_tail(file: &mut File) -> io::Result<Option<(u64, Vec<u8>)>> {
+    const BLOCK: u64 = 64 * 1024;
+    let len = file.metadata()?.len();
+    let mut last = [0u8];
+    if len == 0 || {
+        file.seek(SeekFrom::Start(len - 1))?;
+        file.read_exact(&mut last)?;
+        last[0] == b'\n'
+    } {
+        return Ok(None);
     }
-    Ok(parsed)
+    let mut start = len;
+    let mut tail = Vec::new();
+    while start > 0 {
+        let from = start.saturating_sub(BLOCK);
+        let mut block = vec![0u8; (start - from) as usize];
+        file.seek(SeekFrom::Start(from))?;
+        file.read_exact(&mut block)?;
+        block.extend_from_slice(&tail);
+        tail = block;
+        let scanned = (start - from) as usize;
+        start = from;
+        if let Some(i) = tail[..scanned].iter().rposition(|b| *b == b'\n') {
+            tail.drain(..=i);
+            return Ok(Some((start + i as u64 + 1, tail)));
+        }
+    }
+    Ok(Some((0, tail)))
 }
 
 /// Appends records, one fsynced line each.
@@ -422,13 +450,10 @@ impl LedgerWriter {
             .truncate(false)
             .open(path)
             .map_err(io_err)?;
-        let mut text = String::new();
-        file.read_to_string(&mut text).map_err(io_err)?;
-        if !text.is_empty() && !text.ends_with('\n') {
-            let parsed = parse(&text, path)?;
-            if parsed.torn_line.is_some() {
-                let keep = text.rfind('\n').map_or(0, |i| i + 1);
-                file.set_len(keep as u64).map_err(io_err)?;
+        // Only the last line can be torn: read back to its start, not the whole file.
+        if let Some((keep, tail)) = unterminated_tail(&mut file).map_err(io_err)? {
+            if line::is_torn(&tail) {
+                file.set_len(keep).map_err(io_err)?;
             } else {
                 file.seek(SeekFrom::End(0)).map_err(io_err)?;
                 file.write_all(b"\n").map_err(io_err)?;
@@ -670,6 +695,34 @@ mod tests {
         let p = load(&path).unwrap();
         assert_eq!(p.records.len(), 2);
         assert_eq!(p.torn_line, None);
+    }
+
+    /// The writer ends a complete unterminated last line before appending, and cuts
+    /// a torn tail longer than one read-back block, reading back only the last line.
+    #[test]
+    fn writer_ends_complete_tail_and_cuts_long_torn_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger");
+        let good = text(&[record("a", &["cpu"], 0, 10)]);
+        std::fs::write(&path, good.trim_end()).unwrap();
+        LedgerWriter::open(&path)
+            .unwrap()
+            .append(&record("a", &["cpu"], 10, 20))
+            .unwrap();
+        assert_eq!(load(&path).unwrap().records.len(), 2);
+
+        let long: Vec<String> = (0..20_000).map(|i| format!("m{i}")).collect();
+        let long: Vec<&str> = long.iter().map(String::as_str).collect();
+        let torn = text(&[record("a", &long, 0, 10)]);
+        assert!(torn.len() > 100_000);
+        std::fs::write(&path, format!("{good}{}", &torn[..torn.len() - 10])).unwrap();
+        LedgerWriter::open(&path)
+            .unwrap()
+            .append(&record("a", &["cpu"], 10, 20))
+            .unwrap();
+        let p = load(&path).unwrap();
+        assert_eq!((p.records.len(), p.torn_line), (2, None));
+        assert_eq!(p.records[1].window(), Interval::new(10, 20));
     }
 
     /// A line written before `target_url` existed still parses, as the source server;

@@ -15,6 +15,7 @@
 
 use crate::core::interval::{Interval, IntervalSet};
 use crate::core::window::TimeUnit;
+use crate::ledger::intern::{Entry, FastMap};
 use crate::ledger::{Record, RecordKind, Scope, SourceRef};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -169,6 +170,101 @@ pub fn select(
     }
 }
 
+/// The records [`select`] can pick, gathered while the ledger streams by, so that a
+/// run keeps the few chunks of the late horizon and not the whole ledger: the
+/// `Copied` lines of the source whose window closed within the horizon and that no
+/// later line overlaps. `select` over them picks what it picks over every record.
+#[derive(Debug)]
+pub struct Candidates<'s> {
+    source: SourceRef<'s>,
+    target_url: &'s str,
+    closed_before: i64,
+    oldest_end: i64,
+    /// Per scope number: whether its source and target server are these.
+    ours: Vec<Option<bool>>,
+    /// In file order, with "a later line overlaps it".
+    kept: Vec<(Record, bool)>,
+    /// (scope number, measurement number) -> indexes into `kept`.
+    by_measurement: FastMap<(u32, u32), Vec<usize>>,
+}
+
+impl<'s> Candidates<'s> {
+    /// Candidates for `select(_, source, target_url, closed_before, horizon_ns)`.
+    pub fn new(
+        source: SourceRef<'s>,
+        target_url: &'s str,
+        closed_before: i64,
+        horizon_ns: i64,
+    ) -> Self {
+        Candidates {
+            source,
+            target_url,
+            closed_before,
+            oldest_end: closed_before.saturating_sub(horizon_ns),
+            ours: Vec::new(),
+            kept: Vec::new(),
+            by_measurement: FastMap::default(),
+        }
+    }
+
+    /// Looks at the next ledger entry (all of them, in file order).
+    pub fn add(&mut self, e: &Entry<'_>) {
+        if e.kind != RecordKind::Copied || !self.ours(e) {
+            return;
+        }
+        let w = e.window();
+        if !self.kept.is_empty() {
+            for m in e.measurement_ids {
+                for i in self
+                    .by_measurement
+                    .get(&(e.scope_id, *m))
+                    .into_iter()
+                    .flatten()
+                {
+                    let (r, superseded) = &mut self.kept[*i];
+                    // As in `select`: an empty window is superseded by any later line
+                    // of its scope and measurement (its gaps are never `[w]`).
+                    let earlier = r.window();
+                    *superseded |= earlier.is_empty() || earlier.intersect(&w).is_some();
+                }
+            }
+        }
+        if w.end <= self.closed_before && w.end > self.oldest_end {
+            let i = self.kept.len();
+            self.kept.push((e.to_record(), false));
+            for m in e.measurement_ids {
+                self.by_measurement
+                    .entry((e.scope_id, *m))
+                    .or_default()
+                    .push(i);
+            }
+        }
+    }
+
+    fn ours(&mut self, e: &Entry<'_>) -> bool {
+        let id = e.scope_id as usize;
+        if self.ours.len() <= id {
+            self.ours.resize(id + 1, None);
+        }
+        *self.ours[id].get_or_insert_with(|| {
+            let s = e.scope;
+            s.source == self.source.url
+                && s.source_db == self.source.db
+                && s.source_rp == self.source.rp
+                && s.target_url == self.target_url
+        })
+    }
+
+    /// The candidates no later line overlaps, in file order.
+    pub fn into_records(self) -> Vec<Record> {
+        self.kept
+            .into_iter()
+            .filter(|(_, superseded)| !superseded)
+            .map(|(r, _)| r)
+            .collect()
+    }
+}
+
 /// True when both bounds of `w` are multiples of `unit` (UTC days, hours, minutes).
 fn aligned(w: Interval, unit: TimeUnit) -> bool {
     w.start.rem_euclid(unit.nanos()) == 0 && w.end.rem_euclid(unit.nanos()) == 0
@@ -208,6 +304,7 @@ pub fn compare(check: &LateCheck, counts: &SourceCounts) -> Vec<(Recheck, Reopen
 mod tests {
     use super::*;
     use crate::core::window::{DAY, HOUR};
+    use std::path::Path;
 
     const MON: i64 = 1_704_067_200_000_000_000; // 2024-01-01T00:00:00Z
 
@@ -301,5 +398,60 @@ mod tests {
         let (r, rep) = &reopened[0];
         assert_eq!((r.scope.tenant.as_str(), r.window.start), ("a", MON));
         assert_eq!((rep.recorded, rep.source), (4, 5));
+    }
+
+    /// Gathering candidates while the ledger streams by, then selecting among them,
+    /// picks what selecting over every record picks: superseded windows (overlapped
+    /// by a later line, whole or split, in any shared measurement), other sources and
+    /// target servers, windows outside the horizon, an empty window.
+    #[test]
+    fn streamed_candidates_select_as_all_records() {
+        let mut other = rec("a", &["cpu"], MON + 8 * HOUR, MON + 9 * HOUR, 5);
+        other.scope.source = "http://elsewhere".into();
+        let mut elsewhere = rec("b", &["disk"], MON + 5 * HOUR, MON + 6 * HOUR, 5);
+        elsewhere.scope.target_url = "http://t".into();
+        let mut verified = rec("a", &["cpu"], MON + 7 * HOUR, MON + 8 * HOUR, 5);
+        verified.kind = RecordKind::Verified;
+        let records = vec![
+            rec("a", &["cpu"], MON, MON + HOUR, 3),
+            rec("a", &["cpu", "mem"], MON + 8 * HOUR, MON + 9 * HOUR, 4),
+            rec(
+                "a",
+                &["mem"],
+                MON + 8 * HOUR,
+                MON + 8 * HOUR + 10 * 60_000_000_000,
+                1,
+            ),
+            rec("a", &["cpu", "mem"], MON + 6 * HOUR, MON + 7 * HOUR, 6),
+            rec("a", &["cpu"], MON + 6 * HOUR, MON + 7 * HOUR, 7),
+            rec("b", &["disk"], MON + 9 * HOUR, MON + 10 * HOUR, 2),
+            rec("b", &["disk"], MON + 9 * HOUR, MON + 9 * HOUR, 0),
+            rec("b", &["disk"], MON + 2 * HOUR, MON + 3 * HOUR, 1),
+            rec("b", &["disk"], MON + 4 * HOUR, MON + 5 * HOUR + 7, 1),
+            other,
+            elsewhere,
+            verified,
+        ];
+        let text: String = records
+            .iter()
+            .map(|r| serde_json::to_string(r).unwrap() + "\n")
+            .collect();
+        for (closed, horizon) in [(10, 5), (10, 9), (10, 0), (9, 3), (20, 20)] {
+            let (closed, horizon) = (MON + closed * HOUR, horizon * HOUR);
+            let mut c = Candidates::new(src(), "", closed, horizon);
+            crate::ledger::intern::scan_reader(text.as_bytes(), Path::new("l"), |e| c.add(e))
+                .unwrap();
+            let kept = c.into_records();
+            assert!(kept.len() <= records.len());
+            assert_eq!(
+                select(&kept, &src(), "", closed, horizon),
+                select(&records, &src(), "", closed, horizon),
+                "closed {closed}, horizon {horizon}"
+            );
+        }
+        let mut c = Candidates::new(src(), "", MON + 10 * HOUR, 9 * HOUR);
+        crate::ledger::intern::scan_reader(text.as_bytes(), Path::new("l"), |e| c.add(e)).unwrap();
+        // Only what the late check can pick is kept.
+        assert_eq!(c.into_records().len(), 5);
     }
 }

@@ -62,11 +62,11 @@ pub fn build(
         Ok(s) => (Some(s.clone()), None, s.exit_code()),
         Err(e) => (None, Some(format!("{e:#}")), 2),
     };
-    let records = ledger::load(ledger_path)
-        .map(|p| p.records)
+    let progress = ledger::fold::load_progress(ledger_path)
+        .map(|p| p.tenants)
         .unwrap_or_default();
     let failed = summary.as_ref().map_or(&[][..], |s| &s.failures[..]);
-    let mut tenants: BTreeMap<String, TenantReport> = status::tenants(&records, failed, None)
+    let mut tenants: BTreeMap<String, TenantReport> = status::from_progress(progress, failed, None)
         .into_iter()
         .map(|(t, l)| {
             (

@@ -6,7 +6,7 @@ use crate::copy::FailedChunk;
 use crate::core::interval::Interval;
 use crate::core::text::table;
 use crate::core::window::format_ns;
-use crate::ledger::{self, Record};
+use crate::ledger::TenantProgress;
 use crate::plan::Plan;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -40,14 +40,27 @@ pub struct TenantStatus {
     pub covered: Vec<Interval>,
 }
 
-/// Per-tenant state from the ledger, the last failures and optionally a fresh plan.
+/// Per-tenant state from the ledger's records, the last failures and optionally a
+/// fresh plan. (Commands read the ledger streaming and call [`from_progress`].)
+#[cfg(test)]
 pub fn tenants(
-    records: &[Record],
+    records: &[crate::ledger::Record],
+    failures: &[FailedChunk],
+    plan: Option<&Plan>,
+) -> BTreeMap<String, TenantStatus> {
+    from_progress(crate::ledger::progress(records), failures, plan)
+}
+
+/// Per-tenant state from the ledger's per-tenant progress (as
+/// [`crate::ledger::fold::load_progress`] sums it), the last failures and optionally a fresh
+/// plan.
+pub fn from_progress(
+    progress: BTreeMap<String, TenantProgress>,
     failures: &[FailedChunk],
     plan: Option<&Plan>,
 ) -> BTreeMap<String, TenantStatus> {
     let mut out: BTreeMap<String, TenantStatus> = BTreeMap::new();
-    for (t, p) in ledger::progress(records) {
+    for (t, p) in progress {
         out.insert(
             t,
             TenantStatus {
@@ -162,7 +175,7 @@ impl Status {
 mod tests {
     use super::*;
     use crate::core::window::TimeUnit;
-    use crate::ledger::{RecordKind, Scope};
+    use crate::ledger::{Record, RecordKind, Scope};
     use crate::plan::target::TargetPlan;
     use crate::plan::{Chunk, TenantPlan};
 
