@@ -16,7 +16,9 @@
 //! - [`config`]: settings from defaults, persister.conf, TOML, `ITM__*` and flags,
 //!   validated once.
 //! - [`ledger`]: the success-marker file (records, coverage, parsing, appending), the
-//!   run lock, atomic files.
+//!   run lock, atomic files; read in one streaming pass (`ledger/line.rs`: a flat
+//!   borrowed line; `ledger/intern.rs`: scopes and measurement lists numbered;
+//!   `ledger/fold.rs`: coverage or per-tenant progress without keeping records).
 //! - [`plan`]: the catalog's values, target naming, batching, the pure planner and
 //!   chunk sizing from sampled rates (`plan/sizing.rs`), the pure half of the
 //!   late-point check (`plan/late.rs`).
