@@ -12,7 +12,8 @@
 //! - [`influx`]: InfluxDB at the wire: statement text and quoting, line protocol, the
 //!   HTTP client and its error classes, TLS trust (a CA file or a pinned self-signed
 //!   server certificate) and TLS refusals in words, answers, chunked answers, complete
-//!   (every answer asked chunked and re-assembled; one still marked partial is an error).
+//!   (every answer asked chunked and re-assembled; one still marked partial is an error),
+//!   liveness (the watchdog that finds a server gone silent while requests wait).
 //! - [`config`]: settings from defaults, persister.conf, TOML, `ITM__*` and flags,
 //!   validated once.
 //! - [`ledger`]: the success-marker file (records, coverage, parsing, appending), the

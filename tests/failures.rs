@@ -385,3 +385,135 @@ fn points_per_second_limit() {
     assert!(rate <= limit as f64 * 1.1, "rate {rate} over limit {limit}");
     assert_tenants_exact(&server, &["a", "b"]);
 }
+
+/// Counts of every field of each recorded chunk's measurements in its window, source
+/// (its tenant) beside target: the ledger records only chunks that were copied whole.
+fn assert_records_complete(server: &InfluxServer, records: &[Value]) {
+    for (tenant, m, start, end) in covered(records) {
+        let count = |db: &str, tenant_filter: &str| {
+            let q = format!(
+                "SELECT count(*) FROM {}.\"autogen\".{} WHERE time >= {start} AND time < {end}{tenant_filter}",
+                testkit::quote_ident(db),
+                testkit::quote_ident(&m)
+            );
+            server.query(None, &q).unwrap()["results"][0]["series"][0]["values"].clone()
+        };
+        let source = count("monasca", &format!(" AND \"_tenant_id\" = '{tenant}'"));
+        let copied = count(&target(&tenant), "");
+        assert!(source.is_array(), "no source points for {tenant} {m}");
+        assert_eq!(source, copied, "recorded chunk {tenant} {m} {start}..{end}");
+    }
+}
+
+/// The one `error:` line of a run's stderr; asserts it names `server` as lost.
+fn lost_line(err: &str, server: &InfluxServer) -> String {
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no error line:\n{err}"))
+        .to_string();
+    let expected = format!("error: server {}: no answer for ", server.url());
+    assert!(line.starts_with(&expected), "{line}");
+    assert!(line.contains("too many open files"), "{line}");
+    line
+}
+
+/// influxd out of open files stops accepting connections, so requests would wait
+/// `query_timeout` (30 min) each: instead the run stops within a bounded time with
+/// exit 2 and one error line naming the server and the likely cause, the summary says
+/// what was not run, the ledger holds exactly the chunks that completed (each equal to
+/// the source), and once the server has files again a rerun completes exactly.
+#[test]
+fn out_of_open_files_stops_the_run() {
+    let mut server =
+        InfluxServer::start_with(ServerOptions::default().max_open_files(250)).unwrap();
+    let names: Vec<String> = (0..30).map(|i| format!("t{i:02}")).collect();
+    let tenants: Vec<&str> = names.iter().map(String::as_str).collect();
+    let spec = DatasetSpec::monasca(&tenants, 2, Duration::from_secs(3600), now_ns());
+    seed(&server, "monasca", &spec).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let o = run(
+        &server,
+        dir.path(),
+        &["run", "--json", "--liveness-timeout", "6s"],
+    );
+    let took = started.elapsed();
+    let err = stderr(&o);
+    eprintln!("run stopped after {took:?}: {}", lost_line(&err, &server));
+    assert_exit(&o, 2);
+    assert!(took < Duration::from_secs(120), "took {took:?}");
+    assert!(
+        server.log_tail(100_000).contains("too many open files"),
+        "the server never ran out of files: the test proves nothing"
+    );
+    let summary: Value = serde_json::from_slice(&o.stdout).expect("the summary as JSON");
+    assert_eq!(summary["interrupted"], true, "{summary}");
+    assert!(summary["chunks_not_run"].as_u64().unwrap() > 0, "{summary}");
+    assert!(summary["server_lost"]
+        .as_str()
+        .unwrap()
+        .contains("no answer"));
+    assert!(err.contains("stopped before every chunk ran"), "{err}");
+    let records = ledger_records(dir.path());
+    assert_eq!(
+        records.len() as u64,
+        summary["chunks_recorded"].as_u64().unwrap()
+    );
+    server.restart_with(ServerOptions::default()).unwrap();
+    assert_records_complete(&server, &records);
+    migrate(&server, dir.path(), &[]);
+    assert_tenants_exact(&server, &tenants);
+}
+
+/// A hung server (SIGSTOP: the kernel still queues connections, nothing answers) is
+/// noticed within a bounded time: exit 2 with the error line, the ledger intact; after
+/// SIGCONT a rerun completes exactly.
+#[test]
+fn stopped_server_stops_the_run() {
+    let server = InfluxServer::start().unwrap();
+    let spec = DatasetSpec::monasca(&["a", "b"], 1, Duration::from_secs(600), now_ns());
+    let n = seed(&server, "monasca", &spec).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Paced to about ten seconds, so that the server can be stopped mid-run.
+    let limit = (n / 10).to_string();
+    let child = spawn(
+        &server,
+        dir.path(),
+        &[
+            "run",
+            "--json",
+            "--time-unit",
+            "hour",
+            "--liveness-timeout",
+            "3s",
+            "--max-points-per-second",
+            &limit,
+        ],
+        &[],
+    );
+    let t = Instant::now();
+    while ledger_records(dir.path()).len() < 3 && t.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signal(server.pid(), "-STOP");
+    let stopped = Instant::now();
+    let (code, summary, err) = finish(child);
+    let took = stopped.elapsed();
+    signal(server.pid(), "-CONT");
+    eprintln!(
+        "run stopped {took:?} after SIGSTOP: {}",
+        lost_line(&err, &server)
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(took < Duration::from_secs(60), "took {took:?}");
+    assert_eq!(summary["interrupted"], true, "{summary}");
+    let records = ledger_records(dir.path());
+    assert_eq!(
+        records.len() as u64,
+        summary["chunks_recorded"].as_u64().unwrap()
+    );
+    assert_records_complete(&server, &records);
+    migrate(&server, dir.path(), &["--time-unit", "hour"]);
+    assert_tenants_exact(&server, &["a", "b"]);
+}

@@ -147,6 +147,34 @@ fn plan_states_footprint_and_limits() {
         text.contains(&format!("targets: {TENANTS} databases")),
         "{text}"
     );
+    let files = scale["footprint"]["open_files"].as_u64().unwrap();
+    assert_eq!(files, 8 * TENANTS as u64 + 2 * shards);
+    assert!(
+        text.contains(&format!(
+            "open files: the target server keeps about {files} more open"
+        )),
+        "{text}"
+    );
+}
+
+/// The open files `plan` states hold against a real influxd 1.6.7: after the run its
+/// open file descriptors grew by at least the series-file partitions and a WAL segment
+/// per new database, and by no more than the estimate (its shard count is the most the
+/// ranges touch).
+#[test]
+fn open_file_estimate_holds() {
+    let server = InfluxServer::start().expect("start influxd");
+    seed(&server, "monasca", &sparse(now_ns())).expect("seed");
+    let dir = tempfile::tempdir().unwrap();
+    let p = plan(&server, dir.path(), &[]);
+    let estimate = p["scale"]["footprint"]["open_files"].as_u64().unwrap();
+    let shards = p["scale"]["footprint"]["shards"].as_u64().unwrap();
+    let before = server.open_files().unwrap() as u64;
+    migrate(&server, dir.path(), &[]);
+    let grown = server.open_files().unwrap() as u64 - before;
+    eprintln!("{TENANTS} databases, {shards} shards: {grown} more files open, estimate {estimate}");
+    assert!(grown >= 9 * TENANTS as u64, "grew by {grown}");
+    assert!(grown <= estimate, "grew by {grown}, estimate {estimate}");
 }
 
 /// `plan` states the concurrency a run would use and why: left unset, a quarter of

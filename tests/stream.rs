@@ -548,3 +548,40 @@ fn import_failures_reach_failure_report_and_metrics() {
     assert_eq!(failed("t1"), n as f64);
     assert_eq!(failed("t2"), 0.0);
 }
+
+/// `run --json`'s `queries` counts every `/query` and `/write` request the tool sends,
+/// to the source and to the target (the streamed writes, the checks and the
+/// verification's schema comparison on the target), as the servers themselves count
+/// them.
+#[test]
+fn queries_count_both_servers_requests() {
+    let source = InfluxServer::start().unwrap();
+    let target = InfluxServer::start().unwrap();
+    seed_source(&source, 2, Duration::from_secs(1800));
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("l");
+    let counted = |s: &InfluxServer| s.query_requests().unwrap() + s.write_requests().unwrap();
+    let before = counted(&source) + counted(&target);
+    let out = tool(&[
+        "run",
+        "--json",
+        "--source-url",
+        &source.url(),
+        "--target-url",
+        &target.url(),
+        "--ledger",
+        ledger.to_str().unwrap(),
+        "--write-batch-points",
+        "100",
+    ]);
+    assert_eq!(code(&out), 0);
+    let sent = counted(&source) + counted(&target) - before;
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    eprintln!(
+        "servers counted {sent} requests ({} on the target), the summary {}",
+        counted(&target),
+        summary["queries"]
+    );
+    assert!(target.write_requests().unwrap() > 0);
+    assert_eq!(summary["queries"].as_u64().unwrap(), sent);
+}

@@ -240,6 +240,9 @@ fn copy_cases(f: &Files) -> Vec<Case> {
         case("retry-deadline", "7m", |s| {
             s.run.retry_deadline == minutes(7)
         }),
+        case("liveness-timeout", "2m", |s| {
+            s.run.liveness_timeout == minutes(2)
+        }),
         case("max-points-per-second", "23", |s| {
             s.run.max_points_per_second == Some(23)
         }),

@@ -13,6 +13,7 @@ use crate::copy::stop::StopSignal;
 use crate::copy::tally::Tally;
 use crate::copy::{self, CopyOptions, Outcome, Transfer};
 use crate::influx::client::Client;
+use crate::influx::liveness::{Liveness, Watchdog};
 use crate::ledger::lock::RunLock;
 use crate::ledger::{LedgerWriter, SourceRef};
 use crate::plan::Plan;
@@ -93,8 +94,9 @@ pub async fn run<J: Job>(
 ) -> anyhow::Result<u8> {
     let started = SystemTime::now();
     let clock = Instant::now();
+    let watchdog = Watchdog::spawn(Liveness::new(settings.run.liveness_timeout));
     let result = match job {
-        Ok(job) => copy_job(settings, job, stop).await,
+        Ok(job) => copy_job(settings, job, stop, &watchdog).await,
         Err(e) => Err(e),
     };
     let report = run_report::build(
@@ -111,25 +113,35 @@ pub async fn run<J: Job>(
         }
     }
     outputs::write(&settings.run, &report)?;
-    result.map(|s| s.exit_code())
+    match result {
+        // The one error line, after the summary listed what was not done.
+        Ok(s) if s.server_lost.is_some() => Err(anyhow::anyhow!(s.server_lost.unwrap_or_default())),
+        r => r.map(|s| s.exit_code()),
+    }
 }
 
-/// Plans and copies until every chunk ran or `stop` says to stop. Errors are fatal
-/// setup problems; failed chunks are in the summary.
+/// Plans and copies until every chunk ran, `stop` says to stop or `watchdog` finds a
+/// server lost. Errors are fatal setup problems (a server lost before the copies
+/// began is one); failed chunks, and a server lost while copying, are in the summary.
 async fn copy_job<J: Job>(
     settings: &Settings,
     job: J,
     stop: StopSignal,
+    watchdog: &Watchdog,
 ) -> anyhow::Result<RunSummary> {
     let started = Instant::now();
     let lock = RunLock::acquire(&settings.run.ledger)?;
     tracing::debug!(lock = %lock.path().display(), "lock taken");
-    let job = job.plan(settings).await?;
+    let job = watchdog.guard(job.plan(settings)).await??;
     let ledger = Mutex::new(LedgerWriter::open(&settings.run.ledger)?);
     job.announce();
     if let Some(target) = job.target() {
-        ensure_targets(target, job.plan()).await?;
+        watchdog.guard(ensure_targets(target, job.plan())).await??;
     }
+    let lost = watchdog.when_lost();
+    let stop = copy::stop::abort_when(stop, async move {
+        lost.await;
+    });
     let progress = Progress::new(job.plan().chunks.len() as u64);
     let reporter = progress.spawn_reporter(settings.run.progress_interval);
     let transfer = job.transfer(settings);
@@ -153,18 +165,27 @@ async fn copy_job<J: Job>(
     let outcome = copy_each_source(&tally, job.by_source(), &ledger, &opts, &progress, stop).await;
     drop(reporter);
     let per_tenant = tally.figures(&outcome.failed);
-    let mut summary = RunSummary::new(job.plan(), outcome, started.elapsed(), job.queries());
+    let mut summary = RunSummary::new(job.plan(), outcome, started.elapsed(), 0);
     summary.per_tenant = per_tenant;
     summary.not_verified = job.not_verified(settings).map(str::to_string);
-    if let Some(c) = checking {
-        let targets: BTreeSet<String> = job
-            .plan()
-            .targets
-            .iter()
-            .map(|t| t.database.clone())
-            .collect();
-        summary.verification = Some(c.finish(&targets).await);
+    match (checking, watchdog.lost()) {
+        (_, Some(lost)) => summary.server_lost = Some(lost.0),
+        (Some(c), None) => {
+            let targets: BTreeSet<String> = job
+                .plan()
+                .targets
+                .iter()
+                .map(|t| t.database.clone())
+                .collect();
+            match watchdog.guard(c.finish(&targets)).await {
+                Ok(v) => summary.verification = Some(v),
+                Err(lost) => summary.server_lost = Some(lost.0),
+            }
+        }
+        (None, None) => {}
     }
+    // Counted last: the verification's schema comparison sends requests too.
+    summary.queries = job.queries();
     Ok(summary)
 }
 
@@ -198,7 +219,8 @@ async fn copy_each_source(
     stop: StopSignal,
 ) -> Outcome {
     let mut total = Outcome::default();
-    for b in parts {
+    let mut parts = parts.into_iter();
+    while let Some(b) = parts.next() {
         let o = copy::copy_all(
             transfer,
             b.source,
@@ -213,6 +235,7 @@ async fn copy_each_source(
         total.merge(o);
         if stopped {
             total.interrupted = true;
+            total.not_run += parts.map(|p| p.plan.chunks.len() as u64).sum::<u64>();
             break;
         }
     }

@@ -200,6 +200,10 @@ pub struct RunSettings {
     /// After SIGTERM/SIGINT, how long chunks in flight may take before they are
     /// abandoned.
     pub stop_grace: Duration,
+    /// While requests wait on a server that sends nothing, about how long before
+    /// `/ping` on new connections decides it is lost and the run stops (exit 2); zero
+    /// = off. See [`crate::influx::liveness`].
+    pub liveness_timeout: Duration,
     /// Check each closed chunk's counts and sums right after copying it, copy it
     /// again once when it differs (default true; `--no-verify` turns it off).
     pub verify: bool,

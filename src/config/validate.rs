@@ -372,6 +372,7 @@ fn run(r: RawRun, c: &Check) -> Result<RunSettings, ConfigError> {
         failure_report,
         progress_interval: c.duration("run.progress_interval", &r.progress_interval)?,
         stop_grace: c.duration("run.stop_grace", &r.stop_grace)?,
+        liveness_timeout: c.duration("run.liveness_timeout", &r.liveness_timeout)?,
         verify: r.verify,
         late_horizon: c.duration("run.late_horizon", &r.late_horizon)?,
         report: opt(r.report).map(PathBuf::from),

@@ -84,6 +84,7 @@ pub async fn copy_all(
             Ok(_) = stop.wait_for(|l| *l == StopLevel::Abort) => {
                 tracing::warn!("abandoning the open chunks in flight; they are copied again by the next run");
                 total.interrupted = true;
+                total.not_run = plan.chunks.len() as u64;
                 return total;
             }
         }
@@ -116,6 +117,7 @@ pub async fn copy_all(
         }
     }
     total.interrupted = ran < plan.chunks.len();
+    total.not_run = (plan.chunks.len() - ran) as u64;
     total
 }
 

@@ -35,6 +35,9 @@ pub struct Outcome {
     pub failed: Vec<FailedChunk>,
     /// The run was stopped before every chunk ran.
     pub interrupted: bool,
+    /// Planned chunks that neither completed nor failed: not started, or abandoned in
+    /// flight (unrecorded) when the run was stopped.
+    pub not_run: u64,
 }
 
 impl Outcome {
@@ -47,5 +50,6 @@ impl Outcome {
         self.retries += o.retries;
         self.expired += o.expired;
         self.failed.extend(o.failed);
+        self.not_run += o.not_run;
     }
 }

@@ -39,6 +39,39 @@ pub fn on_signals(grace: Duration) -> StopSignal {
     rx
 }
 
+/// `stop`, and also abort when `cause` completes (a server found lost): chunks in
+/// flight are then abandoned, as after a second signal. Forwards every level `stop`
+/// reaches.
+pub fn abort_when(
+    mut stop: StopSignal,
+    cause: impl std::future::Future<Output = ()> + Send + 'static,
+) -> StopSignal {
+    let (tx, rx) = watch::channel(*stop.borrow());
+    tokio::spawn(async move {
+        tokio::pin!(cause);
+        let mut signals = true;
+        loop {
+            tokio::select! {
+                () = &mut cause => {
+                    let _ = tx.send(StopLevel::Abort);
+                    return;
+                }
+                changed = stop.changed(), if signals => match changed {
+                    Ok(()) => {
+                        let level = *stop.borrow();
+                        let _ = tx.send(level);
+                    }
+                    // No signal can come any more: only the cause is left.
+                    Err(_) => signals = false,
+                },
+                // Nobody listens any more.
+                () = tx.closed() => return,
+            }
+        }
+    });
+    rx
+}
+
 /// A stop signal that never fires, for runs driven by tests or embedding code.
 pub fn never() -> (watch::Sender<StopLevel>, StopSignal) {
     watch::channel(StopLevel::Run)
@@ -58,3 +91,25 @@ pub enum StopLevel {
 /// The receiving end of the stop signal; the caller owns the sender, so tests can
 /// stop a run without sending a real signal.
 pub type StopSignal = watch::Receiver<StopLevel>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The merged signal follows the signals' levels, and aborts when the cause
+    /// completes even though no signal came.
+    #[tokio::test]
+    async fn aborts_on_cause_and_forwards_signals() {
+        let (tx, rx) = never();
+        let (fire, fired) = tokio::sync::oneshot::channel::<()>();
+        let mut merged = abort_when(rx, async move {
+            let _ = fired.await;
+        });
+        tx.send(StopLevel::Drain).unwrap();
+        merged.changed().await.unwrap();
+        assert_eq!(*merged.borrow(), StopLevel::Drain);
+        fire.send(()).unwrap();
+        merged.changed().await.unwrap();
+        assert_eq!(*merged.borrow(), StopLevel::Abort);
+    }
+}

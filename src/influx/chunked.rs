@@ -55,6 +55,9 @@ pub struct ChunkedResponse {
     more: bool,
     /// The statement, for the error when the answer ends while more was to follow.
     statement: String,
+    /// Counts the request as waiting on the server until the answer is read or
+    /// dropped.
+    waiting: Option<crate::influx::liveness::InFlight>,
 }
 
 impl ChunkedResponse {
@@ -67,6 +70,7 @@ impl ChunkedResponse {
             ended: false,
             more: false,
             statement: String::new(),
+            waiting: None,
         }
     }
 
@@ -95,8 +99,16 @@ impl ChunkedResponse {
                 return Ok(None);
             }
             match self.resp.chunk().await {
-                Ok(Some(bytes)) => self.lines.push(&bytes),
-                Ok(None) => self.ended = true,
+                Ok(Some(bytes)) => {
+                    if let Some(w) = &self.waiting {
+                        w.answered();
+                    }
+                    self.lines.push(&bytes);
+                }
+                Ok(None) => {
+                    self.ended = true;
+                    self.waiting = None;
+                }
                 Err(e) => return Err(self.client.transport_error(e)),
             }
         }
@@ -127,7 +139,7 @@ impl Client {
             ("chunked", "true"),
             ("chunk_size", &size),
         ];
-        let resp = self.post_query(&form).await?;
+        let (resp, waiting) = self.post_query(&form).await?;
         let status = resp.status();
         if !status.is_success() {
             let body = resp.bytes().await.map_err(|e| self.transport_error(e))?;
@@ -135,6 +147,7 @@ impl Client {
         }
         let mut answer = ChunkedResponse::new(self.clone(), resp);
         answer.statement = crate::influx::complete::statement_text(q, 0);
+        answer.waiting = Some(waiting);
         Ok(answer)
     }
 }

@@ -7,6 +7,7 @@ use crate::core::secret::Secret;
 use crate::influx::answer::StatementResult;
 use crate::influx::complete;
 use crate::influx::error::ClientError;
+use crate::influx::liveness::{self, InFlight};
 use crate::influx::refusal::{self, Side};
 use crate::influx::trust;
 use serde::Deserialize;
@@ -42,27 +43,42 @@ pub struct Client {
     timeout: Duration,
     side: Side,
     queries: Arc<AtomicU64>,
+    activity: Arc<liveness::Activity>,
+}
+
+/// The HTTP client for `endpoint` (its TLS settings), every request timing out after
+/// `timeout`; `pooled: false` keeps no idle connection, so each request opens its own.
+pub(crate) fn http_client(
+    endpoint: &Endpoint,
+    timeout: Duration,
+    pooled: bool,
+) -> Result<reqwest::Client, ClientError> {
+    let mut b = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10).min(timeout))
+        .timeout(timeout)
+        .pool_idle_timeout(Duration::from_secs(30))
+        .user_agent(concat!("influx-tenant-migrate/", env!("CARGO_PKG_VERSION")));
+    if !pooled {
+        b = b.pool_max_idle_per_host(0);
+    }
+    if endpoint.insecure_skip_verify {
+        b = b.danger_accept_invalid_certs(true);
+    } else if let Some(ca) = &endpoint.ca_file {
+        b = b.use_preconfigured_tls(trust::tls_config(ca)?);
+    }
+    b.build().map_err(|e| ClientError::Setup(e.to_string()))
 }
 
 impl Client {
     /// A client for the server `endpoint` names; every request times out after
     /// `timeout`.
     pub fn new(endpoint: &Endpoint, timeout: Duration) -> Result<Self, ClientError> {
-        let mut b = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(timeout)
-            .pool_idle_timeout(Duration::from_secs(30))
-            .user_agent(concat!("influx-tenant-migrate/", env!("CARGO_PKG_VERSION")));
-        if endpoint.insecure_skip_verify {
-            if endpoint.url.starts_with("https:") {
-                trust::warn_unverified(&endpoint.url, endpoint.ca_file.is_some());
-            }
-            b = b.danger_accept_invalid_certs(true);
-        } else if let Some(ca) = &endpoint.ca_file {
-            b = b.use_preconfigured_tls(trust::tls_config(ca)?);
+        if endpoint.insecure_skip_verify && endpoint.url.starts_with("https:") {
+            trust::warn_unverified(&endpoint.url, endpoint.ca_file.is_some());
         }
-        let http = b.build().map_err(|e| ClientError::Setup(e.to_string()))?;
+        let http = http_client(endpoint, timeout, true)?;
         Ok(Client {
+            activity: liveness::activity_for(endpoint),
             http,
             url: endpoint.url.clone(),
             username: endpoint.username.clone(),
@@ -120,11 +136,14 @@ impl Client {
 
     /// Checks that the server answers `/ping` and returns its version.
     pub async fn ping(&self) -> Result<String, ClientError> {
+        let waiting = self.activity.begin();
         let resp = self
             .auth(self.http.get(format!("{}/ping", self.url)))
             .send()
             .await
             .map_err(|e| self.transport_error(e))?;
+        waiting.answered();
+        drop(waiting);
         let version = resp
             .headers()
             .get("X-Influxdb-Version")
@@ -142,13 +161,17 @@ impl Client {
     }
 
     /// Counts and sends one `POST /query` with `form`; transport failures are
-    /// classified here, the status is left to the caller.
+    /// classified here, the status is left to the caller. The request counts as
+    /// waiting on the server ([`liveness`]) until the returned guard is dropped: keep
+    /// it while reading the body.
     pub(super) async fn post_query(
         &self,
         form: &[(&str, &str)],
-    ) -> Result<reqwest::Response, ClientError> {
+    ) -> Result<(reqwest::Response, InFlight), ClientError> {
         self.queries.fetch_add(1, Ordering::Relaxed);
-        self.auth(self.http.post(format!("{}/query", self.url)))
+        let waiting = self.activity.begin();
+        let resp = self
+            .auth(self.http.post(format!("{}/query", self.url)))
             // Servers before 1.8.0 compare the header as one string, 1.8.0 and later
             // parse it (influxdb#14485): exactly this value means JSON to both, where
             // reqwest's `*/*` is JSON only as a fallback.
@@ -156,7 +179,9 @@ impl Client {
             .form(form)
             .send()
             .await
-            .map_err(|e| self.transport_error(e))
+            .map_err(|e| self.transport_error(e))?;
+        waiting.answered();
+        Ok((resp, waiting))
     }
 
     /// Runs InfluxQL (one or more statements) and returns each statement's complete
@@ -179,9 +204,10 @@ impl Client {
         if let Some(db) = db {
             form.push(("db", db));
         }
-        let resp = self.post_query(&form).await?;
+        let (resp, waiting) = self.post_query(&form).await?;
         let status = resp.status();
         let body = resp.bytes().await.map_err(|e| self.transport_error(e))?;
+        drop(waiting);
         if !status.is_success() {
             return Err(self.status_error(status, &body));
         }
@@ -236,6 +262,7 @@ impl Client {
     /// once every point is in its write-ahead log; anything else is an error.
     pub async fn write(&self, db: &str, rp: &str, body: String) -> Result<(), ClientError> {
         self.queries.fetch_add(1, Ordering::Relaxed);
+        let waiting = self.activity.begin();
         let resp = self
             .auth(self.http.post(format!("{}/write", self.url)))
             .query(&[("db", db), ("rp", rp), ("precision", "ns")])
@@ -243,6 +270,7 @@ impl Client {
             .send()
             .await
             .map_err(|e| self.transport_error(e))?;
+        waiting.answered();
         let status = resp.status();
         if status.is_success() {
             return Ok(());

@@ -1,6 +1,7 @@
 //! InfluxDB 1.x at the wire: statement text and quoting, line protocol, the HTTP
 //! client with its error classes and TLS trust, chunked answers and their re-assembly
-//! into complete ones.
+//! into complete ones, and the watchdog that notices a server gone silent
+//! ([`liveness`]).
 
 pub mod answer;
 pub(crate) mod certificate;
@@ -10,6 +11,7 @@ pub mod complete;
 pub mod error;
 pub mod lineproto;
 pub(crate) mod lines;
+pub mod liveness;
 pub mod multi;
 pub mod refusal;
 pub mod statement;

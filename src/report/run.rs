@@ -59,7 +59,7 @@ pub fn build(
     result: Result<&RunSummary, &anyhow::Error>,
 ) -> RunReport {
     let (summary, error, exit_code) = match result {
-        Ok(s) => (Some(s.clone()), None, s.exit_code()),
+        Ok(s) => (Some(s.clone()), s.server_lost.clone(), s.exit_code()),
         Err(e) => (None, Some(format!("{e:#}")), 2),
     };
     let progress = ledger::fold::load_progress(ledger_path)

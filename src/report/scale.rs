@@ -13,6 +13,15 @@ use std::fmt::Write;
 pub const MANY_DATABASES: usize = 1_000;
 /// Shards past which the server's memory (one index and cache per shard) is a concern.
 pub const MANY_SHARDS: u64 = 10_000;
+/// Files influxd 1.x keeps open per database once it holds points: its series file's
+/// partitions `_series/00..07` (measured on 1.6.7: 9 per database with one shard, the
+/// ninth being the shard's WAL segment; docs/RUNBOOK.md).
+pub const FILES_PER_DATABASE: u64 = 8;
+/// Files open per shard: its WAL segment and, once its cache was written out, its TSM
+/// file (more while compactions wait).
+pub const FILES_PER_SHARD: u64 = 2;
+/// `LimitNOFILE` of Debian's influxdb.service.
+pub const DEBIAN_NOFILE: u64 = 65_536;
 
 /// The run's footprint on the target server.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -26,6 +35,9 @@ pub struct Footprint {
     pub shards: u64,
     /// The same ranges at 52-week shard groups.
     pub shards_at_52w: u64,
+    /// Files the target server keeps open for these databases and shards
+    /// ([`FILES_PER_DATABASE`], [`FILES_PER_SHARD`]), beside what it has open already.
+    pub open_files: u64,
 }
 
 /// The shard-group duration InfluxDB gives a policy of `retention_ns` (`None` or 0:
@@ -66,7 +78,13 @@ pub fn footprint(plan: &Plan, shard_duration: fn(Option<i64>) -> i64) -> Footpri
         f.shards += groups(r.start, r.end, d);
         f.shards_at_52w += groups(r.start, r.end, 52 * WEEK);
     }
+    f.open_files = open_files(f.databases as u64, f.shards);
     f
+}
+
+/// Files influxd keeps open for `databases` holding `shards` shards in all.
+pub fn open_files(databases: u64, shards: u64) -> u64 {
+    databases * FILES_PER_DATABASE + shards * FILES_PER_SHARD
 }
 
 /// What `plan` shows about scale.
@@ -110,6 +128,11 @@ impl ScaleReport {
                 f.databases, f.shards, f.shards_at_52w
             );
         }
+        let _ = writeln!(
+            s,
+            "open files: the target server keeps about {} more open for these databases ({FILES_PER_DATABASE} series-file partitions each, {FILES_PER_SHARD} per shard: WAL segment and TSM file); influxd out of open files stops accepting connections. Raise its LimitNOFILE (systemd; Debian's unit sets {DEBIAN_NOFILE}) above what it has open now (ls /proc/$(pidof influxd)/fd | wc -l) plus that",
+            f.open_files
+        );
         match &self.limits {
             Some(l) => s.push_str(&l.render()),
             None => s.push_str("server limits: unknown (SHOW DIAGNOSTICS needs admin rights); chunks keep the default sizes\n"),
@@ -204,6 +227,7 @@ mod tests {
         assert_eq!(f.databases_created, 3);
         assert_eq!(f.shards, 3 * 52);
         assert_eq!(f.shards_at_52w, 3);
+        assert_eq!(f.open_files, 3 * 8 + 3 * 52 * 2);
         assert_eq!(default_shard_duration(Some(DAY)), HOUR);
         assert_eq!(default_shard_duration(Some(4 * WEEK)), DAY);
         assert_eq!(default_shard_duration(Some(0)), WEEK);
@@ -223,6 +247,18 @@ mod tests {
         assert!(text.contains("SHOW DIAGNOSTICS needs admin"), "{text}");
         let small = scale_report(&plan(10, 52), None, None, 0, set(2));
         assert!(!small.render().contains("warning"));
+    }
+
+    /// The plan states the open files the targets need (5,000 one-shard databases:
+    /// 50,000) and says to raise LimitNOFILE above what is open plus that.
+    #[test]
+    fn states_open_files() {
+        let text = scale_report(&plan(5_000, 1), None, None, 0, set(2)).render();
+        assert!(
+            text.contains("open files: the target server keeps about 50000 more open"),
+            "{text}"
+        );
+        assert!(text.contains("LimitNOFILE"), "{text}");
     }
 
     /// A concurrency set on the command line or in the config.

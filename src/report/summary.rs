@@ -39,10 +39,18 @@ pub struct RunSummary {
     pub elapsed_secs: f64,
     /// Points written per second of wall time.
     pub points_per_sec: f64,
-    /// Queries issued (discovery included).
+    /// Requests sent to `/query` and `/write`, on every server (discovery, the copies,
+    /// the verification's checks and its schema comparison included; `/ping` not).
     pub queries: u64,
-    /// Stopped by a signal before every chunk ran.
+    /// Stopped (by a signal, or a server found lost) before every chunk ran.
     pub interrupted: bool,
+    /// Planned chunks that neither completed nor failed: not started, or abandoned in
+    /// flight and not recorded.
+    pub chunks_not_run: u64,
+    /// The server that stopped answering and so stopped the run (exit 2), as the error
+    /// line says it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_lost: Option<String>,
     /// Chunks that still failed.
     pub failures: Vec<FailedChunk>,
     /// Per-tenant figures of this run.
@@ -88,6 +96,8 @@ impl RunSummary {
             },
             queries,
             interrupted: o.interrupted,
+            chunks_not_run: o.not_run,
+            server_lost: None,
             failures: o.failed,
             per_tenant: BTreeMap::new(),
             verification: None,
@@ -105,8 +115,12 @@ impl RunSummary {
     }
 
     /// Process exit code: 0 when everything planned was copied (and, unless --no-verify,
-    /// agrees with the source) and the late-point check ran, else 1.
+    /// agrees with the source) and the late-point check ran; 2 when a server stopped
+    /// answering (as for other fatal server errors); else 1.
     pub fn exit_code(&self) -> u8 {
+        if self.server_lost.is_some() {
+            return 2;
+        }
         let verified = self.verification.as_ref().is_none_or(|v| !v.failed());
         let late_checked = self.late.as_ref().is_none_or(|l| !l.failed());
         if self.failures.is_empty() && !self.interrupted && verified && late_checked {
@@ -201,7 +215,14 @@ impl RunSummary {
         s.push_str(&render_grants(&self.grants, self.grants_note.as_deref()));
         s.push_str(&render_not_applied(&self.retention_not_applied));
         if self.interrupted {
-            s.push_str("stopped before every chunk ran: run again to finish\n");
+            let _ = writeln!(
+                s,
+                "stopped before every chunk ran: {} of {} planned chunks not run (not started, or abandoned in flight and not recorded): run again to finish",
+                self.chunks_not_run, self.chunks_planned
+            );
+        }
+        if let Some(lost) = &self.server_lost {
+            let _ = writeln!(s, "stopped: {lost}");
         }
         s
     }

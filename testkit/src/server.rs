@@ -55,6 +55,10 @@ pub struct ServerOptions {
     /// `(certificate, private key)` PEM files: serves HTTPS (`[http] https-enabled`)
     /// and [`InfluxServer::url`] becomes `https://localhost:PORT`.
     pub https: Option<(PathBuf, PathBuf)>,
+    /// Limit of open files (`RLIMIT_NOFILE`, soft and hard: Go raises its soft limit
+    /// to the hard one at start) for the process: influxd out of files stops accepting
+    /// connections. To recover, restart it without.
+    pub max_open_files: Option<u64>,
 }
 
 impl ServerOptions {
@@ -92,6 +96,12 @@ impl ServerOptions {
     /// kit's own helpers do not check the certificate; the tool under test must.
     pub fn https(mut self, certificate: &Path, private_key: &Path) -> Self {
         self.https = Some((certificate.to_path_buf(), private_key.to_path_buf()));
+        self
+    }
+
+    /// Sets the open-file limit (see [`ServerOptions::max_open_files`]).
+    pub fn max_open_files(mut self, n: u64) -> Self {
+        self.max_open_files = Some(n);
         self
     }
 
@@ -443,6 +453,11 @@ impl InfluxServer {
     /// `/query` requests the server has answered so far: the `httpd` `queryReq`
     /// counter of `/debug/vars`, which counts every client's requests alike.
     pub fn query_requests(&self) -> Result<u64> {
+        self.httpd_stat("queryReq")
+    }
+
+    /// One counter of the `httpd` statistics in `/debug/vars`, summed over its entries.
+    fn httpd_stat(&self, name: &str) -> Result<u64> {
         let body = self
             .client
             .get(format!("{}/debug/vars", self.url()))
@@ -454,8 +469,20 @@ impl InfluxServer {
         Ok(stats
             .values()
             .filter(|s| s["name"] == "httpd")
-            .filter_map(|s| s["values"]["queryReq"].as_u64())
+            .filter_map(|s| s["values"][name].as_u64())
             .sum())
+    }
+
+    /// Open file descriptors of the process (`/proc/<pid>/fd`).
+    pub fn open_files(&self) -> Result<usize> {
+        Ok(fs::read_dir(format!("/proc/{}/fd", self.pid))
+            .context("reading /proc/<pid>/fd")?
+            .count())
+    }
+
+    /// Requests the server counted to `/write` (`/debug/vars`, `httpd` `writeReq`).
+    pub fn write_requests(&self) -> Result<u64> {
+        self.httpd_stat("writeReq")
     }
 
     /// `SHOW DATABASES`, in server order; asked chunked, so that a server's
@@ -586,12 +613,30 @@ impl InfluxServer {
             .append(true)
             .open(self.log_path())
             .context("opening influxd.log")?;
-        let child = Command::new(&self.binary)
+        let mut command = Command::new(&self.binary);
+        command
             .arg("-config")
             .arg(self.config_path())
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
-            .stderr(log)
+            .stderr(log);
+        if let Some(n) = self.opts.max_open_files {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: only setrlimit(2), async-signal-safe, between fork and exec.
+            unsafe {
+                command.pre_exec(move || {
+                    let limit = libc::rlimit {
+                        rlim_cur: n,
+                        rlim_max: n,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let child = command
             .spawn()
             .with_context(|| format!("spawning {}", self.binary.display()))?;
         self.pid = child.id();
