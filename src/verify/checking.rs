@@ -258,6 +258,7 @@ impl Checking<'_> {
             }
             std::mem::take(&mut *q)
         };
+        tracing::debug!(checks = batch.len(), "sending shared checks");
         let subjects: Vec<Subject> = batch.iter().map(|p| p.subject.clone()).collect();
         let results = self.verifier.try_check_many(&subjects, now_ns()).await;
         for (p, r) in batch.into_iter().zip(results) {
@@ -382,10 +383,12 @@ impl Transfer for Checking<'_> {
         })
     }
 
-    /// Enough chunks under way for their checks to fill a shared request while
-    /// `concurrency` of them copy.
+    /// Enough chunks under way for one full batch of checks to be sent while the
+    /// next fills up and `concurrency` chunks copy: with room for one batch only, the
+    /// copies would stop while it is checked, and the few chunks that copied meanwhile
+    /// would be checked alone.
     fn in_flight(&self, concurrency: usize) -> usize {
-        concurrency + CHECKS_PER_BATCH
+        concurrency + 2 * CHECKS_PER_BATCH
     }
 
     /// Open chunks only: a closed chunk is checked when it is settled.
