@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use testkit::{seed, DatasetSpec, InfluxServer, Point};
+use testkit::{assert_same, dump, seed, DatasetSpec, InfluxServer, Point};
 
 const BIN: &str = env!("CARGO_BIN_EXE_influx-tenant-migrate");
 
@@ -761,4 +761,55 @@ fn schema_check_costs_few_requests_for_many_tenants() {
         "rerun of {} tenants: {verified} requests verified, {unverified} with --no-verify",
         ids.len()
     );
+}
+
+/// The checks of many small chunks share requests: a verified first run over 30
+/// tenants costs the server a few requests more than an unverified one, not one per
+/// closed chunk, and every closed chunk is still checked and recorded as verified
+/// (requests counted by the server itself).
+#[test]
+fn checks_of_many_chunks_share_requests() {
+    let server = InfluxServer::start().expect("start influxd");
+    let ids: Vec<String> = (0..30).map(|i| format!("t{i:02}")).collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let mut spec = dataset(&refs);
+    spec.hosts_per_tenant = 1;
+    seed(&server, "monasca", &spec).unwrap();
+
+    let unverified_tool = Tool::new(&server);
+    let before = server.query_requests().unwrap();
+    let unverified_report = unverified_tool.json(&["run", "--json", "--no-verify"], 0);
+    let unverified = server.query_requests().unwrap() - before;
+    for t in &ids {
+        server
+            .query(None, &format!("DROP DATABASE \"monasca_{t}\""))
+            .unwrap();
+    }
+
+    let tool = Tool::new(&server);
+    let before = server.query_requests().unwrap();
+    let report = tool.json(&["run", "--json"], 0);
+    let verified = server.query_requests().unwrap() - before;
+
+    let closed = report["chunks_recorded"].as_u64().unwrap();
+    assert_eq!(
+        closed,
+        unverified_report["chunks_recorded"].as_u64().unwrap()
+    );
+    assert!(closed >= ids.len() as u64, "{closed} closed chunks");
+    assert_eq!(report["verification"]["recorded"].as_u64().unwrap(), closed);
+    assert_eq!(report["verification"]["mismatches"], Value::Array(vec![]));
+    assert!(
+        verified <= unverified + 8,
+        "first run of {} tenants, {closed} closed chunks: {verified} requests verified, \
+         {unverified} with --no-verify",
+        ids.len()
+    );
+    let points_of = |db: &str, t: &str| dump(&server, db, Some(("_tenant_id", t))).unwrap();
+    for t in &ids {
+        assert_same(
+            &points_of("monasca", t),
+            &points_of(&format!("monasca_{t}"), t),
+        );
+    }
 }

@@ -151,6 +151,7 @@ async fn copy_job<J: Job>(
         source: c.source,
         ledger: &ledger,
         report: Mutex::new(VerifyReport::new(false)),
+        queue: Default::default(),
     });
     let checked: &dyn Transfer = match &checking {
         Some(c) => c,

@@ -17,6 +17,7 @@ use futures::future::BoxFuture;
 use futures::stream::{self, StreamExt};
 use std::sync::Mutex;
 use std::time::Duration;
+use tokio::sync::Semaphore;
 
 /// Retry and split behaviour.
 #[derive(Debug, Clone)]
@@ -54,6 +55,10 @@ struct Ctx<'a> {
     ledger: &'a Mutex<LedgerWriter>,
     opts: &'a CopyOptions,
     progress: &'a Progress,
+    /// Copies running at once: `opts.concurrency`, however many chunks are under way
+    /// ([`Transfer::in_flight`]).
+    copies: Semaphore,
+    stop: StopSignal,
 }
 
 /// Runs every chunk of the plan. Returns when all ran, or early when `stop` says so.
@@ -74,6 +79,8 @@ pub async fn copy_all(
         ledger,
         opts,
         progress,
+        copies: Semaphore::new(opts.concurrency.max(1)),
+        stop: stop.clone(),
     };
     let ctx = &ctx;
     let mut total = Outcome::default();
@@ -96,16 +103,21 @@ pub async fn copy_all(
         // Checked as each chunk is about to start: after a stop, nothing new starts.
         .take_while(move |_| std::future::ready(*schedule.borrow() == StopLevel::Run))
         .map(|c| async move {
-            let o = copy_chunk(ctx, c.clone(), false).await;
-            ctx.progress.chunk_done(!o.failed.is_empty());
+            let o = copy_chunk(ctx, c.clone(), Piece::Whole).await;
+            if o.is_some() {
+                ctx.progress
+                    .chunk_done(o.as_ref().is_some_and(|o| !o.failed.is_empty()));
+            }
             o
         })
-        .buffer_unordered(opts.concurrency.max(1));
+        .buffer_unordered(transfer.in_flight(opts.concurrency).max(1));
 
     loop {
         tokio::select! {
             next = results.next() => match next {
-                Some(o) => { ran += 1; total.merge(o); }
+                Some(Some(o)) => { ran += 1; total.merge(o); }
+                // Waited for a copy slot until the run began to drain: never started.
+                Some(None) => {}
                 None => break,
             },
             // A stop signal whose sender is gone (no signal handler could be set up)
@@ -121,16 +133,31 @@ pub async fn copy_all(
     total
 }
 
-/// Copies one chunk, retrying and splitting as needed. `split` marks a piece of a
-/// bigger chunk that failed. Boxed because splitting recurses.
-fn copy_chunk<'a>(ctx: &'a Ctx<'a>, mut chunk: Chunk, split: bool) -> BoxFuture<'a, Outcome> {
+/// Whether a chunk is a plan's own or a piece of one that failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Piece {
+    /// A chunk of the plan: it does not start once the run drains.
+    Whole,
+    /// A piece of a bigger chunk that failed: its chunk is under way, so it runs.
+    Split,
+}
+
+/// Copies one chunk, retrying and splitting as needed. `None` when it never started
+/// (the run began to drain while it waited for a copy slot). Boxed because splitting
+/// recurses.
+fn copy_chunk<'a>(
+    ctx: &'a Ctx<'a>,
+    mut chunk: Chunk,
+    piece: Piece,
+) -> BoxFuture<'a, Option<Outcome>> {
     Box::pin(async move {
+        let split = piece == Piece::Split;
         let mut out = Outcome::default();
         if clamp_to_retention(&mut chunk) {
             out.expired += 1;
-            return out;
+            return Some(out);
         }
-        let (result, attempts) = transfer_with_retries(ctx, &chunk).await;
+        let (result, attempts) = transfer_with_retries(ctx, &chunk, piece).await?;
         out.retries += u64::from(attempts - 1);
         match result {
             Ok(points) => {
@@ -154,7 +181,7 @@ fn copy_chunk<'a>(ctx: &'a Ctx<'a>, mut chunk: Chunk, split: bool) -> BoxFuture<
                 }
             },
         }
-        out
+        Some(out)
     })
 }
 
@@ -218,20 +245,39 @@ async fn copy_open_together(ctx: &Ctx<'_>, chunks: &[Chunk]) -> (Outcome, Vec<bo
     (out, done)
 }
 
-/// Runs the transfer until it succeeds or retrying cannot help: the failure is
-/// permanent, the chunk is too big and can be split instead, or the retries or the
-/// deadline ran out. Returns the last result and the attempts made.
-async fn transfer_with_retries(ctx: &Ctx<'_>, chunk: &Chunk) -> (Result<u64, ClientError>, u32) {
+/// Runs the transfer (in a copy slot) and settles the chunk, until both succeed or
+/// retrying cannot help: the failure is permanent, the chunk is too big and can be
+/// split instead, or the retries or the deadline ran out. Returns the last result and
+/// the attempts made; `None` when a whole chunk never started.
+async fn transfer_with_retries(
+    ctx: &Ctx<'_>,
+    chunk: &Chunk,
+    piece: Piece,
+) -> Option<(Result<u64, ClientError>, u32)> {
     let started = tokio::time::Instant::now();
     let mut attempt = 0u32;
     loop {
         attempt += 1;
+        let slot = ctx
+            .copies
+            .acquire()
+            .await
+            .expect("the copy slots are never closed");
+        if attempt == 1 && piece == Piece::Whole && *ctx.stop.borrow() != StopLevel::Run {
+            return None;
+        }
         ctx.pacer.wait().await;
-        let e = match ctx.transfer.transfer(chunk).await {
+        let copied = ctx.transfer.transfer(chunk).await;
+        drop(slot);
+        let settled = match copied {
             Ok(points) => {
                 ctx.pacer.written(points);
-                return (Ok(points), attempt);
+                ctx.transfer.settle(chunk, points).await
             }
+            Err(e) => Err(e),
+        };
+        let e = match settled {
+            Ok(points) => return Some((Ok(points), attempt)),
             Err(e) => e,
         };
         let class = e.class();
@@ -242,7 +288,7 @@ async fn transfer_with_retries(ctx: &Ctx<'_>, chunk: &Chunk) -> (Result<u64, Cli
             _ => attempt > ctx.opts.retries || started.elapsed() >= ctx.opts.retry_deadline,
         };
         if give_up {
-            return (Err(e), attempt);
+            return Some((Err(e), attempt));
         }
         let salt = format!(
             "{}{}{}",
@@ -277,7 +323,7 @@ async fn copy_pieces(
     };
     for mut p in pieces {
         p.closed = p.closed || p.window.end <= ctx.closed_before;
-        out.merge(copy_chunk(ctx, p, true).await);
+        out.merge(copy_chunk(ctx, p, Piece::Split).await.unwrap_or_default());
     }
     out
 }

@@ -76,13 +76,26 @@ impl Transfer for Tally<'_> {
     }
 
     fn transfer<'b>(&'b self, chunk: &'b Chunk) -> BoxFuture<'b, Result<u64, ClientError>> {
+        self.inner.transfer(chunk)
+    }
+
+    /// Counted once settled: a chunk that fails its check is not counted.
+    fn settle<'b>(
+        &'b self,
+        chunk: &'b Chunk,
+        points: u64,
+    ) -> BoxFuture<'b, Result<u64, ClientError>> {
         Box::pin(async move {
-            let r = self.inner.transfer(chunk).await;
+            let r = self.inner.settle(chunk, points).await;
             if let Ok(points) = r {
                 self.count(chunk, points);
             }
             r
         })
+    }
+
+    fn in_flight(&self, concurrency: usize) -> usize {
+        self.inner.in_flight(concurrency)
     }
 
     fn transfer_many<'b>(&'b self, chunks: &'b [Chunk], concurrency: usize) -> ManyResults<'b> {

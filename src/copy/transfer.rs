@@ -18,6 +18,26 @@ pub trait Transfer: Send + Sync {
     ///
     /// [`Scope::target_url`]: crate::ledger::Scope::target_url
     fn target_url(&self) -> &str;
+    /// Finishes a chunk [`Transfer::transfer`] copied (`points` is what it
+    /// returned), outside the copier's concurrency limit: a checking transfer checks
+    /// it here, so that many chunks' checks can share requests while other chunks
+    /// copy. Returns the points the chunk finally holds; an error is handled like a
+    /// failed copy (retried, split, or reported). The default has nothing to do.
+    fn settle<'a>(
+        &'a self,
+        chunk: &'a Chunk,
+        points: u64,
+    ) -> BoxFuture<'a, Result<u64, ClientError>> {
+        let _ = chunk;
+        Box::pin(async move { Ok(points) })
+    }
+    /// How many chunks the copier keeps under way at once when `concurrency` copies
+    /// may run: more than `concurrency` only for a transfer whose
+    /// [`Transfer::settle`] waits to share work with other chunks (the copies
+    /// themselves still run `concurrency` at a time).
+    fn in_flight(&self, concurrency: usize) -> usize {
+        concurrency
+    }
     /// Copies many *open* chunks (not recorded, not checked) in few requests, where the
     /// transfer can send their statements together, `concurrency` requests at a time;
     /// each chunk gets its own result, in order. `None` when this transfer cannot (the

@@ -1,6 +1,7 @@
-//! `run` (unless `--no-verify`): each closed chunk checked right after its copy,
-//! through a [`Transfer`] wrapper, copied once more when the target misses points, and
-//! recorded as verified when it agrees.
+//! `run` (unless `--no-verify`): each closed chunk checked after its copy, through a
+//! [`Transfer`] wrapper, copied once more when the target misses points, and recorded
+//! as verified when it agrees. The checks of chunks copied about the same time share
+//! requests ([`crate::verify::batch`]), while the next chunks copy.
 
 use crate::copy::{ManyResults, Transfer};
 use crate::core::clock::now_ns;
@@ -20,7 +21,9 @@ use crate::verify::figures::{
 use futures::future::BoxFuture;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+use tokio::sync::oneshot;
 
 /// Compares the fields of every target database with the source's. The `SHOW FIELD
 /// KEYS` statements share requests ([`multi::query_each`]): one each would make a
@@ -58,7 +61,53 @@ pub struct Checking<'a> {
     pub ledger: &'a Mutex<LedgerWriter>,
     /// What the checks found.
     pub report: Mutex<VerifyReport>,
+    /// Checks waiting to share requests, and the copies under way.
+    pub queue: CheckQueue,
 }
+
+/// Closed chunks copied and waiting for their check, which several share.
+#[derive(Default)]
+pub struct CheckQueue {
+    pending: Mutex<Vec<Pending>>,
+    /// Copies under way ([`Transfer::transfer`] calls not yet returned): while one
+    /// runs, another check will come; when none does, waiting checks go at once.
+    copying: AtomicUsize,
+}
+
+struct Pending {
+    subject: Subject,
+    points: u64,
+    reply: oneshot::Sender<Result<ChunkCheck, ClientError>>,
+}
+
+/// Counts a copy under way for as long as it lives (a dropped copy, after an abort,
+/// included).
+struct Copying<'a>(&'a AtomicUsize);
+
+impl<'a> Copying<'a> {
+    fn start(n: &'a AtomicUsize) -> Self {
+        n.fetch_add(1, Ordering::SeqCst);
+        Copying(n)
+    }
+}
+
+impl Drop for Copying<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Checks that share requests at most: a hundred small chunks' checks cost about what
+/// one request each would cost for two of them (docs/BENCHMARKS.md, issue 13).
+const CHECKS_PER_BATCH: usize = 100;
+
+/// Copied points whose checks wait together at most: big chunks gain nothing from
+/// sharing a request (a check's cost is per point there), and a copied chunk is
+/// recorded only once checked, so a crash costs no more than this many points again.
+const POINTS_PER_BATCH: u64 = 2_000_000;
+
+/// How often a waiting check looks whether it can go.
+const CHECK_WAIT_TICK: std::time::Duration = std::time::Duration::from_millis(500);
 
 impl Checking<'_> {
     fn subject(&self, chunk: &Chunk, points: u64) -> Subject {
@@ -117,15 +166,21 @@ impl Checking<'_> {
         self.report.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Copies a closed chunk and checks it; copies it again once when the target
-    /// misses points, and checks again. `Err` when the copy or a check could not run
-    /// (the copier retries or splits it like any copy), or when the target still
-    /// misses points ([`ClientError::Unverified`]: the chunk fails, unrecorded).
-    async fn copy_checked(&self, chunk: &Chunk) -> Result<u64, ClientError> {
-        let mut points = self.inner.transfer(chunk).await?;
-        let mut check = self
-            .check_in_pieces(chunk, chunk.window, CHECK_HALVINGS)
-            .await?;
+    /// Checks a copied closed chunk (its check shares requests with other chunks'),
+    /// copies it again once when the target misses points, and checks again. `Err`
+    /// when a check could not run (the copier retries or splits the chunk like any
+    /// copy), or when the target still misses points ([`ClientError::Unverified`]: the
+    /// chunk fails, unrecorded).
+    async fn settle_closed(&self, chunk: &Chunk, copied: u64) -> Result<u64, ClientError> {
+        let mut points = copied;
+        let mut check = match self.check_shared(self.subject(chunk, 0), points).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::debug!(tenant = %chunk.tenant, error = %e, "shared check failed; checking the chunk alone");
+                self.check_in_pieces(chunk, chunk.window, CHECK_HALVINGS)
+                    .await?
+            }
+        };
         if !check.verdict.losses().is_empty() {
             tracing::warn!(tenant = %chunk.tenant, window = %format_ns(chunk.window.start), "copied chunk differs from the source; copying it again");
             self.report().recopied += 1;
@@ -160,6 +215,60 @@ impl Checking<'_> {
         }
         self.report().add(check);
         Ok(points)
+    }
+
+    /// Queues `subject`'s check and waits for it. The checks waiting go together once
+    /// there are [`CHECKS_PER_BATCH`] of them or [`POINTS_PER_BATCH`] points, or when
+    /// no copy is under way (no more are coming soon); the caller that sees that
+    /// sends them.
+    async fn check_shared(&self, subject: Subject, points: u64) -> Result<ChunkCheck, ClientError> {
+        let (reply, mut answer) = oneshot::channel();
+        self.pending().push(Pending {
+            subject,
+            points,
+            reply,
+        });
+        // Lets the chunks that were waiting for this copy's slot start theirs first,
+        // so that `copying` says whether more checks are on their way.
+        tokio::task::yield_now().await;
+        self.send_checks().await;
+        loop {
+            tokio::select! {
+                r = &mut answer => {
+                    return r.unwrap_or_else(|_| Err(ClientError::Statement {
+                        message: "verification: the shared check was abandoned".into(),
+                    }));
+                }
+                () = tokio::time::sleep(CHECK_WAIT_TICK) => self.send_checks().await,
+            }
+        }
+    }
+
+    /// Sends the waiting checks together when they are due, and hands
+    /// each its answer.
+    async fn send_checks(&self) {
+        let batch = {
+            let mut q = self.pending();
+            let points: u64 = q.iter().map(|p| p.points).sum();
+            let due = q.len() >= CHECKS_PER_BATCH
+                || points >= POINTS_PER_BATCH
+                || self.queue.copying.load(Ordering::SeqCst) == 0;
+            if !due || q.is_empty() {
+                return;
+            }
+            std::mem::take(&mut *q)
+        };
+        tracing::debug!(checks = batch.len(), "sending shared checks");
+        let subjects: Vec<Subject> = batch.iter().map(|p| p.subject.clone()).collect();
+        let results = self.verifier.try_check_many(&subjects, now_ns()).await;
+        for (p, r) in batch.into_iter().zip(results) {
+            // A waiter that is gone (the run aborted) needs no answer.
+            let _ = p.reply.send(r);
+        }
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, Vec<Pending>> {
+        self.queue.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The report, with the fields of `targets` compared with the source's. A failure
@@ -245,20 +354,44 @@ impl Transfer for Checking<'_> {
         self.inner.describe(chunk)
     }
 
+    /// Copies only: a closed chunk is checked when the copier settles it.
     fn transfer<'b>(&'b self, chunk: &'b Chunk) -> BoxFuture<'b, Result<u64, ClientError>> {
         Box::pin(async move {
-            if chunk.closed {
-                return self.copy_checked(chunk).await;
-            }
+            let copying = Copying::start(&self.queue.copying);
             let r = self.inner.transfer(chunk).await;
-            if r.is_ok() {
-                self.report().open_not_checked += 1;
+            drop(copying);
+            if r.is_err() {
+                // No check follows this copy: the waiting ones may be due now.
+                self.send_checks().await;
             }
             r
         })
     }
 
-    /// Open chunks only: a closed chunk is checked after its copy, one at a time.
+    fn settle<'b>(
+        &'b self,
+        chunk: &'b Chunk,
+        points: u64,
+    ) -> BoxFuture<'b, Result<u64, ClientError>> {
+        Box::pin(async move {
+            if chunk.closed {
+                return self.settle_closed(chunk, points).await;
+            }
+            self.report().open_not_checked += 1;
+            self.send_checks().await;
+            Ok(points)
+        })
+    }
+
+    /// Enough chunks under way for one full batch of checks to be sent while the
+    /// next fills up and `concurrency` chunks copy: with room for one batch only, the
+    /// copies would stop while it is checked, and the few chunks that copied meanwhile
+    /// would be checked alone.
+    fn in_flight(&self, concurrency: usize) -> usize {
+        concurrency + 2 * CHECKS_PER_BATCH
+    }
+
+    /// Open chunks only: a closed chunk is checked when it is settled.
     fn transfer_many<'b>(&'b self, chunks: &'b [Chunk], concurrency: usize) -> ManyResults<'b> {
         Box::pin(async move {
             if chunks.iter().any(|c| c.closed) {

@@ -18,7 +18,7 @@ use crate::core::field::{FieldType, FieldTypes};
 use crate::core::interval::Interval;
 use crate::core::rewrite::Rewrite;
 use crate::core::window::format_ns;
-use crate::influx::answer::StatementResult;
+use crate::influx::answer::{Series, StatementResult};
 use crate::influx::client::Client;
 use crate::influx::error::ClientError;
 use crate::influx::statement::{self as influxql, Rp};
@@ -168,44 +168,56 @@ pub type Figures = BTreeMap<String, BTreeMap<String, FieldFigures>>;
 pub fn parse_figures(r: &StatementResult, fields: &[CheckedField]) -> Result<Figures, String> {
     let mut out = Figures::new();
     for s in &r.series {
-        let row = match s.values.as_slice() {
-            [] => continue,
-            [row] => row,
-            _ => {
-                return Err(format!(
-                    "{} rows for measurement {:?}",
-                    s.values.len(),
-                    s.name
-                ))
-            }
-        };
-        let per_field = out.entry(s.name.clone()).or_default();
-        for (i, f) in fields.iter().enumerate() {
-            let cell = |prefix: char| {
-                s.column(&format!("{prefix}{i}"))
-                    .and_then(|c| row.get(c))
-                    .filter(|v| !v.is_null())
-            };
-            let count = match cell('c') {
-                Some(v) => v
-                    .as_u64()
-                    .ok_or_else(|| format!("count of {:?} is not a count: {v}", f.name))?,
-                None => 0,
-            };
-            let sum = match cell('s') {
-                Some(v) => Some(match (v.as_i64(), v.as_f64()) {
-                    (Some(i), _) => Sum::Int(i),
-                    (None, Some(x)) => Sum::Float(x),
-                    _ => return Err(format!("sum of {:?} is not a number: {v}", f.name)),
-                }),
-                None => None,
-            };
-            if count > 0 || sum.is_some() {
-                per_field.insert(f.name.clone(), FieldFigures { count, sum });
-            }
+        if let Some(per_field) = series_figures(s, fields)? {
+            out.entry(s.name.clone()).or_default().extend(per_field);
         }
     }
     Ok(out)
+}
+
+/// The figures of one answered series (one measurement, and one group when the
+/// statement groups): `None` when it has no row.
+pub fn series_figures(
+    s: &Series,
+    fields: &[CheckedField],
+) -> Result<Option<BTreeMap<String, FieldFigures>>, String> {
+    let row = match s.values.as_slice() {
+        [] => return Ok(None),
+        [row] => row,
+        _ => {
+            return Err(format!(
+                "{} rows for measurement {:?}",
+                s.values.len(),
+                s.name
+            ))
+        }
+    };
+    let mut per_field = BTreeMap::new();
+    for (i, f) in fields.iter().enumerate() {
+        let cell = |prefix: char| {
+            s.column(&format!("{prefix}{i}"))
+                .and_then(|c| row.get(c))
+                .filter(|v| !v.is_null())
+        };
+        let count = match cell('c') {
+            Some(v) => v
+                .as_u64()
+                .ok_or_else(|| format!("count of {:?} is not a count: {v}", f.name))?,
+            None => 0,
+        };
+        let sum = match cell('s') {
+            Some(v) => Some(match (v.as_i64(), v.as_f64()) {
+                (Some(i), _) => Sum::Int(i),
+                (None, Some(x)) => Sum::Float(x),
+                _ => return Err(format!("sum of {:?} is not a number: {v}", f.name)),
+            }),
+            None => None,
+        };
+        if count > 0 || sum.is_some() {
+            per_field.insert(f.name.clone(), FieldFigures { count, sum });
+        }
+    }
+    Ok(Some(per_field))
 }
 
 /// One figure that differs.
@@ -304,6 +316,18 @@ impl Subject {
             window: r.window(),
             retention_ns,
             record: Some(r.clone()),
+        }
+    }
+
+    /// What checking this subject over `window` found.
+    pub fn checked(&self, window: Interval, verdict: Verdict) -> ChunkCheck {
+        ChunkCheck {
+            tenant: self.tenant.clone(),
+            target: self.target.clone(),
+            measurements: self.measurements.len(),
+            window,
+            open: self.record.is_none(),
+            verdict,
         }
     }
 
@@ -552,27 +576,11 @@ impl Verifier<'_> {
     /// Checks one chunk; `Err` when the check could not run (the request failed or
     /// its answer did not parse), classified like a copy's failure.
     pub async fn try_check(&self, s: &Subject, now_ns: i64) -> Result<ChunkCheck, ClientError> {
-        let mut window = s.window;
-        let done = |window, verdict| ChunkCheck {
-            tenant: s.tenant.clone(),
-            target: s.target.clone(),
-            measurements: s.measurements.len(),
-            window,
-            open: s.record.is_none(),
-            verdict,
+        let window = match self.window_to_check(s, now_ns) {
+            Ok(w) => w,
+            Err(done) => return Ok(*done),
         };
-        if let Some(r) = s.retention_ns {
-            let floor = now_ns.saturating_sub(r).saturating_add(RETENTION_MARGIN_NS);
-            if window.end <= floor {
-                return Ok(done(window, Verdict::Expired));
-            }
-            window.start = window.start.max(floor);
-        }
         let fields = checked_fields(self.fields, &s.measurements);
-        if fields.is_empty() {
-            // Nothing to count: the source lists no field for these measurements.
-            return Ok(done(window, Verdict::Agreed));
-        }
         let (sq, tq) = self.queries(s, &s.measurements, window);
         let (ra, rb) = self.answers(&sq, &tq).await?;
         let url = self.client.url();
@@ -580,6 +588,35 @@ impl Verifier<'_> {
             parse_figures(&ra, &fields).map_err(|e| decode(url, format!("source figures: {e}")))?;
         let b =
             parse_figures(&rb, &fields).map_err(|e| decode(url, format!("target figures: {e}")))?;
+        Ok(self.judge(s, window, &a, &b))
+    }
+
+    /// The window a check of `s` looks at now: the subject's window clamped to the
+    /// target's retention horizon. `Err` carries the finished check when there is
+    /// nothing to ask: the window has expired, or the source lists no field to count.
+    pub fn window_to_check(&self, s: &Subject, now_ns: i64) -> Result<Interval, Box<ChunkCheck>> {
+        let mut window = s.window;
+        if let Some(r) = s.retention_ns {
+            let floor = now_ns.saturating_sub(r).saturating_add(RETENTION_MARGIN_NS);
+            if window.end <= floor {
+                return Err(Box::new(s.checked(window, Verdict::Expired)));
+            }
+            window.start = window.start.max(floor);
+        }
+        if checked_fields(self.fields, &s.measurements).is_empty() {
+            return Err(Box::new(s.checked(window, Verdict::Agreed)));
+        }
+        Ok(window)
+    }
+
+    /// The target statement of `s` over `window`.
+    pub fn target_query(&self, s: &Subject, window: Interval) -> String {
+        self.queries(s, &s.measurements, window).1
+    }
+
+    /// The check of `s` over `window` from the source's figures `a` and the target's
+    /// figures `b`, compared measurement by measurement.
+    pub fn judge(&self, s: &Subject, window: Interval, a: &Figures, b: &Figures) -> ChunkCheck {
         let mut mismatches = Vec::new();
         for m in &s.measurements {
             let mf = checked_fields(self.fields, std::slice::from_ref(m));
@@ -605,7 +642,7 @@ impl Verifier<'_> {
         } else {
             Verdict::Differs { mismatches }
         };
-        Ok(done(window, verdict))
+        s.checked(window, verdict)
     }
 }
 

@@ -35,6 +35,8 @@ struct Fake {
     calls: Mutex<Vec<String>>,
     started: mpsc::UnboundedSender<String>,
     gate: watch::Receiver<bool>,
+    /// Chunks under way beyond the copy slots ([`Transfer::in_flight`]).
+    extra_in_flight: usize,
 }
 
 /// The test's side of a [`Fake`]: which held chunks started, and the gate.
@@ -53,6 +55,7 @@ impl Fake {
             calls: Mutex::default(),
             started: started_tx,
             gate: gate_rx,
+            extra_in_flight: 0,
         };
         (fake, Controls { started, gate })
     }
@@ -117,6 +120,10 @@ impl Transfer for Fake {
 
     fn target_url(&self) -> &str {
         TARGET_URL
+    }
+
+    fn in_flight(&self, concurrency: usize) -> usize {
+        concurrency + self.extra_in_flight
     }
 }
 
@@ -673,4 +680,47 @@ async fn abort_abandons_chunks_in_flight() {
     assert!(out.failed.is_empty());
     assert!(out.interrupted);
     assert!(records.is_empty(), "{records:?}");
+}
+
+/// Drain with more chunks under way than copy slots (a checking transfer's): the
+/// chunks waiting for a slot do not start; the two copying finish and are recorded.
+#[tokio::test]
+async fn drain_starts_no_chunk_waiting_for_a_slot() {
+    let (mut fake, mut controls, p, o) = held_plan();
+    fake.extra_in_flight = 8;
+    let (tx, stop) = never();
+    let steer = async {
+        controls.started.recv().await.unwrap();
+        controls.started.recv().await.unwrap();
+        tx.send(StopLevel::Drain).unwrap();
+        controls.gate.send(true).unwrap();
+    };
+    let ((out, records), ()) = tokio::join!(run(&fake, &p, &o, stop), steer);
+    assert_eq!(fake.calls().len(), 2, "{:?}", fake.calls());
+    assert_eq!((out.copied, out.recorded, out.points), (2, 2, 10));
+    assert!(out.interrupted);
+    assert_eq!(records.len(), 2);
+}
+
+/// More chunks under way than copy slots: still no more than `concurrency` copies
+/// run at once, and every chunk is copied and recorded.
+#[tokio::test]
+async fn copy_slots_bound_copies_when_more_chunks_are_under_way() {
+    let (mut fake, mut controls, p, o) = held_plan();
+    fake.extra_in_flight = 8;
+    let (_tx, stop) = never();
+    let steer = async {
+        controls.started.recv().await.unwrap();
+        controls.started.recv().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Two copies hold both slots: the other two chunks have not started.
+        let early = controls.started.try_recv().is_err();
+        controls.gate.send(true).unwrap();
+        early
+    };
+    let ((out, records), early) = tokio::join!(run(&fake, &p, &o, stop), steer);
+    assert!(early, "a third copy started while two held the slots");
+    assert_eq!((out.copied, out.recorded), (4, 4));
+    assert!(!out.interrupted);
+    assert_eq!(records.len(), 4);
 }
