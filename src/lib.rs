@@ -31,7 +31,7 @@
 //!   server-side `SELECT INTO`, streaming to another server, export/import files.
 //! - [`verify`]: counts and sums per chunk, source against target.
 //! - [`report`]: run summary, plan and status views, the run report, metrics, the
-//!   failure report.
+//!   failure report, JSON streamed to stdout (`json`).
 //! - [`commands`]: one file per subcommand over one shared pipeline.
 //! - [`cli`]: the command line, flags per command.
 //! - [`logging`]: tracing to stderr and an optional daily-rolling file.

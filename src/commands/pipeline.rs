@@ -109,7 +109,7 @@ pub async fn run<J: Job>(
     if let Ok(summary) = &result {
         eprint!("{}", summary.render());
         if json {
-            println!("{}", serde_json::to_string_pretty(summary)?);
+            crate::report::json::print(summary)?;
         }
     }
     outputs::write(&settings.run, &report)?;

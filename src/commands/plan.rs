@@ -37,7 +37,7 @@ pub async fn run(settings: &Settings, json: bool, with_estimate: bool) -> anyhow
         );
     }
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        crate::report::json::print(&report)?;
     } else {
         print!("{}", report.render());
     }

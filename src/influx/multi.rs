@@ -24,13 +24,34 @@ pub async fn query_each(
     per_request: usize,
     concurrency: usize,
 ) -> Result<Vec<Result<StatementResult, ClientError>>, ClientError> {
+    query_each_map(client, db, statements, per_request, concurrency, |r| r).await
+}
+
+/// [`query_each`], with each statement's result or error reduced by `keep` as soon as
+/// its request is answered: only what `keep` returns is held until every request is
+/// answered, not thousands of whole answers (e.g. a count each).
+pub async fn query_each_map<T, F>(
+    client: &Client,
+    db: Option<&str>,
+    statements: &[String],
+    per_request: usize,
+    concurrency: usize,
+    keep: F,
+) -> Result<Vec<T>, ClientError>
+where
+    F: Fn(Result<StatementResult, ClientError>) -> T,
+{
+    let keep = &keep;
     // The futures are made before they are streamed: a closure mapping the stream
     // would keep the future from being `Send` (callers box it as a `BoxFuture`).
     let requests: Vec<_> = statements
         .chunks(per_request.max(1))
-        .map(|group| run_group(client, db, group))
+        .map(|group| async move {
+            let answers = run_group(client, db, group).await?;
+            Ok::<Vec<T>, ClientError>(answers.into_iter().map(keep).collect())
+        })
         .collect();
-    let groups: Vec<Vec<Result<StatementResult, ClientError>>> = stream::iter(requests)
+    let groups: Vec<Vec<T>> = stream::iter(requests)
         .buffered(concurrency.max(1))
         .try_collect()
         .await?;
@@ -48,10 +69,12 @@ async fn run_group(
     } else {
         client.query_all(db, &group.join(";\n")).await?
     };
+    // Taken out, not cloned: a group's answers are held once.
+    let mut results: Vec<Option<StatementResult>> = results.into_iter().map(Some).collect();
     let mut out = Vec::with_capacity(group.len());
     for (i, statement) in group.iter().enumerate() {
-        match results.get(i) {
-            Some(r) if r.error.is_none() => out.push(Ok(r.clone())),
+        match results.get_mut(i).and_then(Option::take) {
+            Some(r) if r.error.is_none() => out.push(Ok(r)),
             _ => out.push(client.query(db, statement).await),
         }
     }

@@ -94,7 +94,14 @@ pub fn batches(
             }
         }
     }
-    out.into_iter().map(|b| b.measurements).collect()
+    // Every chunk of the batch holds its list: no spare capacity at thousands of chunks.
+    out.into_iter()
+        .map(|b| {
+            let mut ms = b.measurements;
+            ms.shrink_to_fit();
+            ms
+        })
+        .collect()
 }
 
 #[cfg(test)]

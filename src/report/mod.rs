@@ -1,6 +1,7 @@
 //! What runs and commands leave for people and tools.
 
 pub mod failures;
+pub mod json;
 pub mod metrics;
 pub mod outputs;
 pub mod plan;

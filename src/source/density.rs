@@ -84,18 +84,17 @@ pub async fn sample_rates(
         .iter()
         .map(|c| count_query(src, tenants.tag_of_batch(&c.measurements), c))
         .collect();
-    let answers = multi::query_each(
+    // Each answer is read down to its count as it arrives: thousands of whole answers
+    // held until the last one came were the largest part of `plan`'s peak memory.
+    let counts: Vec<Option<u64>> = multi::query_each_map(
         client,
         Some(src.db),
         &statements,
         multi::STATEMENTS_PER_REQUEST,
         concurrency,
+        |r| r.ok().as_ref().map(points_of),
     )
     .await?;
-    let counts: Vec<Option<u64>> = answers
-        .iter()
-        .map(|r| r.as_ref().ok().map(points_of))
-        .collect();
     Ok((rates(&chunks, &counts), statements.len()))
 }
 

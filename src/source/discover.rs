@@ -287,12 +287,14 @@ async fn tenant_extents(
             [false, true].map(|last| influxql::tenant_extent(source, ms, tag, id, last))
         })
         .collect();
-    let answers = multi::query_each(
+    // Each answer is read down to its point times as it arrives, not held whole.
+    let answers = multi::query_each_map(
         client,
         Some(source.db),
         &statements,
         multi::STATEMENTS_PER_REQUEST,
         opts.concurrency,
+        |r| r.map(|r| answers::point_times(&r)),
     )
     .await?;
     let mut extents: BTreeMap<String, BTreeMap<String, Interval>> = by_tenant
@@ -303,9 +305,7 @@ async fn tenant_extents(
     for (id, _, ms) in &parts {
         let (first, last) = (answers.next(), answers.next());
         let found = match (first, last) {
-            (Some(Ok(f)), Some(Ok(l))) => {
-                answers::extents(&answers::point_times(&f), &answers::point_times(&l))
-            }
+            (Some(Ok(f)), Some(Ok(l))) => answers::extents(&f, &l),
             (Some(Err(e)), _) | (_, Some(Err(e))) => bounded_by(fallback, id, ms, e)?,
             _ => unreachable!("query_each answers every statement"),
         };
