@@ -118,7 +118,7 @@ async fn open_subjects(settings: &Settings) -> anyhow::Result<Vec<Subject>> {
             source_rp: p.catalog.source_rp.clone(),
             target: c.target.clone(),
             target_rp: c.target_rp.clone(),
-            measurements: c.measurements.clone(),
+            measurements: c.measurements.to_vec(),
             window: c.window,
             retention_ns: c.retention_ns,
             record: None,

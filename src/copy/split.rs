@@ -70,7 +70,7 @@ fn by_measurements(chunk: &Chunk) -> Option<Vec<Chunk>> {
         [&chunk.measurements[..mid], &chunk.measurements[mid..]]
             .into_iter()
             .map(|ms| Chunk {
-                measurements: ms.to_vec(),
+                measurements: ms.into(),
                 ..chunk.clone()
             })
             .collect()

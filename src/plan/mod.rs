@@ -26,6 +26,11 @@ use crate::plan::target::TargetPlan;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+/// The measurements of a chunk, shared: the planner cuts each tenant's history into
+/// windows (tens of thousands of chunks at thousands of tenants) that name the same
+/// measurements, and sizing cuts and joins them again.
+pub type Measurements = std::sync::Arc<[String]>;
+
 /// One unit of work: one `SELECT INTO` query.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Chunk {
@@ -36,7 +41,7 @@ pub struct Chunk {
     /// Target retention policy.
     pub target_rp: String,
     /// Measurements copied together.
-    pub measurements: Vec<String>,
+    pub measurements: Measurements,
     /// `[start, end)` in ns.
     pub window: Interval,
     /// Window size it was cut with.

@@ -12,6 +12,7 @@ use crate::ledger::{Coverage, Scope};
 use crate::plan::batch::batches;
 use crate::plan::catalog::{Catalog, TenantData, UserGrant};
 use crate::plan::target::{target_plan, TargetPlan, TargetRules, MAX_NAME_BYTES};
+use crate::plan::Measurements;
 use crate::plan::{Chunk, Plan, PlanError, TenantPlan};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -225,10 +226,25 @@ fn plan_tenant(
         ..TenantPlan::default()
     };
     let mut chunks = Vec::new();
+    // Consecutive windows mostly miss the same measurements: their chunks share the
+    // batches' lists.
+    let mut shared: Option<(Vec<String>, Vec<Measurements>)> = None;
     for (piece, ms) in gaps.pieces {
         let max = rules.max_measurements_per_query;
         let keys = &catalog.tenant_keys;
-        for batch in batches(&ms, &catalog.fields, &catalog.tag_keys, keys, max) {
+        let lists = match &shared {
+            Some((seen, lists)) if *seen == ms => lists.clone(),
+            _ => {
+                let lists: Vec<Measurements> =
+                    batches(&ms, &catalog.fields, &catalog.tag_keys, keys, max)
+                        .into_iter()
+                        .map(Measurements::from)
+                        .collect();
+                shared = Some((ms, lists.clone()));
+                lists
+            }
+        };
+        for batch in lists {
             let closed = piece.end <= plan.closed_before_ns;
             tp.count(piece, closed);
             chunks.push(Chunk {

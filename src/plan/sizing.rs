@@ -111,7 +111,7 @@ fn split_dense(c: Chunk, rates: &Rates, sizing: Sizing) -> Vec<Chunk> {
 /// Joins contiguous chunks of one tenant, target, unit and measurement batch while
 /// their estimate stays within the target.
 fn merge_sparse(chunks: Vec<Chunk>, rates: &Rates, sizing: Sizing) -> Vec<Chunk> {
-    type Key = (String, String, String, Vec<String>, TimeUnit);
+    type Key = (String, String, String, crate::plan::Measurements, TimeUnit);
     let mut groups: BTreeMap<Key, Vec<Chunk>> = BTreeMap::new();
     for c in chunks {
         let key = (

@@ -96,7 +96,7 @@ mod tests {
                 tenant: "t\"1".into(),
                 target: "db_t1".into(),
                 target_rp: "autogen".into(),
-                measurements: vec!["cpu".into()],
+                measurements: vec!["cpu".into()].into(),
                 window: Interval::new(0, 10),
                 unit: TimeUnit::Hour,
                 closed: true,

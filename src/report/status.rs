@@ -215,7 +215,7 @@ mod tests {
                 tenant: "a".into(),
                 target: "m_a".into(),
                 target_rp: "autogen".into(),
-                measurements: vec!["cpu".into()],
+                measurements: vec!["cpu".into()].into(),
                 window: Interval::new(20, 30),
                 unit: TimeUnit::Hour,
                 closed: true,

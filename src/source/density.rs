@@ -108,7 +108,7 @@ mod tests {
             tenant: tenant.into(),
             target: format!("db_{tenant}"),
             target_rp: "autogen".into(),
-            measurements: vec![m.into()],
+            measurements: vec![m.into()].into(),
             window: Interval::new(w * WEEK, (w + 1) * WEEK),
             unit: TimeUnit::Week,
             closed,

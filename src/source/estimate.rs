@@ -299,7 +299,7 @@ mod tests {
             tenant: tenant.into(),
             target: format!("monasca_{tenant}"),
             target_rp: "autogen".into(),
-            measurements: vec!["cpu".into()],
+            measurements: vec!["cpu".into()].into(),
             window: Interval::new(0, 10),
             unit: crate::core::window::TimeUnit::Day,
             closed: true,

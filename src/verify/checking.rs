@@ -121,7 +121,7 @@ impl Checking<'_> {
             split: false,
             kind: RecordKind::Copied,
             scope,
-            measurements: chunk.measurements.clone(),
+            measurements: chunk.measurements.to_vec(),
             start: chunk.window.start,
             end: chunk.window.end,
             unit: chunk.unit,
