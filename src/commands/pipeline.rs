@@ -19,7 +19,7 @@ use crate::ledger::{LedgerWriter, SourceRef};
 use crate::plan::Plan;
 use crate::report::summary::RunSummary;
 use crate::report::{outputs, run as run_report};
-use crate::verify::checking::Checking;
+use crate::verify::checking::{CheckQueue, Checking};
 use crate::verify::figures::{Verifier, VerifyReport};
 use anyhow::Context;
 use std::collections::BTreeSet;
@@ -145,13 +145,17 @@ async fn copy_job<J: Job>(
     let progress = Progress::new(job.plan().chunks.len() as u64);
     let reporter = progress.spawn_reporter(settings.run.progress_interval);
     let transfer = job.transfer(settings);
+    let mut opts = CopyOptions::from_settings(&settings.run);
+    if let Some(c) = job.concurrency() {
+        opts.concurrency = c;
+    }
     let checking = job.checks(settings).map(|c| Checking {
         inner: &*transfer,
         verifier: c.verifier,
         source: c.source,
         ledger: &ledger,
         report: Mutex::new(VerifyReport::new(false)),
-        queue: Default::default(),
+        queue: CheckQueue::new(opts.concurrency),
     });
     let checked: &dyn Transfer = match &checking {
         Some(c) => c,
@@ -159,10 +163,6 @@ async fn copy_job<J: Job>(
     };
     // Outside the checks: a chunk that fails its check is not counted as recorded.
     let tally = Tally::new(checked);
-    let mut opts = CopyOptions::from_settings(&settings.run);
-    if let Some(c) = job.concurrency() {
-        opts.concurrency = c;
-    }
     let outcome = copy_each_source(&tally, job.by_source(), &ledger, &opts, &progress, stop).await;
     drop(reporter);
     let per_tenant = tally.figures(&outcome.failed);

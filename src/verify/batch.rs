@@ -122,9 +122,11 @@ impl Verifier<'_> {
             .collect();
         let target_statements: Vec<String> = targets.iter().map(|(_, q)| q.clone()).collect();
         let per = multi::STATEMENTS_PER_REQUEST;
-        let source = multi::query_each(self.client, None, &statements, per, 1).await;
-        let target =
-            multi::query_each(self.target_client(), None, &target_statements, per, 1).await;
+        // Side by side: each request runs its statements on one server core.
+        let (source, target) = futures::join!(
+            multi::query_each(self.client, None, &statements, per, 1),
+            multi::query_each(self.target_client(), None, &target_statements, per, 1)
+        );
         let source = match source {
             Ok(s) => s,
             Err(e) => return fail_all(out, &e),

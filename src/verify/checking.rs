@@ -23,7 +23,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Semaphore};
 
 /// Compares the fields of every target database with the source's. The `SHOW FIELD
 /// KEYS` statements share requests ([`multi::query_each`]): one each would make a
@@ -66,12 +66,25 @@ pub struct Checking<'a> {
 }
 
 /// Closed chunks copied and waiting for their check, which several share.
-#[derive(Default)]
 pub struct CheckQueue {
     pending: Mutex<Vec<Pending>>,
     /// Copies under way ([`Transfer::transfer`] calls not yet returned): while one
     /// runs, another check will come; when none does, waiting checks go at once.
     copying: AtomicUsize,
+    /// Checks that run alone (big chunks, and chunks whose shared check failed) run
+    /// at most as many at once as copies do.
+    alone: Semaphore,
+}
+
+impl CheckQueue {
+    /// A queue whose lone checks run at most `concurrency` at once.
+    pub fn new(concurrency: usize) -> Self {
+        CheckQueue {
+            pending: Mutex::default(),
+            copying: AtomicUsize::new(0),
+            alone: Semaphore::new(concurrency.max(1)),
+        }
+    }
 }
 
 struct Pending {
@@ -101,10 +114,16 @@ impl Drop for Copying<'_> {
 /// one request each would cost for two of them (docs/BENCHMARKS.md, issue 13).
 const CHECKS_PER_BATCH: usize = 100;
 
-/// Copied points whose checks wait together at most: big chunks gain nothing from
-/// sharing a request (a check's cost is per point there), and a copied chunk is
-/// recorded only once checked, so a crash costs no more than this many points again.
-const POINTS_PER_BATCH: u64 = 2_000_000;
+/// Copied points whose checks wait together at most: a copied chunk is recorded only
+/// once checked, so a crash costs no more than this many points again, and the
+/// grouped statement stays small.
+const POINTS_PER_BATCH: u64 = 1_000_000;
+
+/// Chunks with more points are checked alone, right after their copy: there a check's
+/// cost is per point, not per statement, so sharing gains nothing, and a shared
+/// request runs its statements one after the other on one server core while checks
+/// of their own run beside the copies.
+const SHARED_CHECK_MAX_POINTS: u64 = 50_000;
 
 /// How often a waiting check looks whether it can go.
 const CHECK_WAIT_TICK: std::time::Duration = std::time::Duration::from_millis(500);
@@ -143,7 +162,10 @@ impl Checking<'_> {
         Box::pin(async move {
             let mut subject = self.subject(chunk, 0);
             subject.window = window;
-            let e = match self.verifier.try_check(&subject, now_ns()).await {
+            let slot = self.queue.alone.acquire().await.expect("never closed");
+            let checked = self.verifier.try_check(&subject, now_ns()).await;
+            drop(slot);
+            let e = match checked {
                 Ok(c) => return Ok(c),
                 Err(e) => e,
             };
@@ -173,7 +195,14 @@ impl Checking<'_> {
     /// chunk fails, unrecorded).
     async fn settle_closed(&self, chunk: &Chunk, copied: u64) -> Result<u64, ClientError> {
         let mut points = copied;
-        let mut check = match self.check_shared(self.subject(chunk, 0), points).await {
+        let shared = if points <= SHARED_CHECK_MAX_POINTS {
+            self.check_shared(self.subject(chunk, 0), points).await
+        } else {
+            Err(ClientError::Statement {
+                message: format!("{points} points: checked alone"),
+            })
+        };
+        let mut check = match shared {
             Ok(c) => c,
             Err(e) => {
                 tracing::debug!(tenant = %chunk.tenant, error = %e, "shared check failed; checking the chunk alone");
