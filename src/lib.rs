@@ -29,7 +29,8 @@
 //!   counts (`source/late.rs`).
 //! - [`copy`]: the executor (retries, splits, ledger records) and its transfers:
 //!   server-side `SELECT INTO`, streaming to another server, export/import files.
-//! - [`verify`]: counts and sums per chunk, source against target.
+//! - [`verify`]: counts and sums per chunk, source against target; the checks of
+//!   chunks copied about the same time share requests (`verify/batch.rs`).
 //! - [`report`]: run summary, plan and status views, the run report, metrics, the
 //!   failure report, JSON streamed to stdout (`json`).
 //! - [`commands`]: one file per subcommand over one shared pipeline.
