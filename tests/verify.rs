@@ -730,18 +730,24 @@ fn delete_six_hours(server: &InfluxServer, db: &str, t0: i64) {
         .unwrap();
 }
 
-/// The schema comparison at the end of a verified run sends its `SHOW FIELD KEYS`
-/// statements of all targets in shared requests: a rerun with verification costs the
-/// server at most a few requests more than one with `--no-verify`, not one per tenant
-/// (counted by the server itself, which also sees the target client's requests).
-#[test]
-fn schema_check_costs_few_requests_for_many_tenants() {
+/// A server seeded with 30 tenants of one host each, and their ids.
+fn many_tenants() -> (InfluxServer, Vec<String>) {
     let server = InfluxServer::start().expect("start influxd");
     let ids: Vec<String> = (0..30).map(|i| format!("t{i:02}")).collect();
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
     let mut spec = dataset(&refs);
     spec.hosts_per_tenant = 1;
     seed(&server, "monasca", &spec).unwrap();
+    (server, ids)
+}
+
+/// The schema comparison at the end of a verified run sends its `SHOW FIELD KEYS`
+/// statements of all targets in shared requests: a rerun with verification costs the
+/// server at most a few requests more than one with `--no-verify`, not one per tenant
+/// (counted by the server itself, which also sees the target client's requests).
+#[test]
+fn schema_check_costs_few_requests_for_many_tenants() {
+    let (server, ids) = many_tenants();
     let tool = Tool::new(&server);
     tool.run_ok(&["run"]);
 
@@ -769,12 +775,7 @@ fn schema_check_costs_few_requests_for_many_tenants() {
 /// (requests counted by the server itself).
 #[test]
 fn checks_of_many_chunks_share_requests() {
-    let server = InfluxServer::start().expect("start influxd");
-    let ids: Vec<String> = (0..30).map(|i| format!("t{i:02}")).collect();
-    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let mut spec = dataset(&refs);
-    spec.hosts_per_tenant = 1;
-    seed(&server, "monasca", &spec).unwrap();
+    let (server, ids) = many_tenants();
 
     let unverified_tool = Tool::new(&server);
     let before = server.query_requests().unwrap();
