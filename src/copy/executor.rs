@@ -100,13 +100,13 @@ pub async fn copy_all(
     let schedule = stop.clone();
     let rest = plan.chunks.iter().zip(done).filter(|(_, d)| !d);
     let mut results = stream::iter(rest.map(|(c, _)| c))
-        // Checked as each chunk is about to start: after a stop, nothing new starts.
+        // Checked as each chunk is taken up, and again when it gets a copy slot: after
+        // a stop, nothing new starts.
         .take_while(move |_| std::future::ready(*schedule.borrow() == StopLevel::Run))
         .map(|c| async move {
             let o = copy_chunk(ctx, c.clone(), Piece::Whole).await;
-            if o.is_some() {
-                ctx.progress
-                    .chunk_done(o.as_ref().is_some_and(|o| !o.failed.is_empty()));
+            if let Some(o) = &o {
+                ctx.progress.chunk_done(!o.failed.is_empty());
             }
             o
         })
