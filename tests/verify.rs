@@ -771,8 +771,9 @@ fn schema_check_costs_few_requests_for_many_tenants() {
 
 /// The checks of many small chunks share requests: a verified first run over 30
 /// tenants costs the server a few requests more than an unverified one, not one per
-/// closed chunk, and every closed chunk is still checked and recorded as verified
-/// (requests counted by the server itself).
+/// closed chunk, and every closed chunk is still checked and recorded as verified;
+/// `verify --all` checks them all again in fewer requests than chunks (requests
+/// counted by the server itself).
 #[test]
 fn checks_of_many_chunks_share_requests() {
     let (server, ids) = many_tenants();
@@ -813,4 +814,21 @@ fn checks_of_many_chunks_share_requests() {
             &points_of(&format!("monasca_{t}"), t),
         );
     }
+
+    // `verify --all` shares its checks' requests too: fewer requests in all than
+    // chunks it checks (one per chunk before).
+    let before = server.query_requests().unwrap();
+    let again = tool.json(&["verify", "--all", "--json"], 0);
+    let verify_requests = server.query_requests().unwrap() - before;
+    let checked: u64 = again["tenants"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|t| t["checked"].as_u64().unwrap())
+        .sum();
+    assert_eq!(checked, closed, "{again}");
+    assert!(
+        verify_requests < closed,
+        "verify --all of {closed} chunks: {verify_requests} requests"
+    );
 }

@@ -9,9 +9,10 @@ use crate::influx::client::Client;
 use crate::ledger::lock::RunLock;
 use crate::ledger::{self, ChunkKey, LedgerWriter};
 use crate::source::discover as catalog;
+use crate::verify::batch::TENANTS_PER_STATEMENT;
 use crate::verify::checking::schema_differences;
 use crate::verify::figures::{
-    self as verify, Subject, Verdict, Verifier, VerifyReport, FLOAT_REL_TOLERANCE,
+    self as verify, ChunkCheck, Subject, Verdict, Verifier, VerifyReport, FLOAT_REL_TOLERANCE,
 };
 use crate::verify::select::{select, Selection};
 use futures::stream::{self, StreamExt};
@@ -138,29 +139,58 @@ async fn check_all(
     report: &mut VerifyReport,
 ) -> anyhow::Result<()> {
     let now = now_ns();
-    let mut checks = stream::iter(subjects)
-        .map(|s| async move { (s, verifier.check(s, now).await) })
-        .buffer_unordered(concurrency);
-    while let Some((s, c)) = checks.next().await {
-        if c.verdict == Verdict::Agreed {
-            let new = s
-                .record
-                .as_ref()
-                .is_some_and(|r| !already.contains(&r.chunk_key()));
-            if let Some(v) = s.verified_record().filter(|_| new) {
-                writer.append(&v)?;
-                report.recorded += 1;
+    // A hundred chunks' checks share requests (verify::batch); a chunk whose shared
+    // statement failed is checked alone.
+    let mut checks = stream::iter(subjects.chunks(TENANTS_PER_STATEMENT))
+        .map(|group| async move {
+            let shared = verifier.try_check_many(group, now).await;
+            let mut out = Vec::with_capacity(group.len());
+            for (s, r) in group.iter().zip(shared) {
+                let c = match r {
+                    Ok(c) => c,
+                    Err(_) => verifier.check(s, now).await,
+                };
+                out.push((s, c));
             }
+            out
+        })
+        .buffer_unordered(concurrency);
+    while let Some(done) = checks.next().await {
+        for (s, c) in done {
+            record_check(s, &c, already, writer, report)?;
+            report.add(c);
         }
-        if let Some(d) = s
-            .differs_record()
-            .filter(|_| !c.verdict.losses().is_empty())
-        {
-            // The next run copies the chunk again (coverage drops it) and verifies it.
-            writer.append(&d)?;
-            report.recorded_differs += 1;
+    }
+    Ok(())
+}
+
+/// Appends what a check of `s` found to the ledger: a `Verified` line for a recorded
+/// chunk that agrees and is not verified `already`, a `Differs` line for a recorded
+/// chunk whose target misses points.
+fn record_check(
+    s: &Subject,
+    c: &ChunkCheck,
+    already: &HashSet<ChunkKey>,
+    writer: &mut LedgerWriter,
+    report: &mut VerifyReport,
+) -> anyhow::Result<()> {
+    if c.verdict == Verdict::Agreed {
+        let new = s
+            .record
+            .as_ref()
+            .is_some_and(|r| !already.contains(&r.chunk_key()));
+        if let Some(v) = s.verified_record().filter(|_| new) {
+            writer.append(&v)?;
+            report.recorded += 1;
         }
-        report.add(c);
+    }
+    if let Some(d) = s
+        .differs_record()
+        .filter(|_| !c.verdict.losses().is_empty())
+    {
+        // The next run copies the chunk again (coverage drops it) and verifies it.
+        writer.append(&d)?;
+        report.recorded_differs += 1;
     }
     Ok(())
 }
