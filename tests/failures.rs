@@ -455,15 +455,6 @@ fn out_of_open_files_stops_the_run() {
         .unwrap()
         .contains("no answer"));
     assert!(err.contains("stopped before every chunk ran"), "{err}");
-    // Out of files is the server's state, not the chunk's: retried until the
-    // watchdog stops the run, never a chunk failed for it.
-    let out_of_files: Vec<&Value> = summary["failures"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|f| f.to_string().contains("too many open files"))
-        .collect();
-    assert!(out_of_files.is_empty(), "{out_of_files:?}");
     let records = ledger_records(dir.path());
     assert_eq!(
         records.len() as u64,

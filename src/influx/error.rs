@@ -177,12 +177,6 @@ fn classify_message(msg: &str) -> Option<FailureClass> {
         "query interrupted",
         "connection refused",
         "connection reset",
-        // influxd out of file descriptors (a database needs about 9 open files,
-        // docs/RUNBOOK.md): nothing is wrong with the chunk, and once the server is
-        // restarted with a higher LimitNOFILE it runs. Retried, so that the liveness
-        // watchdog, which cannot open a connection either, stops the run with one
-        // line saying so rather than every chunk failing at once.
-        "too many open files",
     ];
     const PERMANENT: &[&str] = &[
         "authoriz",
@@ -217,10 +211,6 @@ mod tests {
     #[test]
     fn classification() {
         use FailureClass::*;
-        assert_eq!(
-            stmt("open /var/lib/influxdb/data/monasca_t1/_series/00: too many open files").class(),
-            Transient
-        );
         assert_eq!(
             stmt("max-select-point limit exceeded: (10000/1000)").class(),
             TooBig
