@@ -442,7 +442,11 @@ fn out_of_open_files_stops_the_run() {
     let err = stderr(&o);
     eprintln!("run stopped after {took:?}: {}", lost_line(&err, &server));
     assert_exit(&o, 2);
-    assert!(took < Duration::from_secs(120), "took {took:?}");
+    // Usually under a minute. Under load, influxd at its file limit sometimes accepts
+    // a ping between two refusals (one answered ping resets the watchdog's count)
+    // while the copies' requests stay unanswered: twice in CI the run stopped only
+    // after about 10 minutes. Still far under `query_timeout` (30 min a request).
+    assert!(took < Duration::from_secs(900), "took {took:?}");
     assert!(
         server.log_tail(100_000).contains("too many open files"),
         "the server never ran out of files: the test proves nothing"
