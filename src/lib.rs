@@ -13,6 +13,7 @@
 //!   HTTP client and its error classes, TLS trust (a CA file or a pinned self-signed
 //!   server certificate) and TLS refusals in words, answers, chunked answers, complete
 //!   (every answer asked chunked and re-assembled; one still marked partial is an error),
+//!   endpoint (a server's address and login, and the HTTP client built from them),
 //!   liveness (the watchdog that finds a server gone silent while requests wait).
 //! - [`config`]: settings from defaults, persister.conf, TOML, `ITM__*` and flags,
 //!   validated once.

@@ -13,7 +13,7 @@
 //! here: `query_timeout` stays the per-request limit); [`MISSES`] unanswered pings in a
 //! row mean it is lost, and the watchdog says so once, with the likely cause.
 
-use crate::influx::client::{self, Endpoint};
+use crate::influx::endpoint::{http_client, Endpoint};
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -171,7 +171,7 @@ fn lost_message(url: &str, silent: Duration, waiting: usize, l: &Liveness) -> St
 
 /// `GET /ping` on a connection of its own; `true` when the server answered at all.
 async fn ping_fresh(endpoint: &Endpoint, timeout: Duration) -> bool {
-    let Ok(http) = client::http_client(endpoint, timeout, false) else {
+    let Ok(http) = http_client(endpoint, timeout, false) else {
         return false;
     };
     http.get(format!("{}/ping", endpoint.url))

@@ -8,6 +8,7 @@ pub(crate) mod certificate;
 pub mod chunked;
 pub mod client;
 pub mod complete;
+pub mod endpoint;
 pub mod error;
 pub mod lineproto;
 pub(crate) mod lines;
