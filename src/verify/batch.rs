@@ -131,14 +131,15 @@ impl Verifier<'_> {
             Ok(s) => s,
             Err(e) => return fail_all(out, &e),
         };
-        let mut target = match target {
-            Ok(t) => t.into_iter().map(Some).collect::<Vec<_>>(),
+        let target = match target {
+            Ok(t) => t,
             Err(e) => return fail_all(out, &e),
         };
-        let mut target_of: BTreeMap<usize, Result<StatementResult, ClientError>> = BTreeMap::new();
-        for (n, (i, _)) in targets.iter().enumerate() {
-            target_of.insert(*i, answered(target[n].take().expect("one answer each")));
-        }
+        let mut target_of: BTreeMap<usize, Result<StatementResult, ClientError>> = targets
+            .iter()
+            .map(|(i, _)| *i)
+            .zip(target.into_iter().map(answered))
+            .collect();
         for ((key, members), answer) in plan.into_iter().zip(source) {
             let fields = self.fields_of(&subjects[members[0]]);
             let grouped = answered(answer).and_then(|r| {
