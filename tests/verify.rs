@@ -815,8 +815,10 @@ fn checks_of_many_chunks_share_requests() {
         );
     }
 
-    // `verify --all` shares its checks' requests too: fewer requests in all than
-    // chunks it checks (one per chunk before).
+    // `verify --all` shares its checks' requests too, and asks the targets' policies
+    // in one request: a small constant, not a request per chunk or per tenant (30
+    // tenants: 6 requests; 153 when each chunk was checked alone, 35 when each target's
+    // `SHOW RETENTION POLICIES` was a request of its own).
     let before = server.query_requests().unwrap();
     let again = tool.json(&["verify", "--all", "--json"], 0);
     let verify_requests = server.query_requests().unwrap() - before;
@@ -828,7 +830,8 @@ fn checks_of_many_chunks_share_requests() {
         .sum();
     assert_eq!(checked, closed, "{again}");
     assert!(
-        verify_requests < closed,
-        "verify --all of {closed} chunks: {verify_requests} requests"
+        verify_requests <= 10,
+        "verify --all of {closed} chunks of {} tenants: {verify_requests} requests",
+        ids.len()
     );
 }

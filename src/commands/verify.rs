@@ -91,20 +91,22 @@ pub async fn verify(settings: &Settings, opts: VerifyOptions) -> anyhow::Result<
 }
 
 /// The finite retention (ns) of each `(database, policy)` of the `targets` that
-/// exist (`dbs`).
+/// exist (`dbs`): their `SHOW RETENTION POLICIES` share requests, not one each.
 async fn target_retention(
     client: &Client,
     targets: &BTreeSet<String>,
     dbs: &[String],
 ) -> anyhow::Result<BTreeMap<(String, String), Option<i64>>> {
-    let mut retention = BTreeMap::new();
-    for t in targets.iter().filter(|t| dbs.contains(t)) {
-        for p in catalog::retention_policies(client, t).await? {
-            let finite = (p.duration_ns > 0).then_some(p.duration_ns);
-            retention.insert((t.clone(), p.name), finite);
-        }
-    }
-    Ok(retention)
+    let existing = catalog::existing_targets(client, dbs, targets.iter().cloned()).await?;
+    Ok(existing
+        .into_iter()
+        .flat_map(|(t, policies)| {
+            policies.into_iter().map(move |p| {
+                let finite = (p.duration_ns > 0).then_some(p.duration_ns);
+                ((t.clone(), p.name), finite)
+            })
+        })
+        .collect())
 }
 
 /// The open chunks a run would copy now (`--open`): never recorded, so they have no
