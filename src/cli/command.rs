@@ -133,6 +133,7 @@ const VERIFY_WITHOUT_OPEN: &[&str] = &[
     "ledger",
     "concurrency",
     "query_timeout",
+    "liveness_timeout",
 ];
 
 /// `verify`: the recorded chunks of the source; with `--open` it also plans like `run`,

@@ -237,12 +237,19 @@ pub struct QueryArgs {
     /// Time limit of one query. Default 30m; overrides `run.query_timeout`.
     #[arg(long, value_name = "DURATION")]
     pub query_timeout: Option<String>,
+    /// Stop the command (exit 2) when a server sends nothing while requests wait on it
+    /// and `/ping` on new connections gets no answer for about this long (influxd out
+    /// of open files, or stopped); 0 = wait for each request's query timeout. Default
+    /// 90s; overrides `run.liveness_timeout`.
+    #[arg(long, value_name = "DURATION")]
+    pub liveness_timeout: Option<String>,
 }
 
 impl SettingFlags for QueryArgs {
     fn add_to(&self, o: &mut Overrides) {
         o.number("run.concurrency", self.concurrency.map(|n| n as u64));
         o.text("run.query_timeout", &self.query_timeout);
+        o.text("run.liveness_timeout", &self.liveness_timeout);
     }
 }
 
@@ -278,12 +285,6 @@ pub struct CopyArgs {
     /// production server). Default 0 = no limit; overrides `run.max_points_per_second`.
     #[arg(long, value_name = "N")]
     pub max_points_per_second: Option<u64>,
-    /// Stop the run (exit 2) when a server sends nothing while requests wait on it and
-    /// `/ping` on new connections gets no answer for about this long (influxd out of
-    /// open files, or stopped); 0 = wait for each request's query timeout. Default
-    /// 90s; overrides `run.liveness_timeout`.
-    #[arg(long, value_name = "DURATION")]
-    pub liveness_timeout: Option<String>,
 }
 
 impl SettingFlags for CopyArgs {
@@ -291,7 +292,6 @@ impl SettingFlags for CopyArgs {
         o.number("run.retries", self.retries.map(u64::from));
         o.text("run.retry_deadline", &self.retry_deadline);
         o.number("run.max_points_per_second", self.max_points_per_second);
-        o.text("run.liveness_timeout", &self.liveness_timeout);
     }
 }
 

@@ -227,6 +227,9 @@ fn planning_cases() -> Vec<Case> {
         case("query-timeout", "31m", |s| {
             s.run.query_timeout == minutes(31)
         }),
+        case("liveness-timeout", "2m", |s| {
+            s.run.liveness_timeout == minutes(2)
+        }),
         case("max-measurements-per-query", "11", |s| {
             s.run.max_measurements_per_query == 11
         }),
@@ -239,9 +242,6 @@ fn copy_cases(f: &Files) -> Vec<Case> {
         case("retries", "13", |s| s.run.retries == 13),
         case("retry-deadline", "7m", |s| {
             s.run.retry_deadline == minutes(7)
-        }),
-        case("liveness-timeout", "2m", |s| {
-            s.run.liveness_timeout == minutes(2)
         }),
         case("max-points-per-second", "23", |s| {
             s.run.max_points_per_second == Some(23)

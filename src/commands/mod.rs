@@ -8,3 +8,4 @@ pub mod plan;
 pub mod run;
 pub mod status;
 pub mod verify;
+pub(crate) mod watch;

@@ -1,6 +1,7 @@
 //! `plan`: the dry run. Discovers and plans exactly as `run` does, writes nothing.
 
 use crate::commands::migration;
+use crate::commands::watch::watched;
 use crate::config::Settings;
 use crate::influx::statement::Rp;
 use crate::report::plan::PlanReport;
@@ -10,6 +11,13 @@ use crate::source::{estimate, findings};
 /// Prints the plan (JSON with `json`), with points per tenant and a duration estimate
 /// when `with_estimate`. Returns the exit code (0).
 pub async fn run(settings: &Settings, json: bool, with_estimate: bool) -> anyhow::Result<u8> {
+    let planned = plan(settings, json, with_estimate);
+    watched(settings.run.liveness_timeout, planned).await
+}
+
+/// Discovers, plans and (with `with_estimate`) estimates, as `run` would, and prints
+/// it all.
+async fn plan(settings: &Settings, json: bool, with_estimate: bool) -> anyhow::Result<u8> {
     let p = migration::prepare(settings).await?;
     let mut report = PlanReport::new(&p.catalog, &p.plan);
     report.checks = findings::check(&p.catalog);

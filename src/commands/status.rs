@@ -2,6 +2,7 @@
 //! also what a run would copy now.
 
 use crate::commands::migration;
+use crate::commands::watch::watched;
 use crate::config::Settings;
 use crate::ledger;
 use crate::report::failures;
@@ -13,7 +14,8 @@ pub async fn run(settings: &Settings, json: bool, with_plan: bool) -> anyhow::Re
     let progress = ledger::fold::load_progress(&settings.run.ledger)?;
     let failed = failures::load(&settings.run.failure_report)?;
     let prepared = if with_plan {
-        Some(migration::prepare(settings).await?)
+        let prepared = migration::prepare(settings);
+        Some(watched(settings.run.liveness_timeout, prepared).await?)
     } else {
         None
     };

@@ -3,6 +3,7 @@
 //! points as `Differs` lines (the next run copies them again).
 
 use crate::commands::migration;
+use crate::commands::watch::watched;
 use crate::config::Settings;
 use crate::core::clock::now_ns;
 use crate::influx::client::Client;
@@ -200,7 +201,7 @@ fn record_check(
 /// Runs `verify` and prints its report (JSON with `json`). Returns the exit code: 1
 /// when a chunk differs or could not be checked, else 0.
 pub async fn run(settings: &Settings, json: bool, opts: VerifyOptions) -> anyhow::Result<u8> {
-    let report = verify(settings, opts).await?;
+    let report = watched(settings.run.liveness_timeout, verify(settings, opts)).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
