@@ -1048,8 +1048,168 @@ fn main() {
             bench(shape, old);
         }
     }
+    // Not in the default set: what a check reads, field by field, on the sparse shape.
+    if wanted.contains(&"check-cost") {
+        check_cost();
+    }
     // Not in the default set: it seeds 5,000 tenants and copies them.
     if wanted.contains(&"scale") || wanted.contains(&"scale-run") {
         scale(wanted.contains(&"scale-run"));
     }
+}
+
+/// The fields a check variant reads, as the `SELECT` list of its statements.
+const CHECK_VARIANTS: &[(&str, &str)] = &[
+    (
+        "the contract: count of every field, sum of every numeric one",
+        "count(\"value\"::field) AS \"c0\", sum(\"value\"::field) AS \"s0\", count(\"value_meta\"::field) AS \"c1\"",
+    ),
+    (
+        "count and sum of `value` only (no string field)",
+        "count(\"value\"::field) AS \"c0\", sum(\"value\"::field) AS \"s0\"",
+    ),
+    (
+        "count of `value` only",
+        "count(\"value\"::field) AS \"c0\"",
+    ),
+];
+
+/// `check-cost`: on the sparse shape, copied once with `--no-verify`, the server CPU
+/// of the checks' statements for every chunk, as `run` sends them
+/// (`verify::batch::grouped_query`: one source statement per 100 tenants grouped by
+/// the tenant tag; one target statement per chunk, 100 to a request), for the
+/// contract's fields and for lighter variants, against the copies' own CPU and the
+/// hand-written best's, in the same session.
+fn check_cost() {
+    let shape = SHAPES.iter().find(|s| s.name == "sparse").unwrap();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i64;
+    let specs = sparse_specs(shape, now);
+    let tenants: Vec<String> = specs
+        .iter()
+        .flat_map(|s| s.tenants.iter().map(|t| t.id.clone()))
+        .collect();
+    let server = InfluxServer::start_with(
+        ServerOptions::default()
+            .extra_config("[data]\ncache-snapshot-write-cold-duration = \"10s\""),
+    )
+    .expect("start influxd");
+    let seeded: u64 = specs
+        .iter()
+        .map(|s| seed(&server, "monasca", s).expect("seed"))
+        .sum();
+    std::thread::sleep(Duration::from_secs(15));
+    server
+        .query(Some("monasca"), "SELECT count(\"value\") FROM /.*/")
+        .expect("warm-up");
+    println!(
+        "\n### check-cost — sparse shape ({} tenants, {seeded} points): what a check reads\n",
+        tenants.len()
+    );
+    let best = limit(&server, &tenants, 2, true);
+    drop_targets(&server, &tenants);
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("copied.ledger");
+    let (copied, _) = ours_with(&server, &ledger, "ours --no-verify", &["--no-verify"]);
+    let chunks: Vec<Value> = std::fs::read_to_string(&ledger)
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|r| r["kind"] == "copied")
+        .collect();
+    let cpu = |sql: &[String], per_request: usize| {
+        let c0 = server_cpu(&server);
+        for group in sql.chunks(per_request) {
+            server
+                .query(Some("monasca"), &group.join(";"))
+                .expect("check statement");
+        }
+        server_cpu(&server) - c0
+    };
+    println!("- chunks: {} (copied by `ours --no-verify`); hand-written best: {:.1} s server CPU, ours --no-verify: {:.1} s", chunks.len(), best.server_cpu.as_secs_f64(), copied.server_cpu.as_secs_f64());
+    println!();
+    println!("| fields checked | source statements | source CPU (s) | target CPU (s) | check / copy (ours --no-verify) | first run at best / (1 + check/copy), if CPU-bound |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
+    for (what, select) in CHECK_VARIANTS {
+        let (source, target) = check_statements(&chunks, select);
+        // Twice each, the lower kept: other users' builds share this machine.
+        let s = cpu(&source, 1).min(cpu(&source, 1));
+        let t = cpu(&target, 100).min(cpu(&target, 100));
+        let share = (s + t).as_secs_f64() / copied.server_cpu.as_secs_f64();
+        let ratio =
+            best.server_cpu.as_secs_f64() / (copied.server_cpu.as_secs_f64() * (1.0 + share));
+        println!(
+            "| {what} | {} | {:.2} | {:.2} | {:.1}% | {:.2} |",
+            source.len(),
+            s.as_secs_f64(),
+            t.as_secs_f64(),
+            share * 100.0,
+            ratio
+        );
+    }
+    drop_targets(&server, &tenants);
+}
+
+/// The checks of `chunks` (ledger records) as `run` words them, reading `select`: a
+/// source statement per 100 tenants (same window), grouped by `_tenant_id`, and a
+/// target statement per chunk.
+fn check_statements(chunks: &[Value], select: &str) -> (Vec<String>, Vec<String>) {
+    let window = |r: &Value| {
+        format!(
+            "time >= {} AND time < {}",
+            r["start"].as_i64().unwrap(),
+            r["end"].as_i64().unwrap()
+        )
+    };
+    let from = |db: &str, ms: &mut dyn Iterator<Item = &str>| {
+        ms.map(|m| format!("{}.\"autogen\".{}", quote_ident(db), quote_ident(m)))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let measurements = |r: &Value| -> Vec<String> {
+        r["measurements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m.as_str().unwrap().to_string())
+            .collect()
+    };
+    let mut source = Vec::new();
+    for group in chunks.chunks(100) {
+        // The tool groups only chunks of one window; the sparse shape's are all one.
+        assert!(group.iter().all(|r| window(r) == window(&group[0])));
+        let ms: std::collections::BTreeSet<String> = group.iter().flat_map(measurements).collect();
+        let tenants: Vec<String> = group
+            .iter()
+            .map(|r| {
+                format!(
+                    "\"_tenant_id\"::tag = {}",
+                    quote_string(r["tenant"].as_str().unwrap())
+                )
+            })
+            .collect();
+        source.push(format!(
+            "SELECT {select} FROM {} WHERE ({}) AND {} GROUP BY \"_tenant_id\"",
+            from("monasca", &mut ms.iter().map(String::as_str)),
+            tenants.join(" OR "),
+            window(&group[0])
+        ));
+    }
+    let target = chunks
+        .iter()
+        .map(|r| {
+            let ms = measurements(r);
+            format!(
+                "SELECT {select} FROM {} WHERE {}",
+                from(
+                    r["target"].as_str().unwrap(),
+                    &mut ms.iter().map(String::as_str)
+                ),
+                window(r)
+            )
+        })
+        .collect();
+    (source, target)
 }
