@@ -55,7 +55,7 @@ fn sparse_tenants_cost_few_requests_and_copy_exactly() {
     );
     assert_tenants_exact(&server, &tenants);
 
-    let second = rerun_with_nothing_new(&server, dir.path());
+    rerun_with_nothing_new(&server, dir.path());
     assert_tenants_exact(&server, &tenants);
 }
 
