@@ -120,9 +120,10 @@ pub async fn run<J: Job>(
     }
 }
 
-/// Plans and copies until every chunk ran, `stop` says to stop or `watchdog` finds a
-/// server lost. Errors are fatal setup problems (a server lost before the copies
-/// began is one); failed chunks, and a server lost while copying, are in the summary.
+/// Plans and copies until every chunk ran, `stop` says to stop, `watchdog` finds a
+/// server lost or a server says it cannot work. Errors are fatal setup problems (a
+/// server lost before the copies began is one); failed chunks, and a server lost or
+/// unable to work while copying, are in the summary.
 async fn copy_job<J: Job>(
     settings: &Settings,
     job: J,
@@ -166,12 +167,17 @@ async fn copy_job<J: Job>(
     let outcome = copy_each_source(&tally, job.by_source(), &ledger, &opts, &progress, stop).await;
     drop(reporter);
     let per_tenant = tally.figures(&outcome.failed);
+    let halted = outcome.halted.clone();
     let mut summary = RunSummary::new(job.plan(), outcome, started.elapsed(), 0);
     summary.per_tenant = per_tenant;
     summary.not_verified = job.not_verified(settings).map(str::to_string);
-    match (checking, watchdog.lost()) {
-        (_, Some(lost)) => summary.server_lost = Some(lost.0),
-        (Some(c), None) => {
+    match (checking, watchdog.lost(), halted) {
+        // A server said it cannot work (out of open files or disk) and the copier
+        // stopped: its line is the run's one error, however the watchdog found the
+        // server afterwards, and nothing more is asked of it.
+        (_, _, Some(line)) => summary.server_lost = Some(line),
+        (_, Some(lost), None) => summary.server_lost = Some(lost.0),
+        (Some(c), None, None) => {
             let targets: BTreeSet<String> = job
                 .plan()
                 .targets
@@ -183,7 +189,7 @@ async fn copy_job<J: Job>(
                 Err(lost) => summary.server_lost = Some(lost.0),
             }
         }
-        (None, None) => {}
+        (None, None, None) => {}
     }
     // Counted last: the verification's schema comparison sends requests too.
     summary.queries = job.queries();

@@ -1,8 +1,11 @@
 //! The copier: runs a plan's chunks through a [`Transfer`] with bounded concurrency,
 //! retries transient failures, splits chunks that are too big, and records every
-//! closed chunk in the ledger once the target confirmed its write.
+//! closed chunk in the ledger once the target confirmed its write. A failure that says
+//! the server itself cannot work ([`FailureClass::Server`]) stops the run at once
+//! ([`Halt`]): no new chunk starts, as after SIGTERM.
 
 use crate::copy::backoff::backoff;
+use crate::copy::halt::Halt;
 use crate::copy::outcome::{FailedChunk, Outcome};
 use crate::copy::pacer::Pacer;
 use crate::copy::progress::Progress;
@@ -59,6 +62,28 @@ struct Ctx<'a> {
     /// ([`Transfer::in_flight`]).
     copies: Semaphore,
     stop: StopSignal,
+    /// Set at the first failure that says a server cannot work: nothing new starts.
+    halt: Halt,
+}
+
+impl Ctx<'_> {
+    /// Whether a chunk may start: the run is neither stopping nor halted.
+    fn running(&self) -> bool {
+        *self.stop.borrow() == StopLevel::Run && self.halt.reason().is_none()
+    }
+
+    /// Halts the run when `e` says the server cannot work; the halt's line when the
+    /// chunk that failed with `e` is to count as not run rather than as failed: it
+    /// did, or the run halted already and `e` is no fault of the chunk's own (a
+    /// retry or split was cut short by the halt).
+    fn halted_by(&self, e: &ClientError) -> Option<String> {
+        let servers = [self.source.url, self.transfer.target_url()];
+        let halted = self.halt.on(e, &servers);
+        if !halted || e.class() == FailureClass::Permanent {
+            return None;
+        }
+        self.halt.reason().map(str::to_string)
+    }
 }
 
 /// Runs every chunk of the plan. Returns when all ran, or early when `stop` says so.
@@ -81,6 +106,7 @@ pub async fn copy_all(
         progress,
         copies: Semaphore::new(opts.concurrency.max(1)),
         stop: stop.clone(),
+        halt: Halt::default(),
     };
     let ctx = &ctx;
     let mut total = Outcome::default();
@@ -97,15 +123,14 @@ pub async fn copy_all(
         }
     }
     let mut ran = done.iter().filter(|d| **d).count();
-    let schedule = stop.clone();
     let rest = plan.chunks.iter().zip(done).filter(|(_, d)| !d);
     let mut results = stream::iter(rest.map(|(c, _)| c))
         // Checked as each chunk is taken up, and again when it gets a copy slot: after
-        // a stop, nothing new starts.
-        .take_while(move |_| std::future::ready(*schedule.borrow() == StopLevel::Run))
+        // a stop or a halt, nothing new starts.
+        .take_while(move |_| std::future::ready(ctx.running()))
         .map(|c| async move {
             let o = copy_chunk(ctx, c.clone(), Piece::Whole).await;
-            if let Some(o) = &o {
+            if let Some(o) = o.as_ref().filter(|o| o.halted.is_none()) {
                 ctx.progress.chunk_done(!o.failed.is_empty());
             }
             o
@@ -115,6 +140,8 @@ pub async fn copy_all(
     loop {
         tokio::select! {
             next = results.next() => match next {
+                // Cut short by a halt: neither completed nor failed, so not run.
+                Some(Some(o)) if o.halted.is_some() => total.merge(o),
                 Some(Some(o)) => { ran += 1; total.merge(o); }
                 // Waited for a copy slot until the run began to drain: never started.
                 Some(None) => {}
@@ -130,6 +157,7 @@ pub async fn copy_all(
     }
     total.interrupted = ran < plan.chunks.len();
     total.not_run = (plan.chunks.len() - ran) as u64;
+    total.halted = ctx.halt.reason().map(str::to_string);
     total
 }
 
@@ -173,9 +201,13 @@ fn copy_chunk<'a>(
                     }
                 }
             }
-            Err(e) => match split_after(&chunk, &e) {
-                Some(pieces) => out.merge(copy_pieces(ctx, &chunk, pieces, &e).await),
-                None => {
+            Err(e) => match (ctx.halted_by(&e), split_after(&chunk, &e)) {
+                (Some(line), _) => {
+                    tracing::warn!(tenant = %chunk.tenant, error = %e, attempts, "chunk not run: the run halted");
+                    out.halted = Some(line);
+                }
+                (None, Some(pieces)) => out.merge(copy_pieces(ctx, &chunk, pieces, &e).await),
+                (None, None) => {
                     tracing::warn!(tenant = %chunk.tenant, error = %e, attempts, "chunk failed");
                     out.failed.push(failure(ctx, chunk, &e, attempts));
                 }
@@ -238,6 +270,9 @@ async fn copy_open_together(ctx: &Ctx<'_>, chunks: &[Chunk]) -> (Outcome, Vec<bo
                 ctx.progress.chunk_done(false);
             }
             Err(e) => {
+                // A server that cannot work stops the run before the chunk is sent alone.
+                ctx.halt
+                    .on(&e, &[ctx.source.url, ctx.transfer.target_url()]);
                 tracing::debug!(tenant = %chunk.tenant, error = %e, "open chunk failed in a shared request; copying it alone");
             }
         }
@@ -246,9 +281,10 @@ async fn copy_open_together(ctx: &Ctx<'_>, chunks: &[Chunk]) -> (Outcome, Vec<bo
 }
 
 /// Runs the transfer (in a copy slot) and settles the chunk, until both succeed or
-/// retrying cannot help: the failure is permanent, the chunk is too big and can be
-/// split instead, or the retries or the deadline ran out. Returns the last result and
-/// the attempts made; `None` when a whole chunk never started.
+/// retrying cannot help: the failure is permanent, the server cannot work, the chunk
+/// is too big and can be split instead, the retries or the deadline ran out, or the
+/// run halted. Returns the last result and the attempts made; `None` when a whole
+/// chunk never started.
 async fn transfer_with_retries(
     ctx: &Ctx<'_>,
     chunk: &Chunk,
@@ -263,7 +299,7 @@ async fn transfer_with_retries(
             .acquire()
             .await
             .expect("the copy slots are never closed");
-        if attempt == 1 && piece == Piece::Whole && *ctx.stop.borrow() != StopLevel::Run {
+        if attempt == 1 && piece == Piece::Whole && !ctx.running() {
             return None;
         }
         ctx.pacer.wait().await;
@@ -283,9 +319,13 @@ async fn transfer_with_retries(
         let class = e.class();
         tracing::debug!(tenant = %chunk.tenant, attempt, error = %e, ?class, "chunk query failed");
         let give_up = match class {
-            FailureClass::Permanent => true,
+            FailureClass::Permanent | FailureClass::Server => true,
             FailureClass::TooBig if split_after(chunk, &e).is_some() => true,
-            _ => attempt > ctx.opts.retries || started.elapsed() >= ctx.opts.retry_deadline,
+            _ => {
+                attempt > ctx.opts.retries
+                    || started.elapsed() >= ctx.opts.retry_deadline
+                    || ctx.halt.reason().is_some()
+            }
         };
         if give_up {
             return Some((Err(e), attempt));
@@ -297,6 +337,9 @@ async fn transfer_with_retries(
             chunk.measurements.len()
         );
         tokio::time::sleep(backoff(ctx.opts.backoff, attempt, &salt)).await;
+        if ctx.halt.reason().is_some() {
+            return Some((Err(e), attempt));
+        }
     }
 }
 
@@ -322,6 +365,11 @@ async fn copy_pieces(
         ..Outcome::default()
     };
     for mut p in pieces {
+        // The chunk is left unfinished (its pieces done so far are recorded).
+        if let Some(line) = ctx.halt.reason() {
+            out.halted = Some(line.to_string());
+            break;
+        }
         p.closed = p.closed || p.window.end <= ctx.closed_before;
         out.merge(copy_chunk(ctx, p, Piece::Split).await.unwrap_or_default());
     }

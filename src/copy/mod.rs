@@ -1,8 +1,9 @@
 //! Moving points: the executor and its transfers.
 //!
 //! - [`executor`]: `copy_all`: bounded concurrency, retries ([`backoff`]), splits
-//!   ([`split`]), pacing ([`pacer`]), one ledger line per closed chunk; what it did is
-//!   an [`outcome`].
+//!   ([`split`]), pacing ([`pacer`]), one ledger line per closed chunk, a stop at the
+//!   first failure that says a server cannot work ([`halt`]); what it did is an
+//!   [`outcome`].
 //! - [`transfer`]: how one chunk's points move, implemented by [`select_into`]
 //!   (server-side), [`stream`] (another server) and [`files`] (export/import); [`tally`]
 //!   wraps one to count per tenant.
@@ -14,6 +15,7 @@
 pub(crate) mod backoff;
 pub(crate) mod executor;
 pub(crate) mod files;
+pub(crate) mod halt;
 pub(crate) mod outcome;
 pub(crate) mod pacer;
 pub(crate) mod progress;

@@ -38,11 +38,20 @@ pub struct Outcome {
     /// Planned chunks that neither completed nor failed: not started, or abandoned in
     /// flight (unrecorded) when the run was stopped.
     pub not_run: u64,
+    /// The run halted at a failure that says a server cannot work (out of open files
+    /// or disk space): the one error line, naming the server, its message and the fix.
+    /// Set on a chunk's outcome too, when the halt cut it short (it counts as not run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub halted: Option<String>,
 }
 
 impl Outcome {
-    /// Adds another outcome's figures and failures to this one (not `interrupted`).
+    /// Adds another outcome's figures and failures to this one (not `interrupted`; the
+    /// first halt stays).
     pub fn merge(&mut self, o: Outcome) {
+        if self.halted.is_none() {
+            self.halted = o.halted;
+        }
         self.copied += o.copied;
         self.recorded += o.recorded;
         self.points += o.points;

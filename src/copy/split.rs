@@ -5,11 +5,13 @@ use crate::influx::error::{ClientError, FailureClass};
 use crate::plan::Chunk;
 
 /// The pieces to copy instead of a chunk that failed with `e`, if splitting can help:
-/// not after a permanent failure, and not when the server is unreachable (smaller
-/// queries help a server that is struggling, not one that is gone).
+/// not after a permanent failure, not when the server cannot work at all (out of open
+/// files or disk), and not when it is unreachable (smaller queries help a server that
+/// is struggling, not one that is gone).
 pub fn split_after(chunk: &Chunk, e: &ClientError) -> Option<Vec<Chunk>> {
     let unreachable = matches!(e, ClientError::Unreachable { .. });
-    if e.class() == FailureClass::Permanent || unreachable {
+    let hopeless = matches!(e.class(), FailureClass::Permanent | FailureClass::Server);
+    if hopeless || unreachable {
         return None;
     }
     split_chunk(chunk, e)
@@ -174,7 +176,7 @@ mod tests {
     }
 
     /// A chunk is split after a too-big or transient failure, never after a permanent
-    /// one or when the server cannot be reached at all.
+    /// one, when the server cannot be reached at all, or when it is out of open files.
     #[test]
     fn split_after_depends_on_the_failure() {
         let c = chunk(
@@ -199,5 +201,6 @@ mod tests {
             reason: "refused".into(),
         };
         assert!(split_after(&c, &gone).is_none());
+        assert!(split_after(&c, &stmt("open /x: too many open files")).is_none());
     }
 }

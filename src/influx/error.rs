@@ -16,6 +16,11 @@ pub enum FailureClass {
     /// Retrying cannot help: bad credentials, no permission, a parse error, a missing
     /// database.
     Permanent,
+    /// The server itself cannot work (out of open files, out of disk space): no chunk
+    /// can succeed until an operator fixes it, so the run stops at the first one,
+    /// rather than retrying, splitting or failing chunk after chunk
+    /// ([`server_advice`] says what fixes it).
+    Server,
 }
 
 /// An error talking to InfluxDB.
@@ -123,6 +128,26 @@ pub enum ClientError {
 }
 
 impl ClientError {
+    /// The server the error came from, when the error names it (a statement's error
+    /// does not).
+    pub fn url(&self) -> Option<&str> {
+        match self {
+            ClientError::Unreachable { url, .. }
+            | ClientError::Dropped { url, .. }
+            | ClientError::Timeout { url, .. }
+            | ClientError::Auth { url, .. }
+            | ClientError::Http { url, .. }
+            | ClientError::Partial { url, .. }
+            | ClientError::Decode { url, .. }
+            | ClientError::Tls { url, .. } => Some(url),
+            ClientError::Statement { .. }
+            | ClientError::Setup(_)
+            | ClientError::Unwritable(_)
+            | ClientError::Unverified { .. }
+            | ClientError::File { .. } => None,
+        }
+    }
+
     /// Classifies the error; see [`FailureClass`].
     pub fn class(&self) -> FailureClass {
         match self {
@@ -150,8 +175,37 @@ impl ClientError {
     }
 }
 
+/// The server's error texts that say it cannot work at all ([`FailureClass::Server`]),
+/// each with what the operator does about it.
+const SERVER: &[(&str, &str)] = &[
+    (
+        "too many open files",
+        // Each database holds about 9 files open (docs/RUNBOOK.md): thousands of
+        // tenant databases outgrow the default limit.
+        "influxd reached its open-file limit: raise LimitNOFILE in its systemd unit (systemctl edit influxdb), restart it, then run again to continue",
+    ),
+    (
+        "no space left on device",
+        "the server's disk is full: free space on its data and wal volumes, then run again to continue",
+    ),
+];
+
+/// What fixes the server's condition a [`FailureClass::Server`] message reports;
+/// `None` for any other message.
+pub fn server_advice(message: &str) -> Option<&'static str> {
+    let m = message.to_ascii_lowercase();
+    SERVER
+        .iter()
+        .find(|(text, _)| m.contains(text))
+        .map(|(_, advice)| *advice)
+}
+
 /// Classifies the server's error texts that say more than the HTTP status.
 fn classify_message(msg: &str) -> Option<FailureClass> {
+    // First: whatever else the message says, the server is in no state to work.
+    if server_advice(msg).is_some() {
+        return Some(FailureClass::Server);
+    }
     let m = msg.to_ascii_lowercase();
     const TOO_BIG: &[&str] = &[
         "max-select-point",
@@ -249,5 +303,40 @@ mod tests {
             after: Duration::from_secs(1),
         };
         assert_eq!(t.class(), TooBig);
+    }
+
+    /// A server out of open files or disk space is the server's condition, not the
+    /// chunk's, as a statement error or an HTTP 500, whatever else its text says; the
+    /// advice names the fix; other errors get none.
+    #[test]
+    fn server_conditions() {
+        use FailureClass::*;
+        let files = "open /var/lib/influxdb/data/monasca_t1/_series/00: too many open files";
+        assert_eq!(stmt(files).class(), Server);
+        let http = |status, m: &str| ClientError::Http {
+            url: "u".into(),
+            status,
+            message: m.into(),
+        };
+        assert_eq!(http(500, files).class(), Server);
+        assert_eq!(
+            http(
+                500,
+                "write /var/lib/influxdb/wal/x: No space left on device"
+            )
+            .class(),
+            Server
+        );
+        assert_eq!(
+            stmt("error authorizing query: open /x: too many open files").class(),
+            Server
+        );
+        assert!(server_advice(files).unwrap().contains("LimitNOFILE"));
+        assert!(server_advice("no space left on device")
+            .unwrap()
+            .contains("free space"));
+        assert_eq!(server_advice("database not found: x"), None);
+        assert_eq!(http(500, "x").url(), Some("u"));
+        assert_eq!(stmt(files).url(), None);
     }
 }

@@ -8,10 +8,15 @@
 //! reports its requests in flight and the answers it gets to a per-server [`Activity`],
 //! and a [`Watchdog`] pings each server whose requests have waited a while without any
 //! answer: `GET /ping` on a **new** connection (a pooled keep-alive connection was
-//! accepted long ago and may still answer) with a short timeout. A ping that answers
-//! means the server is alive and just slow (a long `SELECT INTO` is never cut short
-//! here: `query_timeout` stays the per-request limit); [`MISSES`] unanswered pings in a
-//! row mean it is lost, and the watchdog says so once, with the likely cause.
+//! accepted long ago and may still answer) with a short timeout. Pings that answer
+//! mean the server is alive and just slow (a long `SELECT INTO` is never cut short
+//! here: `query_timeout` stays the per-request limit). The server is judged by the
+//! waiting requests' progress, not by the pings alone: influxd just at its file limit
+//! accepts a ping now and then between refusals while the copies stay unanswered. So
+//! misses count from the last time a real request got an answer, an answered ping does
+//! not reset them, and the server is lost once there are [`MISSES`] of them and they
+//! outnumber the answered pings (a busy but healthy server answers nearly every ping);
+//! the watchdog says so once, with the likely cause.
 
 use crate::influx::endpoint::{http_client, Endpoint};
 use std::future::Future;
@@ -20,7 +25,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
-/// Unanswered pings in a row after which a server is lost.
+/// Unanswered pings since the last real answer, at least, for a server to be lost.
 pub const MISSES: u32 = 3;
 /// Longest wait for one ping's answer.
 pub const MAX_PING_TIMEOUT: Duration = Duration::from_secs(10);
@@ -133,11 +138,13 @@ fn servers() -> Vec<Arc<Activity>> {
 #[error("{0}")]
 pub struct Lost(pub String);
 
-/// The pings of one server and what they found.
+/// The pings of one server since a real request last got an answer, and what they
+/// found.
 #[derive(Debug, Default)]
 struct Pings {
     last: Option<Instant>,
     misses: u32,
+    answered: u32,
 }
 
 impl Pings {
@@ -151,20 +158,35 @@ impl Pings {
                 .is_none_or(|t| now.duration_since(t) >= l.interval)
     }
 
-    /// Notes a ping sent at `at`; `true` when it was the last miss allowed.
+    /// Notes a ping sent at `at`; `true` when the server is now lost: [`MISSES`]
+    /// pings went unanswered and they outnumber those answered. An answered ping alone
+    /// proves little (a server at its file limit accepts one now and then), so only a
+    /// real answer ([`Pings::default`]) starts the count again.
     fn record(&mut self, at: Instant, answered: bool) -> bool {
         self.last = Some(at);
-        self.misses = if answered { 0 } else { self.misses + 1 };
-        self.misses >= MISSES
+        if answered {
+            self.answered += 1;
+        } else {
+            self.misses += 1;
+        }
+        self.misses >= MISSES && self.misses > self.answered
+    }
+
+    /// Pings sent since the last real answer.
+    fn sent(&self) -> u32 {
+        self.misses + self.answered
     }
 }
 
-/// The error line for a server lost after it was silent for `silent`.
-fn lost_message(url: &str, silent: Duration, waiting: usize, l: &Liveness) -> String {
+/// The error line for a server lost after it was silent for `silent`, with what its
+/// pings found.
+fn lost_message(url: &str, silent: Duration, waiting: usize, p: &Pings, l: &Liveness) -> String {
     let secs = |d: Duration| humantime::format_duration(Duration::from_secs(d.as_secs()));
     format!(
-        "server {url}: no answer for {} while {waiting} request(s) were waiting, and /ping on a new connection got no answer {MISSES} times in a row ({} each); influxd may have run out of open files (see its log for 'too many open files'; raise LimitNOFILE) or stopped (run.liveness_timeout sets how long this waits)",
+        "server {url}: no answer for {} while {waiting} request(s) were waiting, and /ping on a new connection got no answer {} of {} times ({} each); influxd may have run out of open files (see its log for 'too many open files'; raise LimitNOFILE) or stopped (run.liveness_timeout sets how long this waits)",
         secs(silent),
+        p.misses,
+        p.sent(),
         secs(l.ping_timeout),
     )
 }
@@ -271,7 +293,8 @@ async fn watch_servers(l: Liveness, tx: watch::Sender<Option<Lost>>) {
             tracing::debug!(server = %a.endpoint.url, answered, "liveness ping");
             if pings[at].1.record(now, answered) {
                 let waiting = a.in_flight.load(Ordering::SeqCst);
-                let message = lost_message(&a.endpoint.url, a.silent_for(), waiting, &l);
+                let message =
+                    lost_message(&a.endpoint.url, a.silent_for(), waiting, &pings[at].1, &l);
                 let _ = tx.send(Some(Lost(message)));
                 return;
             }
@@ -325,28 +348,77 @@ mod tests {
         ));
     }
 
-    /// Only MISSES unanswered pings in a row make a server lost: an answer between
-    /// them (a slow but alive server) starts the count again.
+    /// Feeds `pings` (answered or not) to fresh [`Pings`]; the 1-based ping at which
+    /// the server was found lost, if it was.
+    fn lost_at(pings: &[bool]) -> Option<usize> {
+        let mut p = Pings::default();
+        let now = Instant::now();
+        pings
+            .iter()
+            .position(|&answered| p.record(now, answered))
+            .map(|i| i + 1)
+    }
+
+    /// MISSES unanswered pings in a row make a silent server lost; fewer do not.
     #[test]
     fn lost_after_misses_in_a_row() {
+        assert_eq!(lost_at(&[false, false, false]), Some(3));
+        assert_eq!(lost_at(&[false, false]), None);
+    }
+
+    /// A server at its file limit that accepts a ping now and then between refusals,
+    /// while the requests stay unanswered, is still lost: an answered ping does not
+    /// start the count again; the misses need only outnumber the answers.
+    #[test]
+    fn an_answered_ping_does_not_reset_the_misses() {
+        assert_eq!(lost_at(&[false, false, true, false]), Some(4));
+        assert_eq!(lost_at(&[true, false, false, false]), Some(4));
+        assert_eq!(
+            lost_at(&[true, true, false, true, false, false, false]),
+            Some(7)
+        );
+    }
+
+    /// A healthy server busy with a long `SELECT INTO` answers its pings: an
+    /// occasional miss among many answers never makes it lost, however long it runs.
+    #[test]
+    fn occasional_misses_on_a_busy_server_are_borne() {
+        let mut pings = vec![true; 4];
+        for _ in 0..60 {
+            pings.extend([true, true, false]);
+        }
+        assert_eq!(lost_at(&pings), None);
+        assert_eq!(lost_at(&[true, true, true, false, false, false]), None);
+    }
+
+    /// A real answer starts the count again (the watchdog then begins a fresh
+    /// [`Pings`]): misses before it never add to those after it.
+    #[test]
+    fn a_real_answer_resets_the_count() {
         let now = Instant::now();
         let mut p = Pings::default();
         assert!(!p.record(now, false));
         assert!(!p.record(now, false));
-        assert!(!p.record(now, true));
+        p = Pings::default();
         assert!(!p.record(now, false));
         assert!(!p.record(now, false));
         assert!(p.record(now, false));
+        assert_eq!((p.misses, p.sent()), (3, 3));
     }
 
     /// The error names the server, the silence, the waiting requests and the likely
     /// cause.
     #[test]
     fn message_names_server_and_cause() {
+        let mut p = Pings::default();
+        for answered in [false, true, false, false] {
+            p.record(Instant::now(), answered);
+        }
         let m = lost_message(
             "http://db:8086",
             Duration::from_millis(95_400),
             4,
+            &p,
             &liveness(),
         );
         assert!(
@@ -355,7 +427,7 @@ mod tests {
             ),
             "{m}"
         );
-        assert!(m.contains("3 times in a row (10s each)"), "{m}");
+        assert!(m.contains("no answer 3 of 4 times (10s each)"), "{m}");
         assert!(m.contains("too many open files"), "{m}");
     }
 

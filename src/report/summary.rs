@@ -42,13 +42,14 @@ pub struct RunSummary {
     /// Requests sent to `/query` and `/write`, on every server (discovery, the copies,
     /// the verification's checks and its schema comparison included; `/ping` not).
     pub queries: u64,
-    /// Stopped (by a signal, or a server found lost) before every chunk ran.
+    /// Stopped (by a signal, or a server found lost or unable to work) before every
+    /// chunk ran.
     pub interrupted: bool,
     /// Planned chunks that neither completed nor failed: not started, or abandoned in
     /// flight and not recorded.
     pub chunks_not_run: u64,
-    /// The server that stopped answering and so stopped the run (exit 2), as the error
-    /// line says it.
+    /// The server that stopped answering, or said it cannot work (out of open files or
+    /// disk space), and so stopped the run (exit 2), as the error line says it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_lost: Option<String>,
     /// Chunks that still failed.

@@ -191,8 +191,8 @@ impl Checking<'_> {
     /// Checks a copied closed chunk (its check shares requests with other chunks'),
     /// copies it again once when the target misses points, and checks again. `Err`
     /// when a check could not run (the copier retries or splits the chunk like any
-    /// copy), or when the target still misses points ([`ClientError::Unverified`]: the
-    /// chunk fails, unrecorded).
+    /// copy; one saying the server cannot work stops the run), or when the target
+    /// still misses points ([`ClientError::Unverified`]: the chunk fails, unrecorded).
     async fn settle_closed(&self, chunk: &Chunk, copied: u64) -> Result<u64, ClientError> {
         let mut points = copied;
         let shared = if points <= SHARED_CHECK_MAX_POINTS {
@@ -204,6 +204,9 @@ impl Checking<'_> {
         };
         let mut check = match shared {
             Ok(c) => c,
+            // The server cannot work: checking alone would fail the same way; the
+            // copier stops the run on it.
+            Err(e) if e.class() == FailureClass::Server => return Err(e),
             Err(e) => {
                 tracing::debug!(tenant = %chunk.tenant, error = %e, "shared check failed; checking the chunk alone");
                 self.check_in_pieces(chunk, chunk.window, CHECK_HALVINGS)

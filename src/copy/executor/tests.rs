@@ -724,3 +724,173 @@ async fn copy_slots_bound_copies_when_more_chunks_are_under_way() {
     assert!(!out.interrupted);
     assert_eq!(records.len(), 4);
 }
+
+/// What influxd says when it is out of file descriptors.
+fn out_of_files() -> ClientError {
+    stmt("open /var/lib/influxdb/data/db_t1/autogen/3/000000001-000000001.tsm: too many open files")
+}
+
+/// A server out of open files halts the run at the first such failure: the chunk is
+/// neither retried nor split nor reported as failed (it would copy at its second
+/// attempt), no new chunk starts, the chunk in flight finishes and is recorded, and
+/// the outcome carries the one line naming the servers, the message and the fix.
+#[tokio::test]
+async fn a_server_that_cannot_work_halts_the_run() {
+    let (fake, mut controls) = Fake::new(|c, attempt| match (c.tenant.as_str(), attempt) {
+        ("t0", _) => Step::Hold(5),
+        ("t1", 1) => Step::Fail(out_of_files()),
+        _ => Step::Copy(1),
+    });
+    let p = closed_plan((0..4).map(|i| week(&format!("t{i}"), 0)).collect());
+    let o = CopyOptions {
+        concurrency: 2,
+        ..opts(5)
+    };
+    let (_tx, stop) = never();
+    let steer = async {
+        controls.started.recv().await.unwrap();
+        // t1 fails at once; t0 is still copying.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        controls.gate.send(true).unwrap();
+    };
+    let ((out, records), ()) = tokio::join!(run(&fake, &p, &o, stop), steer);
+    let mut calls = fake.calls();
+    calls.sort();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert!(calls[0].starts_with("t0 ") && calls[1].starts_with("t1 "));
+    assert!(out.failed.is_empty(), "{:?}", out.failed);
+    assert_eq!(
+        (out.copied, out.recorded, out.splits, out.retries),
+        (1, 1, 0, 0)
+    );
+    assert!(out.interrupted);
+    assert_eq!(out.not_run, 3);
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].scope.tenant, "t0");
+    let line = out.halted.expect("the run halted");
+    assert!(
+        line.starts_with(
+            "server http://source:8086 or http://target:8086: open /var/lib/influxdb/"
+        ),
+        "{line}"
+    );
+    assert!(
+        line.contains(
+            "too many open files; influxd reached its open-file limit: raise LimitNOFILE"
+        ),
+        "{line}"
+    );
+}
+
+/// A [`Fake`] whose settling (a checking transfer's verification) fails with `error`
+/// for tenant `fails`.
+struct Settling<'a> {
+    inner: &'a Fake,
+    fails: &'static str,
+    error: fn() -> ClientError,
+}
+
+impl Transfer for Settling<'_> {
+    fn describe(&self, chunk: &Chunk) -> String {
+        self.inner.describe(chunk)
+    }
+
+    fn transfer<'a>(&'a self, chunk: &'a Chunk) -> BoxFuture<'a, Result<u64, ClientError>> {
+        self.inner.transfer(chunk)
+    }
+
+    fn target_url(&self) -> &str {
+        self.inner.target_url()
+    }
+
+    fn settle<'a>(
+        &'a self,
+        chunk: &'a Chunk,
+        points: u64,
+    ) -> BoxFuture<'a, Result<u64, ClientError>> {
+        let failed = chunk.tenant == self.fails;
+        Box::pin(async move {
+            if failed {
+                Err((self.error)())
+            } else {
+                Ok(points)
+            }
+        })
+    }
+}
+
+/// A check (settling) that fails because the target cannot work halts the run as a
+/// copy would: that chunk is not recorded, not retried and not failed as unverified,
+/// and the next chunks do not start; the line names the server the error names.
+#[tokio::test]
+async fn a_check_that_finds_the_server_unable_to_work_halts_the_run() {
+    let (fake, _c) = Fake::new(|_, _| Step::Copy(3));
+    let settling = Settling {
+        inner: &fake,
+        fails: "t1",
+        error: || ClientError::Http {
+            url: TARGET_URL.into(),
+            status: 500,
+            message:
+                "write /var/lib/influxdb/wal/db_t1/autogen/4/_00001.wal: no space left on device"
+                    .into(),
+        },
+    };
+    let p = closed_plan((0..3).map(|i| week(&format!("t{i}"), 0)).collect());
+    let (_tx, stop) = never();
+    let (out, records) = run(&settling, &p, &opts(5), stop).await;
+    assert_eq!(fake.calls().len(), 2, "{:?}", fake.calls());
+    assert!(out.failed.is_empty(), "{:?}", out.failed);
+    assert_eq!((out.recorded, out.not_run), (1, 2));
+    assert!(out.interrupted);
+    assert_eq!(records.len(), 1);
+    let line = out.halted.expect("the run halted");
+    assert!(
+        line.starts_with(
+            "server http://target:8086: InfluxDB at http://target:8086 answered HTTP 500: write "
+        ),
+        "{line}"
+    );
+    assert!(
+        line.contains("no space left on device; the server's disk is full: free space"),
+        "{line}"
+    );
+}
+
+/// A halt while a chunk is being split leaves its remaining pieces unstarted (those
+/// done stay recorded), and cuts short another chunk's retries of a transient error:
+/// neither chunk is reported as failed; both count as not run.
+#[tokio::test]
+async fn a_halt_stops_pieces_and_retries() {
+    let (fake, _c) = Fake::new(|c, _| match (c.tenant.as_str(), c.unit) {
+        ("split", TimeUnit::Week) => Step::Fail(stmt("query-timeout limit exceeded")),
+        ("split", _) if c.window.start >= MONDAY + 2 * DAY => {
+            Step::FailAfter(Duration::from_millis(30), out_of_files())
+        }
+        ("split", _) => Step::Copy(2),
+        _ => Step::Fail(http(503)),
+    });
+    let split = week("split", 0);
+    let busy = week("busy", 0);
+    let p = closed_plan(vec![split.clone(), busy.clone()]);
+    let o = CopyOptions {
+        concurrency: 2,
+        ..opts(1_000_000)
+    };
+    let (out, records) = run_to_end(&fake, &p, &o).await;
+    assert!(out.failed.is_empty(), "{:?}", out.failed);
+    assert!(out.halted.is_some());
+    assert_eq!((out.splits, out.recorded, out.not_run), (1, 2, 2));
+    assert_tiles(&records, Interval::new(MONDAY, MONDAY + 2 * DAY));
+    // The third day failed; the four after it never started.
+    let days = fake
+        .calls()
+        .iter()
+        .filter(|l| l.starts_with("split "))
+        .count();
+    assert_eq!(days, 1 + 3);
+    assert!(
+        fake.attempts(&busy) > 1,
+        "the 503 was retried until the halt"
+    );
+}
