@@ -31,14 +31,6 @@ fn finish(child: Child) -> (Option<i32>, Value, String) {
     (o.status.code(), summary, stderr(&o))
 }
 
-fn signal(pid: u32, sig: &str) {
-    let ok = std::process::Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
-}
-
 /// One tenant with a dense week (about 1.2M points) so that whole-week queries run for
 /// seconds even on a fast machine: long enough for InfluxDB's once-a-second
 /// `max-select-point` check to fire.

@@ -7,14 +7,6 @@ use common::*;
 use std::time::{Duration, Instant};
 use testkit::{seed, DatasetSpec, InfluxServer};
 
-fn signal(pid: u32, sig: &str) {
-    let ok = std::process::Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
-}
-
 /// Resumes a stopped server when dropped, so that a failed assertion does not leave a
 /// stopped `influxd` behind the test's own clean-up.
 struct Stopped(u32);

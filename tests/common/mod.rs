@@ -220,3 +220,12 @@ pub fn gauge(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
         other => panic!("{name} is not a gauge: {other:?}"),
     }
 }
+
+/// Sends `sig` (e.g. `-STOP`) to process `pid` with kill(1).
+pub fn signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
