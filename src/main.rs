@@ -5,7 +5,7 @@
 
 use clap::Parser;
 use influx_tenant_migrate::cli::{Cli, Command};
-use influx_tenant_migrate::commands::{self, verify::VerifyOptions};
+use influx_tenant_migrate::commands::{self, rollback::RollbackOptions, verify::VerifyOptions};
 use influx_tenant_migrate::config::Settings;
 use influx_tenant_migrate::copy::stop;
 use influx_tenant_migrate::core::clock::now_ns;
@@ -54,6 +54,13 @@ async fn dispatch(command: Command, s: &Settings) -> anyhow::Result<u8> {
         }
         Command::Export(a) => commands::export::run(s, &a.dir, stop()).await,
         Command::Import(a) => commands::import::run(s, &a.dir, stop()).await,
+        Command::Rollback(a) => {
+            let opts = RollbackOptions {
+                since: a.since,
+                dry_run: a.dry_run,
+            };
+            commands::rollback::run(s, opts, a.json, stop()).await
+        }
     }
 }
 

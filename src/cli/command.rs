@@ -31,6 +31,10 @@ pub enum Command {
     /// Load exported files into per-tenant databases on --target-url, recording
     /// each closed file in the ledger so reruns skip it.
     Import(ImportArgs),
+    /// The way back: copy what the persister wrote into the tenant databases after the
+    /// switch back into the shared database's default policy, verified and recorded
+    /// like `run`; reruns copy only what is new. Never deletes anything.
+    Rollback(crate::cli::rollback::RollbackArgs),
 }
 
 /// `run`: plans and copies, to the source server itself or to `--target-url`.
@@ -280,6 +284,7 @@ impl SettingFlags for Command {
             Command::Verify(a) => o.add(&a.planning).add(&a.target),
             Command::Export(a) => o.add(a),
             Command::Import(a) => o.add(a),
+            Command::Rollback(a) => o.add(a),
         };
     }
 }
@@ -293,7 +298,7 @@ impl Command {
             Command::Status(a) => Some(&a.planning),
             Command::Verify(a) => Some(&a.planning),
             Command::Export(a) => Some(&a.planning),
-            Command::Import(_) => None,
+            Command::Import(_) | Command::Rollback(_) => None,
         }
     }
 
@@ -304,6 +309,9 @@ impl Command {
 
     /// The source's flags, for the commands that take them.
     pub fn source(&self) -> Option<&SourceArgs> {
+        if let Command::Rollback(a) = self {
+            return Some(&a.source);
+        }
         self.planning().map(|p| &p.source)
     }
 }

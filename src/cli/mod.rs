@@ -7,6 +7,7 @@
 pub mod command;
 pub mod groups;
 pub mod overrides;
+pub mod rollback;
 #[cfg(test)]
 mod tests;
 

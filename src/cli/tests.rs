@@ -334,6 +334,7 @@ fn own_flags_parsed(cli: &Cli) -> bool {
         Command::Verify(a) => a.json && a.all && a.open,
         Command::Export(a) => a.dir == Path::new("out"),
         Command::Import(a) => a.dir == Path::new("out"),
+        Command::Rollback(a) => a.json && a.dry_run,
     }
 }
 

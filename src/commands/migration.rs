@@ -13,7 +13,7 @@ use crate::copy::{SelectInto, Transfer};
 use crate::core::clock::now_ns;
 use crate::influx::client::Client;
 use crate::influx::statement::Rp;
-use crate::ledger::{self, Coverage};
+use crate::ledger::{self, Coverage, Sources};
 use crate::plan::catalog::Catalog;
 use crate::plan::late::{Candidates, LateReport};
 use crate::plan::planner::{self, Rules};
@@ -368,8 +368,9 @@ impl PlannedJob for PlannedMigration {
                 rewrite: Some(&settings.transform),
                 fields: &self.prepared.catalog.fields,
                 tolerance: FLOAT_REL_TOLERANCE,
+                target_tenant: false,
             },
-            source: self.prepared.catalog.source_ref(),
+            sources: Sources::One(self.prepared.catalog.source_ref()),
         })
     }
 

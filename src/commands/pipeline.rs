@@ -15,7 +15,7 @@ use crate::copy::{self, CopyOptions, Outcome, Transfer};
 use crate::influx::client::Client;
 use crate::influx::liveness::{Liveness, Watchdog};
 use crate::ledger::lock::RunLock;
-use crate::ledger::{LedgerWriter, SourceRef};
+use crate::ledger::{LedgerWriter, SourceRef, Sources};
 use crate::plan::Plan;
 use crate::report::summary::RunSummary;
 use crate::report::{outputs, run as run_report};
@@ -73,12 +73,12 @@ pub struct SourceChunks<'a> {
     pub plan: &'a Plan,
 }
 
-/// The checker of `run` and the source its records name.
+/// The checker of `run` and the sources its records name.
 pub struct Checks<'a> {
     /// Compares a chunk on the source and the target.
     pub verifier: Verifier<'a>,
-    /// The source, as ledger scopes name it.
-    pub source: SourceRef<'a>,
+    /// The sources of the chunks, as ledger scopes name them.
+    pub sources: Sources<'a>,
 }
 
 /// Runs a command from the lock to the outputs and returns the exit code: 0 when every
@@ -153,7 +153,7 @@ async fn copy_job<J: Job>(
     let checking = job.checks(settings).map(|c| Checking {
         inner: &*transfer,
         verifier: c.verifier,
-        source: c.source,
+        sources: c.sources,
         ledger: &ledger,
         report: Mutex::new(VerifyReport::new(false)),
         queue: CheckQueue::new(opts.concurrency),

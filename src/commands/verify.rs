@@ -72,6 +72,7 @@ pub async fn verify(settings: &Settings, opts: VerifyOptions) -> anyhow::Result<
         rewrite: Some(&settings.transform),
         fields: &source_fields,
         tolerance: FLOAT_REL_TOLERANCE,
+        target_tenant: false,
     };
     // --all checks verified chunks again; a second Verified line for one would say
     // nothing new.

@@ -18,6 +18,7 @@ pub(crate) mod files;
 pub(crate) mod halt;
 pub(crate) mod outcome;
 pub(crate) mod pacer;
+pub(crate) mod per_tenant;
 pub(crate) mod progress;
 pub(crate) mod select_into;
 pub(crate) mod split;

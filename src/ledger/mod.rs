@@ -52,6 +52,27 @@ impl SourceRef<'_> {
     }
 }
 
+/// Where a plan's chunks are read from, as ledger scopes name it: one source for every
+/// chunk (`run`, `export`), or one per tenant (`rollback`: each tenant database is the
+/// source of its tenant's chunks).
+#[derive(Debug, Clone)]
+pub enum Sources<'a> {
+    /// Every chunk's.
+    One(SourceRef<'a>),
+    /// Per tenant id.
+    PerTenant(std::collections::BTreeMap<String, SourceRef<'a>>),
+}
+
+impl<'a> Sources<'a> {
+    /// The source of `tenant`'s chunks; `None` for a tenant the plan has no source of.
+    pub fn of(&self, tenant: &str) -> Option<SourceRef<'a>> {
+        match self {
+            Sources::One(s) => Some(*s),
+            Sources::PerTenant(m) => m.get(tenant).copied(),
+        }
+    }
+}
+
 /// Where points come from and go to: the part of a record that coverage is keyed by,
 /// together with the measurement.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -14,6 +14,7 @@ pub(crate) mod batch;
 pub(crate) mod catalog;
 pub(crate) mod late;
 pub(crate) mod planner;
+pub(crate) mod rollback;
 pub(crate) mod sizing;
 pub(crate) mod target;
 

@@ -5,6 +5,7 @@ pub mod json;
 pub mod metrics;
 pub mod outputs;
 pub mod plan;
+pub mod rollback;
 pub mod run;
 pub mod scale;
 pub mod status;

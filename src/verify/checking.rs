@@ -12,7 +12,7 @@ use crate::influx::client::Client;
 use crate::influx::error::{ClientError, FailureClass};
 use crate::influx::multi;
 use crate::influx::statement as influxql;
-use crate::ledger::{LedgerWriter, Record, RecordKind, SourceRef};
+use crate::ledger::{LedgerWriter, Record, RecordKind, SourceRef, Sources};
 use crate::plan::Chunk;
 use crate::source::discover as catalog;
 use crate::verify::figures::{
@@ -55,8 +55,9 @@ pub struct Checking<'a> {
     pub inner: &'a dyn Transfer,
     /// The checker.
     pub verifier: Verifier<'a>,
-    /// Source server URL, database and retention policy, as ledger scopes name them.
-    pub source: SourceRef<'a>,
+    /// Source server URL, database and retention policy of each chunk, as ledger
+    /// scopes name them.
+    pub sources: Sources<'a>,
     /// The run's ledger.
     pub ledger: &'a Mutex<LedgerWriter>,
     /// What the checks found.
@@ -130,7 +131,14 @@ const CHECK_WAIT_TICK: std::time::Duration = std::time::Duration::from_millis(50
 
 impl Checking<'_> {
     fn subject(&self, chunk: &Chunk, points: u64) -> Subject {
-        let scope = self.source.scope(
+        // A chunk of a tenant without a source never gets here: the transfer refuses
+        // it (copy::per_tenant) before a check is made.
+        let none = SourceRef {
+            url: "",
+            db: "",
+            rp: "",
+        };
+        let scope = self.sources.of(&chunk.tenant).unwrap_or(none).scope(
             self.inner.target_url(),
             &chunk.target,
             &chunk.target_rp,

@@ -471,6 +471,9 @@ pub struct Verifier<'a> {
     pub fields: &'a FieldTypes,
     /// Relative tolerance of float sums.
     pub tolerance: f64,
+    /// Filter the target side to the tenant too: the target is a shared database
+    /// holding other tenants' points (`rollback`), not the tenant's own.
+    pub target_tenant: bool,
 }
 
 /// A request of a check that did not get its answer, or an answer that did not parse.
@@ -514,7 +517,14 @@ impl Verifier<'_> {
                 Some((self.tenants.tag_of_batch(measurements), &s.tenant)),
                 window,
             ),
-            figures_query(&dst, &renamed, &fields, None, window),
+            figures_query(
+                &dst,
+                &renamed,
+                &fields,
+                self.target_tenant
+                    .then(|| (self.tenants.tag_of_batch(measurements), s.tenant.as_str())),
+                window,
+            ),
         )
     }
 
