@@ -1,0 +1,295 @@
+//! The way back after a cutover: `rollback` copies what monasca-persister (its own
+//! InfluxDB repositories, `common::persister`) wrote into the tenant databases after the
+//! switch back into the shared database, on a kolla-style `monasca` (no `autogen`, a 1w
+//! default policy `monasca_metrics`).
+
+mod common;
+
+use common::persister::{self, Messages, PersisterOptions};
+use common::*;
+use serde_json::Value;
+use testkit::{dump, Dump, InfluxServer};
+
+/// Tenants the persister writes with `db_per_tenant = True` (it names the database
+/// after the raw id, so no `/` or `\`): ids with quotes, spaces, commas and unicode.
+const TENANTS: &[&str] = &[
+    "8f3c2a9e41b04d6f9d1e5a7b3c2d1e0f",
+    "it's \"quoted\"",
+    "with space, comma=eq",
+    "ünïcødé-租户",
+];
+
+/// A tenant that first writes after the switch: the persister creates its database.
+const NEWCOMER: &str = "newcomer-tenant";
+
+/// Milliseconds since the epoch, `minutes_ago` minutes before now, on a whole minute.
+fn ms_ago(minutes_ago: i64) -> i64 {
+    let now_ms = now_ns() / 1_000_000;
+    (now_ms - minutes_ago * 60_000) / 60_000 * 60_000
+}
+
+/// The shared database as kolla-ansible creates it.
+fn kolla_monasca(server: &InfluxServer) {
+    server
+        .query(
+            None,
+            "CREATE DATABASE monasca WITH DURATION 1w REPLICATION 1 NAME monasca_metrics",
+        )
+        .unwrap();
+}
+
+fn per_tenant(on: bool) -> PersisterOptions {
+    PersisterOptions {
+        db_per_tenant: on,
+        ..PersisterOptions::default()
+    }
+}
+
+/// What the shared database holds of one tenant (id as stored): metrics by
+/// `_tenant_id`, alarm history by the `tenant_id` tag.
+fn shared_of(server: &InfluxServer, stored: &str) -> Dump {
+    let mut d = dump(server, "monasca", Some(("_tenant_id", stored))).unwrap();
+    let all = dump(server, "monasca", None).unwrap();
+    if let Some(h) = all.measurement("alarm_state_history") {
+        let mut h = h.clone();
+        h.points
+            .retain(|p| p.series.tags.get("tenant_id").map(String::as_str) == Some(stored));
+        if !h.points.is_empty() {
+            d.measurements.insert("alarm_state_history".into(), h);
+        }
+    }
+    d
+}
+
+/// Asserts that the shared database holds exactly the tenant database's points of the
+/// tenant: series, tags, fields, field types, timestamps.
+fn assert_rolled_back(server: &InfluxServer, stored: &str, db: &str) {
+    let expected = dump(server, db, None).unwrap();
+    assert!(expected.point_count() > 0, "{db:?} is empty");
+    testkit::assert_same(&expected, &shared_of(server, stored));
+}
+
+/// Runs `rollback --json` with `extra`, expecting exit 0; the summary.
+fn rollback(server: &InfluxServer, dir: &std::path::Path, extra: &[&str]) -> Value {
+    let mut args = vec!["rollback", "--json"];
+    args.extend_from_slice(extra);
+    let o = run(server, dir, &args);
+    assert_exit(&o, 0);
+    serde_json::from_slice(&o.stdout).expect("rollback --json prints JSON")
+}
+
+/// The ledger's copied lines of the rollback (source a tenant database, target
+/// `monasca`).
+fn rollback_records(dir: &std::path::Path) -> Vec<Value> {
+    ledger_records(dir)
+        .into_iter()
+        .filter(|r| r["target"] == "monasca")
+        .collect()
+}
+
+/// Rows of a query's only series.
+fn rows(server: &InfluxServer, db: &str, q: &str) -> usize {
+    let r = server.query(Some(db), q).unwrap();
+    r["results"][0]["series"][0]["values"]
+        .as_array()
+        .map_or(0, |v| v.len())
+}
+
+const HOUR: &[&str] = &["--time-unit", "hour", "--settle", "1s"];
+
+/// After a forward run, the persister with `db_per_tenant = True` writes new points
+/// for every tenant and a brand-new one (whose database it creates): the dry run lists
+/// them with point counts and writes nothing; rollback then copies exactly them into
+/// `monasca`'s default policy (per tenant the shared database equals the tenant
+/// database: tags `_tenant_id`, `_region`, alarm history's `tenant_id` tag and string
+/// field, field types); a rerun after more writes copies only the new closed windows;
+/// the persister switched back writes beside them, a rollback then still exits 0 (extra
+/// points reported, not failed), and a read the way monasca-api reads with
+/// `db_per_tenant = False` (default policy, tenant filter) sees every tenant's history
+/// before, during and after the switch. Databases outside the naming rule are not
+/// touched.
+#[test]
+fn rollback_merges_post_switch_points_exactly() {
+    let server = InfluxServer::start().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    kolla_monasca(&server);
+    let history = Messages::monasca(TENANTS, ms_ago(48 * 60), 600_000, 8);
+    persister::write(&server, &history, &per_tenant(false));
+    migrate(&server, dir, HOUR);
+    for t in TENANTS {
+        assert_rolled_back(&server, t, &target(t));
+    }
+
+    // Beside them: a database outside the naming rule, and one inside it holding
+    // another tenant's points; neither is read or written.
+    let line = format!(
+        "cpu.idle_perc,_tenant_id={},hostname=x value=1 {}",
+        TENANTS[0],
+        ms_ago(200) * 1_000_000
+    );
+    for db in ["backup", "monasca_old"] {
+        server.create_database(db).unwrap();
+        server.write_lines(db, &line).unwrap();
+    }
+    let untouched: Vec<Dump> = ["backup", "monasca_old"]
+        .iter()
+        .map(|d| dump(&server, d, None).unwrap())
+        .collect();
+
+    // The switch: the persister writes into tenant databases, one of them new.
+    let mut all: Vec<&str> = TENANTS.to_vec();
+    all.push(NEWCOMER);
+    let after = Messages::monasca(&all, ms_ago(180), 60_000, 8);
+    persister::write(&server, &after, &per_tenant(true));
+    let newcomer_db = target(NEWCOMER);
+    assert!(databases(&server).contains(&newcomer_db));
+    // The persister keeps the tenant tags in the tenant databases.
+    let d = dump(&server, &target(TENANTS[1]), None).unwrap();
+    let p = &d.measurement("cpu.idle_perc").unwrap().points[0];
+    assert_eq!(p.series.tags["_tenant_id"], TENANTS[1]);
+    assert_eq!(p.series.tags["_region"], "RegionOne");
+
+    // Dry run: lists, counts, writes nothing.
+    let before = dump(&server, "monasca", None).unwrap();
+    let ledger_before = std::fs::read_to_string(ledger_path(dir)).unwrap();
+    let o = run(
+        &server,
+        dir,
+        &[
+            "rollback",
+            "--dry-run",
+            "--json",
+            HOUR[0],
+            HOUR[1],
+            HOUR[2],
+            HOUR[3],
+        ],
+    );
+    assert_exit(&o, 0);
+    let plan: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let sources: Vec<&Value> = plan["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["tenants"].as_array().is_some_and(|t| !t.is_empty()))
+        .collect();
+    assert_eq!(sources.len(), all.len(), "{plan:#}");
+    let newcomer = sources
+        .iter()
+        .find(|s| s["database"] == newcomer_db.as_str())
+        .unwrap();
+    assert_eq!(newcomer["new"], true);
+    // 8 steps of three metric points, and an alarm transition every fourth step.
+    assert_eq!(newcomer["points"], 8 * 3 + 2);
+    assert!(sources
+        .iter()
+        .all(|s| s["database"] == newcomer_db.as_str() || s["new"] == false));
+    assert_eq!(plan["foreign"]["monasca_old"][0], TENANTS[0]);
+    testkit::assert_same(&before, &dump(&server, "monasca", None).unwrap());
+    assert_eq!(
+        std::fs::read_to_string(ledger_path(dir)).unwrap(),
+        ledger_before
+    );
+
+    let s = rollback(&server, dir, HOUR);
+    assert!(s["verification"].is_object(), "{s:#}");
+    for t in &all {
+        assert_rolled_back(&server, t, &target(t));
+    }
+    for (db, d) in ["backup", "monasca_old"].iter().zip(&untouched) {
+        testkit::assert_same(d, &dump(&server, db, None).unwrap());
+    }
+    let first = rollback_records(dir);
+    assert!(!first.is_empty(), "{s:#}");
+    assert!(first.iter().all(|r| r["target_rp"] == "monasca_metrics"));
+
+    // More writes; the rerun copies only the new windows.
+    let more = Messages::monasca(&all, ms_ago(110), 60_000, 4);
+    persister::write(&server, &more, &per_tenant(true));
+    rollback(&server, dir, HOUR);
+    let second = rollback_records(dir);
+    let window = |r: &Value| {
+        let key = ["source_db", "tenant", "measurements", "start"];
+        key.map(|k| r[k].to_string())
+    };
+    for r in &second[first.len()..] {
+        assert!(
+            !first.iter().any(|f| window(f) == window(r)),
+            "recopied a recorded window: {r}"
+        );
+    }
+    assert!(second.len() > first.len());
+    for t in &all {
+        assert_rolled_back(&server, t, &target(t));
+    }
+
+    // Switched back: the persister writes into monasca beside the rolled-back points,
+    // and the timer's next rollback still exits 0.
+    let back = Messages::monasca(&all, ms_ago(30), 60_000, 4);
+    persister::write(&server, &back, &per_tenant(false));
+    rollback(&server, dir, HOUR);
+
+    // monasca-api with db_per_tenant = False: the shared database's default policy,
+    // the tenant's filter; every step of every phase, none missing.
+    for (i, t) in all.iter().enumerate() {
+        let q = format!(
+            "SELECT value, value_meta FROM \"cpu.idle_perc\" WHERE \"_tenant_id\" = {} AND \"_region\" = 'RegionOne' AND hostname = 'node-1'",
+            testkit::quote_string(t)
+        );
+        let history_rows = if i < TENANTS.len() { 8 } else { 0 };
+        assert_eq!(
+            rows(&server, "monasca", &q),
+            history_rows + 8 + 4 + 4,
+            "{t:?}"
+        );
+        let q = format!(
+            "SELECT alarm_id, new_state, reason FROM alarm_state_history WHERE tenant_id = {}",
+            testkit::quote_string(t)
+        );
+        let history_rows = if i < TENANTS.len() { 2 } else { 0 };
+        assert_eq!(
+            rows(&server, "monasca", &q),
+            history_rows + 2 + 1 + 1,
+            "{t:?}"
+        );
+    }
+}
+
+/// Tenant ids the persister cannot name a database after (a backslash) or that need
+/// quoting (quotes, unicode) round-trip the way back: points written into the
+/// databases the forward run created (`%5C`-encoded) come back into `monasca` with the
+/// tenant tag exactly as stored.
+#[test]
+fn odd_tenant_ids_round_trip_the_way_back() {
+    let tenants = ["back\\slash", "it's \"q\" ü租"];
+    let server = InfluxServer::start().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    kolla_monasca(&server);
+    let history = Messages::monasca(&tenants, ms_ago(48 * 60), 600_000, 4);
+    persister::write(&server, &history, &per_tenant(false));
+    migrate(&server, dir, HOUR);
+    for t in tenants {
+        let stored = persister::stored_tenant(t);
+        let db = target(&stored);
+        let lines: Vec<String> = (0..5)
+            .map(|i| {
+                testkit::Point::new("cpu.idle_perc")
+                    .tag("_tenant_id", stored.as_str())
+                    .tag("_region", "RegionOne")
+                    .tag("hostname", "node 2")
+                    .field("value", 1.5 + i as f64)
+                    .time((ms_ago(120) + i * 60_000) * 1_000_000)
+                    .to_line()
+                    .unwrap()
+            })
+            .collect();
+        server.write_lines(&db, &lines.join("\n")).unwrap();
+    }
+    rollback(&server, dir, HOUR);
+    for t in tenants {
+        let stored = persister::stored_tenant(t);
+        assert_rolled_back(&server, &stored, &target(&stored));
+    }
+}
