@@ -15,7 +15,8 @@ const NOW: i64 = 1_700_000_000_000_000_000;
 /// sets the default again (it cannot be given with `--no-verify`, which has its case;
 /// `verify_switches` tests both).
 const OWN: &[&str] = &[
-    "json", "estimate", "plan", "all", "open", "dir", "help", "version", "verify",
+    "json", "estimate", "plan", "all", "open", "dir", "help", "version", "verify", "dry_run",
+    "since",
 ];
 
 /// Each command's own flags, given in every pass (with the modes that unlock the
@@ -28,6 +29,7 @@ const COMMANDS: &[(Option<&str>, &[&str])] = &[
     (Some("verify"), &["--json", "--all", "--open"]),
     (Some("export"), &["--dir", "out"]),
     (Some("import"), &["--dir", "out"]),
+    (Some("rollback"), &["--json", "--dry-run"]),
 ];
 
 fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
@@ -626,4 +628,20 @@ fn flags_override_settings() {
     assert!(s.run.verify);
     assert_eq!(s.run.report, Some(PathBuf::from("r.json")));
     assert_eq!(s.run.metrics_file, Some(PathBuf::from("m.prom")));
+}
+
+/// `rollback --since` takes a date or RFC 3339 time as nanoseconds and refuses other
+/// text naming the flag; flags rollback does not read (retention, target) are refused.
+#[test]
+fn rollback_since_and_refused_flags() {
+    let cli = parse(&["rollback", "--since", "2024-01-01T01:00:00+01:00"]).unwrap();
+    match cli.command {
+        Command::Rollback(a) => assert_eq!(a.since, Some(1_704_067_200_000_000_000)),
+        c => panic!("{c:?}"),
+    }
+    let e = parse(&["rollback", "--since", "yesterday"]).unwrap_err();
+    assert!(e.to_string().contains("--since"), "{e}");
+    for flag in ["--retention", "--target-url", "--drop-tag"] {
+        assert!(parse(&["rollback", flag, "x"]).is_err(), "{flag}");
+    }
 }
