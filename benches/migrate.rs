@@ -983,9 +983,14 @@ fn scale(with_run: bool) {
             100.0 * rerun_q as f64 / first_q as f64
         );
     }
+    print_steps(&rows);
+}
+
+/// The table of `scale` and `rollback`: one row per step.
+fn print_steps(rows: &[Row]) {
     println!("| step | wall (s) | points | queries (own count) | /query requests (server) | server CPU (s) | peak RSS (MiB) | load avg at start | targets: default policy; shards |");
     println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
-    for r in &rows {
+    for r in rows {
         println!(
             "| {} | {:.2} | {} | {} | {} | {:.1} | {} | {:.2} | {} |",
             r.variant,
@@ -1000,6 +1005,157 @@ fn scale(with_run: bool) {
         );
     }
     println!();
+}
+
+/// Tenants, and the minutes of new points each tenant database gets after the switch
+/// (five metrics, one host, one point a minute), of the `rollback` figures.
+const ROLLBACK: (usize, i64) = (200, 120);
+
+/// `rollback` (issue 23): `ROLLBACK.0` tenants migrated, then every tenant database
+/// gets new points for the last `ROLLBACK.1` minutes; our rollback from `--since`
+/// (hour windows, verified), its rerun with nothing new, the hand-written best (per
+/// tenant one `SELECT * INTO` back into `monasca` of the float-valued measurements and
+/// one of the integer-valued one, from the same time, two at a time) and ours with
+/// `--no-verify` on a fresh ledger, in that order on the same data: the later copies
+/// write the same points again.
+fn rollback_figures() {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i64;
+    let (n, minutes) = ROLLBACK;
+    let server = InfluxServer::start().expect("start influxd");
+    let ids: Vec<String> = (0..n).map(|i| format!("r{i:03}")).collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let hour = 3_600_000_000_000i64;
+    let since = (now - minutes * 60_000_000_000) / hour * hour;
+    let mut spec = DatasetSpec::monasca(&refs, 1, Duration::from_secs(1800), since);
+    spec.hosts_per_tenant = 1;
+    seed(&server, "monasca", &spec).expect("seed");
+    let dir = tempfile::tempdir().unwrap();
+    let url = server.url();
+    let ledger = dir.path().join("rollback.ledger");
+    let l = ledger.to_str().unwrap();
+    let base = ["--source-url", url.as_str(), "--ledger", l];
+    let (_, c) = scale_step(
+        &server,
+        "forward run",
+        &[&["run", "--json"][..], &base].concat(),
+    );
+    let forward: Value = serde_json::from_str(&c.stdout).expect("run --json");
+    let mut new_points = 0u64;
+    for t in &ids {
+        let mut lines = Vec::new();
+        for k in 0..minutes {
+            let ts = since + k * 60_000_000_000;
+            for m in &spec.metrics {
+                lines.push(format!(
+                    "{},_tenant_id={t},_region=RegionOne,hostname=h0 value={k}{} {ts}",
+                    m.name,
+                    if matches!(m.value_kind, testkit::ValueKind::Integer) {
+                        "i"
+                    } else {
+                        ".5"
+                    }
+                ));
+            }
+        }
+        new_points += lines.len() as u64;
+        server
+            .write_lines(&format!("monasca_{t}"), &lines.join("\n"))
+            .expect("write tenant database");
+    }
+    println!(
+        "\n### rollback — {n} tenants, {} points migrated, then {new_points} new points in the tenant databases ({minutes} min x {} metrics x 1 host each)\n",
+        forward["points_written"],
+        spec.metrics.len()
+    );
+    let since_arg = influx_tenant_migrate::core::window::format_ns(since);
+    let ours = [
+        &[
+            "rollback",
+            "--json",
+            "--time-unit",
+            "hour",
+            "--since",
+            since_arg.as_str(),
+        ][..],
+        &base,
+    ]
+    .concat();
+    let mut rows = Vec::new();
+    for variant in ["ours, rollback", "ours, rerun (nothing new)"] {
+        let (mut r, c) = scale_step(&server, variant, &ours);
+        let json: Value = serde_json::from_str(&c.stdout).expect("rollback --json");
+        r.points = json["points_written"].as_u64().unwrap_or(0);
+        r.own_queries = json["queries"].to_string();
+        rows.push(r);
+    }
+    rows.push(limit_back(&server, &ids, since, 2));
+    let fresh = dir.path().join("fresh.ledger");
+    let mut unverified = ours.clone();
+    unverified[ours.len() - 1] = fresh.to_str().unwrap();
+    unverified.push("--no-verify");
+    let (mut r, c) = scale_step(&server, "ours, rollback --no-verify", &unverified);
+    let json: Value = serde_json::from_str(&c.stdout).expect("rollback --json");
+    r.points = json["points_written"].as_u64().unwrap_or(0);
+    r.own_queries = json["queries"].to_string();
+    rows.push(r);
+    print_steps(&rows);
+}
+
+/// The hand-written best way back: per tenant, one `SELECT * INTO` of the
+/// float-valued measurements and one of the integer-valued one from its database
+/// back into `monasca`'s default policy, from `since`, `concurrency` at a time.
+fn limit_back(server: &InfluxServer, tenants: &[String], since: i64, concurrency: usize) -> Row {
+    let floats = [
+        "cpu.idle_perc",
+        "disk.space_used_perc",
+        "mem.free_mb",
+        "vm.net.in_bytes_sec",
+    ];
+    let mut queries = Vec::new();
+    for t in tenants {
+        let db = quote_ident(&format!("monasca_{t}"));
+        for group in [&floats[..], &["http_status"][..]] {
+            let from: Vec<String> = group
+                .iter()
+                .map(|m| format!("{db}.\"autogen\".{}", quote_ident(m)))
+                .collect();
+            queries.push(format!(
+                "SELECT * INTO \"monasca\".\"autogen\".:MEASUREMENT FROM {} WHERE time >= {since} GROUP BY *",
+                from.join(",")
+            ));
+        }
+    }
+    let next = AtomicUsize::new(0);
+    let written = AtomicUsize::new(0);
+    let (_, wall, sq, cpu, load) = measure(server, || {
+        std::thread::scope(|s| {
+            for _ in 0..concurrency {
+                s.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(q) = queries.get(i) else { break };
+                    let r = server.query(Some("monasca"), q).expect("limit query");
+                    let n = r["results"][0]["series"][0]["values"][0][1]
+                        .as_u64()
+                        .unwrap_or(0);
+                    written.fetch_add(n as usize, Ordering::Relaxed);
+                });
+            }
+        });
+    });
+    Row {
+        variant: "hand-written best (SELECT INTO per tenant and type batch)".into(),
+        wall,
+        points: written.load(Ordering::Relaxed) as u64,
+        own_queries: queries.len().to_string(),
+        server_queries: sq,
+        server_cpu: cpu,
+        rss_mib: None,
+        load,
+        layout: String::new(),
+    }
 }
 
 /// `queries` of a `--json` answer, or `-`.
@@ -1051,6 +1207,10 @@ fn main() {
     // Not in the default set: what a check reads, field by field, on the sparse shape.
     if wanted.contains(&"check-cost") {
         check_cost();
+    }
+    // Not in the default set: the way back (issue 23).
+    if wanted.contains(&"rollback") {
+        rollback_figures();
     }
     // Not in the default set: it seeds 5,000 tenants and copies them.
     if wanted.contains(&"scale") || wanted.contains(&"scale-run") {
