@@ -26,6 +26,7 @@ use crate::report::rollback::{RollbackReport, SourceReport};
 use crate::source::{discover as catalog, estimate};
 use crate::verify::figures::{Verifier, FLOAT_REL_TOLERANCE};
 use anyhow::Context;
+use futures::{StreamExt, TryStreamExt};
 use std::collections::BTreeMap;
 
 /// What `rollback` was asked on the command line beyond the settings.
@@ -146,15 +147,10 @@ impl Job for Rollback {
             self.opts.since,
             settle,
         );
+        let planned = prepare_all(settings, found).await?;
         let mut sources = Vec::new();
         let mut foreign = BTreeMap::new();
-        for src in found {
-            let Some(s) = source_settings(settings, &src) else {
-                continue;
-            };
-            let p = migration::prepare_to(&s, &Destination::SameServer)
-                .await
-                .with_context(|| format!("tenant database {:?}", src.database))?;
+        for (src, p) in planned {
             if !p.catalog.excluded_tenants.is_empty() {
                 tracing::warn!(database = %src.database, tenants = ?p.catalog.excluded_tenants, "points of other tenants in a tenant database: not copied back");
                 foreign.insert(src.database.clone(), p.catalog.excluded_tenants.clone());
@@ -181,6 +177,29 @@ impl Job for Rollback {
             fields,
         })
     }
+}
+
+/// Prepares every tenant database as a source ([`migration::prepare_to`]), several at
+/// once (`run.concurrency`, in their order): one database's discovery is a handful of
+/// small requests, and there is one database per tenant.
+async fn prepare_all(
+    settings: &Settings,
+    found: Vec<RollbackSource>,
+) -> anyhow::Result<Vec<(RollbackSource, Prepared)>> {
+    let each: Vec<(RollbackSource, Settings)> = found
+        .into_iter()
+        .filter_map(|src| source_settings(settings, &src).map(|s| (src, s)))
+        .collect();
+    futures::stream::iter(each)
+        .map(|(src, s)| async move {
+            let p = migration::prepare_to(&s, &Destination::SameServer)
+                .await
+                .with_context(|| format!("tenant database {:?}", src.database))?;
+            Ok((src, p))
+        })
+        .buffered(settings.run.concurrency_or_fallback().max(1))
+        .try_collect()
+        .await
 }
 
 /// Per target database of the forward runs out of the shared database on this
