@@ -304,4 +304,70 @@ fn odd_tenant_ids_round_trip_the_way_back() {
         let stored = persister::stored_tenant(t);
         assert_rolled_back(&server, &stored, &target(&stored));
     }
+    // The rollback's records are a scope of their own: a forward run afterwards plans
+    // and copies as before, and the two sides still agree.
+    let s = migrate(&server, dir, HOUR);
+    assert_eq!(s["failures"], serde_json::json!([]), "{s:#}");
+    for t in tenants {
+        let stored = persister::stored_tenant(t);
+        assert_rolled_back(&server, &stored, &target(&stored));
+    }
+}
+
+/// A chunk the shared database refuses (a field whose type differs there) fails the
+/// rollback with exit 1, listed with its statement in the summary and the failure
+/// report, like a failed `run` chunk; the other tenant's points are copied back.
+#[test]
+fn refused_chunk_exits_1_and_is_reported() {
+    let server = InfluxServer::start().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    server.create_database("monasca").unwrap();
+    let t0 = (ms_ago(180) / 3_600_000 * 3_600_000) * 1_000_000;
+    server
+        .write_lines("monasca", &format!("m,_tenant_id=a value=1.5 {t0}"))
+        .unwrap();
+    for (db, v) in [("monasca_b", "7i"), ("monasca_c", "2.5")] {
+        server.create_database(db).unwrap();
+        let tenant = &db["monasca_".len()..];
+        let lines: Vec<String> = (1..4)
+            .map(|i| {
+                format!(
+                    "m,_tenant_id={tenant} value={v} {}",
+                    t0 + i * 60_000_000_000
+                )
+            })
+            .collect();
+        server.write_lines(db, &lines.join("\n")).unwrap();
+    }
+    let o = run(
+        &server,
+        dir,
+        &[
+            "rollback",
+            "--json",
+            "--retries",
+            "0",
+            HOUR[0],
+            HOUR[1],
+            HOUR[2],
+            HOUR[3],
+        ],
+    );
+    assert_exit(&o, 1);
+    let s: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let failures = s["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{s:#}");
+    assert_eq!(failures[0]["chunk"]["tenant"], "b", "{s:#}");
+    assert!(
+        failures[0]["query"]
+            .as_str()
+            .unwrap()
+            .contains("\"monasca_b\""),
+        "{s:#}"
+    );
+    let report = ledger_path(dir).with_extension("ledger.failures.json");
+    assert!(report.exists(), "{}", report.display());
+    assert_rolled_back(&server, "c", "monasca_c");
+    assert_eq!(shared_of(&server, "b").point_count(), 0);
 }
