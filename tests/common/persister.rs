@@ -289,3 +289,72 @@ pub fn write(server: &InfluxServer, messages: &Messages, opts: &PersisterOptions
         "{written}"
     );
 }
+
+/// What monasca-api's own repository (`tests/persister/read_api.py`, PyPI monasca-api)
+/// returns for one tenant: timestamps of a metric's measurements and of the alarm
+/// history.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct ApiRead {
+    /// `measurement_list` (merged series), timestamps as the API prints them.
+    pub measurements: Vec<String>,
+    /// `alarm_history`, timestamps as the API prints them.
+    pub alarms: Vec<String>,
+}
+
+/// Reads, per tenant, `metric` with `dimensions` in `region` and the history of
+/// `alarm_ids` the way monasca-api does, configured like api.conf's `[influxdb]`
+/// (`database`, `db_per_tenant`, the server's admin credentials); panics with the
+/// script's stderr if it fails.
+pub fn api_read(
+    server: &InfluxServer,
+    database: &str,
+    db_per_tenant: bool,
+    tenants: &[&str],
+    metric: (&str, &BTreeMap<String, String>),
+    alarm_ids: &[String],
+) -> BTreeMap<String, ApiRead> {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/persister/read_api.py");
+    let (user, password) = server
+        .credentials()
+        .map_or((String::new(), String::new()), |(u, p)| {
+            (u.to_string(), p.to_string())
+        });
+    let mut child = Command::new(python())
+        .arg(&script)
+        .args([
+            "--url",
+            &server.url(),
+            "--user",
+            &user,
+            "--password",
+            &password,
+        ])
+        .args(["--database", database])
+        .args([
+            "--db-per-tenant",
+            if db_per_tenant { "true" } else { "false" },
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
+    let request = json!({
+        "tenants": tenants,
+        "region": "RegionOne",
+        "metric": metric.0,
+        "dimensions": metric.1,
+        "alarm_ids": alarm_ids,
+    });
+    let input = serde_json::to_vec(&request).unwrap();
+    child.stdin.take().unwrap().write_all(&input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{} failed ({}):\n{}",
+        script.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("read_api.py prints JSON")
+}
