@@ -1084,11 +1084,17 @@ fn rollback_figures() {
     ]
     .concat();
     let mut rows = Vec::new();
-    for variant in ["ours, rollback", "ours, rerun (nothing new)"] {
+    for (variant, expected) in [
+        ("ours, rollback", new_points),
+        ("ours, rerun (nothing new)", 0),
+    ] {
         let (mut r, c) = scale_step(&server, variant, &ours);
         let json: Value = serde_json::from_str(&c.stdout).expect("rollback --json");
         r.points = json["points_written"].as_u64().unwrap_or(0);
         r.own_queries = json["queries"].to_string();
+        if r.points != expected {
+            r.variant.push_str(" (MISMATCH)");
+        }
         rows.push(r);
     }
     rows.push(limit_back(&server, &ids, since, 2));
