@@ -314,6 +314,21 @@ fn odd_tenant_ids_round_trip_the_way_back() {
             .collect();
         server.write_lines(&db, &lines.join("\n")).unwrap();
     }
+    // The dry run's table names each tenant database as the server lists it.
+    let o = run(
+        &server,
+        dir,
+        &["rollback", "--dry-run", HOUR[0], HOUR[1], HOUR[2], HOUR[3]],
+    );
+    assert_exit(&o, 0);
+    let text = String::from_utf8_lossy(&o.stdout);
+    for t in tenants {
+        assert!(
+            text.contains(&target(&persister::stored_tenant(t))),
+            "{text}"
+        );
+    }
+    assert!(text.ends_with("dry run: nothing written\n"), "{text}");
     rollback(&server, dir, HOUR);
     for t in tenants {
         let stored = persister::stored_tenant(t);
@@ -342,6 +357,8 @@ fn refused_chunk_exits_1_and_is_reported() {
     server
         .write_lines("monasca", &format!("m,_tenant_id=a value=1.5 {t0}"))
         .unwrap();
+    // A tenant database the persister created and never wrote to is no trouble.
+    server.create_database("monasca_empty").unwrap();
     for (db, v) in [("monasca_b", "7i"), ("monasca_c", "2.5")] {
         server.create_database(db).unwrap();
         let tenant = &db["monasca_".len()..];
@@ -385,4 +402,22 @@ fn refused_chunk_exits_1_and_is_reported() {
     assert!(report.exists(), "{}", report.display());
     assert_rolled_back(&server, "c", "monasca_c");
     assert_eq!(shared_of(&server, "b").point_count(), 0);
+}
+
+/// A shared database that does not exist stops the rollback before anything is read
+/// or written: exit 2, one line naming it.
+#[test]
+fn missing_shared_database_exits_2() {
+    let server = InfluxServer::start().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    server.create_database("nope_a").unwrap();
+    let o = run(&server, tmp.path(), &["rollback", "--database", "nope"]);
+    assert_exit(&o, 2);
+    let e = stderr(&o);
+    assert!(e.contains("database \"nope\" does not exist"), "{e}");
+    assert_eq!(
+        e.lines().filter(|l| l.starts_with("error:")).count(),
+        1,
+        "{e}"
+    );
 }
