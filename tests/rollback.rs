@@ -421,3 +421,43 @@ fn missing_shared_database_exits_2() {
         "{e}"
     );
 }
+
+/// The forward run's skip rules do not hold back the way back: a measurement a config
+/// file leaves out (`measurements.skip`) is copied back too, since the persister wrote
+/// it into the tenant database after the switch; retention settings meant for the
+/// forward run ask nothing of the shared database.
+#[test]
+fn skip_rules_and_retention_do_not_apply_to_the_way_back() {
+    let server = InfluxServer::start().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    server.create_database("monasca").unwrap();
+    server.create_database("monasca_d").unwrap();
+    let t0 = (ms_ago(180) / 3_600_000 * 3_600_000) * 1_000_000;
+    let lines: Vec<String> = ["log.rate", "cpu.idle_perc"]
+        .iter()
+        .map(|m| format!("{m},_tenant_id=d,hostname=h value=3.25 {t0}"))
+        .collect();
+    server.write_lines("monasca_d", &lines.join("\n")).unwrap();
+    let config = dir.join("itm.toml");
+    std::fs::write(
+        &config,
+        "[measurements]\nskip = [\"^log\\\\.\"]\n[retention]\ndefault = \"2d\"\n",
+    )
+    .unwrap();
+    let s = rollback(
+        &server,
+        dir,
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            HOUR[0],
+            HOUR[1],
+            HOUR[2],
+            HOUR[3],
+        ],
+    );
+    assert_eq!(s["retention_not_applied"], serde_json::json!([]), "{s:#}");
+    assert_rolled_back(&server, "d", "monasca_d");
+    assert_eq!(server.retention_policies("monasca").unwrap().len(), 1);
+}

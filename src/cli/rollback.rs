@@ -3,8 +3,7 @@
 //! `--dry-run`.
 
 use crate::cli::groups::{
-    BatchArgs, CopyArgs, DiscoveryArgs, LedgerArgs, QueryArgs, ReportArgs, SourceArgs, TenantArgs,
-    WindowArgs,
+    BatchArgs, CopyArgs, LedgerArgs, QueryArgs, ReportArgs, SourceArgs, TenantArgs, WindowArgs,
 };
 use crate::cli::overrides::{Overrides, SettingFlags};
 use crate::core::window::parse_time_ns;
@@ -34,9 +33,16 @@ pub struct RollbackArgs {
     /// The source server and the shared database.
     #[command(flatten)]
     pub source: SourceArgs,
-    /// Tenant tag and measurements left out.
-    #[command(flatten)]
-    pub discovery: DiscoveryArgs,
+    /// Tag key holding the tenant id. Default `_tenant_id`; overrides `tenants.tag`.
+    /// (No `--skip-regex`: the way back copies every measurement, since the persister
+    /// wrote all of them into the tenant databases after the switch.)
+    #[arg(long, value_name = "KEY", help_heading = "Tenants")]
+    pub tenant_tag: Option<String>,
+    /// Tag key holding the tenant id in one measurement, as MEASUREMENT=KEY
+    /// (repeatable). Default `alarm_state_history=tenant_id`, kept unless named;
+    /// overrides `tenants.tag_for`.
+    #[arg(long, value_name = "MEASUREMENT=KEY", help_heading = "Tenants")]
+    pub tenant_tag_for: Vec<String>,
     /// Tenant selection and the naming rule of the tenant databases.
     #[command(flatten)]
     pub tenants: TenantArgs,
@@ -68,8 +74,9 @@ fn since(text: &str) -> Result<i64, String> {
 impl SettingFlags for RollbackArgs {
     fn add_to(&self, o: &mut Overrides) {
         o.switch_off("run.verify", self.no_verify);
+        o.text("tenants.tag", &self.tenant_tag);
+        o.list("tenants.tag_for", &self.tenant_tag_for);
         o.add(&self.source)
-            .add(&self.discovery)
             .add(&self.tenants)
             .add(&self.window)
             .add(&self.ledger)

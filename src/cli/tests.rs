@@ -641,7 +641,7 @@ fn rollback_since_and_refused_flags() {
     }
     let e = parse(&["rollback", "--since", "yesterday"]).unwrap_err();
     assert!(e.to_string().contains("--since"), "{e}");
-    for flag in ["--retention", "--target-url", "--drop-tag"] {
+    for flag in ["--retention", "--target-url", "--drop-tag", "--skip-regex"] {
         assert!(parse(&["rollback", flag, "x"]).is_err(), "{flag}");
     }
 }

@@ -12,7 +12,7 @@
 use crate::commands::migration::{self, Destination, Prepared};
 use crate::commands::pipeline::{self, Checks, Job, PlannedJob, SourceChunks};
 use crate::commands::watch::watched;
-use crate::config::Settings;
+use crate::config::{RetentionSettings, Settings};
 use crate::copy::per_tenant::PerTenant;
 use crate::copy::stop::StopSignal;
 use crate::copy::{SelectInto, Transfer};
@@ -231,7 +231,8 @@ fn forward_targets(
 
 /// The settings a tenant database is planned with: it is the source (its default
 /// policy), the shared database every tenant's target, only its own tenants are
-/// selected (those the user's selection keeps), from `since` on, no grants. `None`
+/// selected (those the user's selection keeps), from `since` on, every measurement,
+/// no retention request and no grants. `None`
 /// when the selection keeps none of its tenants.
 fn source_settings(settings: &Settings, src: &RollbackSource) -> Option<Settings> {
     let kept: Vec<&String> = src
@@ -254,6 +255,11 @@ fn source_settings(settings: &Settings, src: &RollbackSource) -> Option<Settings
         .collect();
     s.tenants.exclude = Vec::new();
     s.tenants.grant_privileges = false;
+    // Every measurement goes back: the persister wrote all of them into the tenant
+    // databases, whatever the forward run left out; and the shared database's policies
+    // are never asked for.
+    s.skip_measurements = Vec::new();
+    s.retention = RetentionSettings::default();
     s.window.from = match (settings.window.from, src.since) {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
