@@ -240,38 +240,36 @@ pub fn python() -> PathBuf {
     python
 }
 
-/// Writes `messages` to `server` with monasca-persister's repositories configured by
-/// `opts`; panics with the script's stderr if it fails.
-pub fn write(server: &InfluxServer, messages: &Messages, opts: &PersisterOptions) {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/persister/write.py");
-    let (user, password) = match (&opts.auth, server.credentials()) {
-        (Some((u, p)), _) => (u.clone(), p.clone()),
-        (None, Some((u, p))) => (u.to_string(), p.to_string()),
-        (None, None) => (String::new(), String::new()),
-    };
+/// Runs `tests/persister/<name>` with the venv's python against `server` as `user`,
+/// with `args` after `--url`, `--user`, `--password`, and `input` on stdin; its stdout,
+/// parsed. Panics with the script's stderr if it fails.
+fn run_script(
+    name: &str,
+    server: &InfluxServer,
+    (user, password): (&str, &str),
+    args: &[&str],
+    input: &Value,
+) -> Value {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/persister")
+        .join(name);
     let mut child = Command::new(python())
         .arg(&script)
         .args([
             "--url",
             &server.url(),
             "--user",
-            &user,
+            user,
             "--password",
-            &password,
+            password,
         ])
-        .args(["--database", &opts.database])
-        .args([
-            "--db-per-tenant",
-            if opts.db_per_tenant { "true" } else { "false" },
-        ])
-        .arg("--default-retention-hours")
-        .arg(opts.default_retention_hours.to_string())
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
-    let input = serde_json::to_vec(&messages.to_json()).unwrap();
+    let input = serde_json::to_vec(input).unwrap();
     child.stdin.take().unwrap().write_all(&input).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(
@@ -281,7 +279,38 @@ pub fn write(server: &InfluxServer, messages: &Messages, opts: &PersisterOptions
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
-    let written: Value = serde_json::from_slice(&out.stdout).expect("write.py prints JSON");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{name} prints JSON: {e}"))
+}
+
+/// The server's admin credentials, or none.
+fn admin(server: &InfluxServer) -> (String, String) {
+    server
+        .credentials()
+        .map_or((String::new(), String::new()), |(u, p)| {
+            (u.to_string(), p.to_string())
+        })
+}
+
+/// Writes `messages` to `server` with monasca-persister's repositories configured by
+/// `opts`; panics with the script's stderr if it fails.
+pub fn write(server: &InfluxServer, messages: &Messages, opts: &PersisterOptions) {
+    let (user, password) = opts.auth.clone().unwrap_or_else(|| admin(server));
+    let hours = opts.default_retention_hours.to_string();
+    let args = [
+        "--database",
+        &opts.database,
+        "--db-per-tenant",
+        if opts.db_per_tenant { "true" } else { "false" },
+        "--default-retention-hours",
+        &hours,
+    ];
+    let written = run_script(
+        "write.py",
+        server,
+        (&user, &password),
+        &args,
+        &messages.to_json(),
+    );
     assert_eq!(written["metrics"], messages.metrics.len(), "{written}");
     assert_eq!(
         written["alarm_state_history"],
@@ -313,32 +342,7 @@ pub fn api_read(
     metric: (&str, &BTreeMap<String, String>),
     alarm_ids: &[String],
 ) -> BTreeMap<String, ApiRead> {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/persister/read_api.py");
-    let (user, password) = server
-        .credentials()
-        .map_or((String::new(), String::new()), |(u, p)| {
-            (u.to_string(), p.to_string())
-        });
-    let mut child = Command::new(python())
-        .arg(&script)
-        .args([
-            "--url",
-            &server.url(),
-            "--user",
-            &user,
-            "--password",
-            &password,
-        ])
-        .args(["--database", database])
-        .args([
-            "--db-per-tenant",
-            if db_per_tenant { "true" } else { "false" },
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
+    let (user, password) = admin(server);
     let request = json!({
         "tenants": tenants,
         "region": "RegionOne",
@@ -346,15 +350,12 @@ pub fn api_read(
         "dimensions": metric.1,
         "alarm_ids": alarm_ids,
     });
-    let input = serde_json::to_vec(&request).unwrap();
-    child.stdin.take().unwrap().write_all(&input).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{} failed ({}):\n{}",
-        script.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("read_api.py prints JSON")
+    let args = [
+        "--database",
+        database,
+        "--db-per-tenant",
+        if db_per_tenant { "true" } else { "false" },
+    ];
+    let read = run_script("read_api.py", server, (&user, &password), &args, &request);
+    serde_json::from_value(read).expect("read_api.py's answer")
 }
