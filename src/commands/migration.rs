@@ -207,10 +207,10 @@ fn load_ledger(
     Ok((coverage, candidates.into_records()))
 }
 
-/// Windows ending at or before this (ns) are closed: `now` less `window.settle`.
+/// The late check looks at records that closed before this (ns): the settle line, or
+/// `now` in a final run (which has none).
 fn closed_before(settings: &Settings, now: i64) -> i64 {
-    let settle = i64::try_from(settings.window.settle.as_nanos()).unwrap_or(i64::MAX);
-    now.saturating_sub(settle)
+    planner::settle_line(&settings.window, now).min(now)
 }
 
 /// Looks again at the recorded windows that closed within `run.late_horizon` and
