@@ -24,6 +24,7 @@ use crate::source::density;
 use crate::source::discover as catalog;
 use crate::source::late::{self, LateOptions};
 use crate::source::limits::{self, Concurrency, ServerLimits};
+use crate::source::writes;
 use crate::verify::figures::{Verifier, FLOAT_REL_TOLERANCE};
 use anyhow::Context;
 use std::path::PathBuf;
@@ -114,6 +115,9 @@ pub async fn prepare_to(settings: &Settings, dest: &Destination) -> anyhow::Resu
             catalog.target_url = files::dir_url(dir);
         }
     }
+    if settings.window.final_run {
+        refuse_while_written(&client, settings, &catalog).await?;
+    }
     let now = now_ns();
     let (mut coverage, late_records) = load_ledger(settings, &catalog, now)?;
     remember_failed_units(settings, &catalog, &mut coverage);
@@ -143,6 +147,24 @@ pub async fn prepare_to(settings: &Settings, dest: &Destination) -> anyhow::Resu
         plan,
         scale,
     })
+}
+
+/// A final run starts only once the source receives no more writes (see
+/// [`writes`]): its newest point is older than `window.settle` and its shard counters
+/// stand still.
+async fn refuse_while_written(
+    client: &Client,
+    settings: &Settings,
+    catalog: &Catalog,
+) -> anyhow::Result<()> {
+    let newest = catalog
+        .tenants
+        .iter()
+        .flat_map(|t| t.measurements.values().map(|i| i.end))
+        .max();
+    writes::check_newest(&catalog.database, newest, settings.window.settle, now_ns())?;
+    writes::check_writes(client, &catalog.database).await?;
+    Ok(())
 }
 
 /// Resizes the plan's closed chunks from sampled point rates ([`sizing`]) under the
