@@ -256,6 +256,7 @@ async fn recheck_late(
         },
         tenants: &settings.tenants,
         per_statement: settings.run.max_measurements_per_query,
+        fields: &catalog.fields,
     };
     late::recheck(client, records, &opts, coverage).await
 }

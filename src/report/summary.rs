@@ -278,10 +278,12 @@ pub(crate) fn late_row(l: &LateReport) -> String {
     }
     let horizon = humantime::format_duration(std::time::Duration::from_secs(l.horizon_secs));
     let mut cell = format!(
-        "{} recorded chunks closed within {horizon} rechecked, {} reopened for late points ({} statements)",
+        "{} recorded chunks closed within {horizon} rechecked, {} reopened for late points ({} statements, {} points counted, {:.1}s)",
         l.chunks_rechecked,
         l.reopened.len(),
-        l.statements
+        l.statements,
+        l.points_counted,
+        l.elapsed_ms as f64 / 1000.0
     );
     if l.chunks_unaligned > 0 {
         let _ = write!(
