@@ -10,7 +10,7 @@ use serde_json::Value;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use testkit::{seed, DatasetSpec, InfluxServer, Point};
+use testkit::{seed, DatasetSpec, InfluxServer};
 
 const HOUR: i64 = 60 * MINUTE;
 const DAY: i64 = 24 * HOUR;
@@ -44,19 +44,6 @@ fn recorded_until(dir: &std::path::Path) -> i64 {
         .map(|r| r["end"].as_i64().unwrap())
         .max()
         .expect("records")
-}
-
-/// One point of `tenant`'s `cpu.idle_perc` on host `host` at `at`.
-fn point(tenant: &str, host: &str, at: i64) -> String {
-    Point::new("cpu.idle_perc")
-        .tag("_tenant_id", tenant)
-        .tag("hostname", host)
-        .tag("service", "compute")
-        .tag("component", "vm")
-        .field("value", 12.5)
-        .time(at)
-        .to_line()
-        .unwrap()
 }
 
 /// With defaults (week windows), the first run records the current week up to the
@@ -117,7 +104,7 @@ fn late_point_in_the_closed_part_of_the_current_week_is_copied() {
     let until = recorded_until(dir.path());
     let at = until - HOUR - 7 * MINUTE;
     server
-        .write_lines("monasca", &point("t2", "late-host", at))
+        .write_lines("monasca", &cpu_point("t2", "late-host", at))
         .unwrap();
     let again = migrate(&server, dir.path(), &[]);
     let reopened = again["late"]["reopened"].as_array().unwrap();
@@ -143,7 +130,7 @@ fn final_run_refused_while_written_then_closes_everything() {
         std::thread::spawn(move || {
             let mut i = 0;
             while writing.load(Ordering::Relaxed) {
-                let line = point("t1", "backlog-host", now - DAY + i * 1_000_000_000);
+                let line = cpu_point("t1", "backlog-host", now - DAY + i * 1_000_000_000);
                 let _ = std::process::Command::new("curl")
                     .args(["-s", "-XPOST", &format!("{url}/write?db=monasca")])
                     .args(["--data-binary", &line])
@@ -167,7 +154,7 @@ fn final_run_refused_while_written_then_closes_everything() {
 
     // A fresh point: refused for the settle time.
     server
-        .write_lines("monasca", &point("t3", "fresh-host", now_ns() - MINUTE))
+        .write_lines("monasca", &cpu_point("t3", "fresh-host", now_ns() - MINUTE))
         .unwrap();
     let o = run(&server, dir.path(), &["run", "--final"]);
     assert_exit(&o, 2);

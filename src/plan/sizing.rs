@@ -219,14 +219,20 @@ mod tests {
         points / WEEK as f64
     }
 
+    /// `p` resized with tenant `a` at a thousand points a week; its windows, closed or
+    /// not, oldest first.
+    fn resized_sparse(p: &mut Plan) -> Vec<(Interval, bool)> {
+        let rates = Rates::from([("a".to_string(), per_week(1_000.0))]);
+        resize(p, &rates, Sizing::new(500_000, None), oldest_first);
+        p.chunks.iter().map(|c| (c.window, c.closed)).collect()
+    }
+
     /// A sparse tenant's sixteen closed weeks become one statement covering exactly
     /// the same time; its open week stays apart; counts follow.
     #[test]
     fn sparse_weeks_merge() {
         let mut p = plan_of(weekly("a", 16));
-        let rates = Rates::from([("a".to_string(), per_week(1_000.0))]);
-        resize(&mut p, &rates, Sizing::new(500_000, None), oldest_first);
-        let ws: Vec<_> = p.chunks.iter().map(|c| (c.window, c.closed)).collect();
+        let ws = resized_sparse(&mut p);
         assert_eq!(
             ws,
             vec![
@@ -279,9 +285,7 @@ mod tests {
     fn merge_stops_at_the_planners_cuts() {
         let mut p = plan_of(weekly("a", 4));
         p.cuts_ns = vec![MON + 2 * WEEK];
-        let rates = Rates::from([("a".to_string(), per_week(1_000.0))]);
-        resize(&mut p, &rates, Sizing::new(500_000, None), oldest_first);
-        let ws: Vec<_> = p.chunks.iter().map(|c| (c.window, c.closed)).collect();
+        let ws = resized_sparse(&mut p);
         assert_eq!(
             ws,
             vec![

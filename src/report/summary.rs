@@ -135,6 +135,17 @@ impl RunSummary {
         }
     }
 
+    /// The points written, and how many of them lie in open chunks (not yet verified).
+    fn points_cell(&self) -> String {
+        match self.open_points_not_verified {
+            0 => format!("{} (none in open chunks)", self.points_written),
+            open => format!(
+                "{} ({open} of them open, after the settle line: copied, not yet verified; the next run copies them again, run --final closes them)",
+                self.points_written
+            ),
+        }
+    }
+
     /// Human-readable summary, failures first.
     pub fn render(&self) -> String {
         let mut s = String::new();
@@ -169,16 +180,7 @@ impl RunSummary {
                 format!("{} windows", self.windows_skipped_as_done),
             ],
             vec!["failed".into(), self.failures.len().to_string()],
-            vec![
-                "points written".into(),
-                match self.open_points_not_verified {
-                    0 => format!("{} (none in open chunks)", self.points_written),
-                    open => format!(
-                        "{} ({open} of them open, after the settle line: copied, not yet verified; the next run copies them again, run --final closes them)",
-                        self.points_written
-                    ),
-                },
-            ],
+            vec!["points written".into(), self.points_cell()],
             vec![
                 "elapsed".into(),
                 format!(
