@@ -282,7 +282,17 @@ fn plan_tenant(
         .pieces
         .into_iter()
         .flat_map(|(piece, ms)| cut(piece, cuts).into_iter().map(move |p| (p, ms.clone())));
-    for (piece, ms) in pieces {
+    for (piece, mut ms) in pieces {
+        // An open piece after a measurement's newest point (as discovery saw it) holds
+        // nothing of it: not copied. Open pieces are never recorded, so a point that
+        // arrives later is copied by the next run (a tenant that stopped reporting
+        // costs its rerun nothing).
+        if piece.end > plan.closed_before_ns {
+            ms.retain(|m| t.measurements.get(m).is_none_or(|e| e.end >= piece.start));
+            if ms.is_empty() {
+                continue;
+            }
+        }
         let max = rules.max_measurements_per_query;
         let keys = &catalog.tenant_keys;
         let lists = match &shared {
@@ -478,8 +488,8 @@ mod tests {
         let c = catalog(&[(
             "a",
             &[
-                ("cpu", MON + HOUR, MON + 2 * WEEK + DAY),
-                ("mem", MON, MON + 2 * WEEK + 5),
+                ("cpu", MON + HOUR, MON + 2 * WEEK + 2 * DAY - MINUTE),
+                ("mem", MON, MON + 2 * WEEK + 2 * DAY - 5),
             ],
         )]);
         let s = settings(|s| s.run.late_horizon = Duration::ZERO);
@@ -551,6 +561,32 @@ mod tests {
                 (Interval::new(MON + 3 * DAY + HOUR, MON + WEEK), false),
             ]
         );
+    }
+
+    /// An open margin after a measurement's newest point is not planned (nothing to
+    /// copy there; never recorded, so the next run copies what arrives), while the
+    /// measurements with points in it are.
+    #[test]
+    fn open_margin_after_the_newest_point_skipped() {
+        let now = MON + 3 * DAY + 40 * MINUTE;
+        let c = catalog(&[(
+            "a",
+            &[
+                ("cpu", MON, now - MINUTE),
+                ("mem", MON, MON + 3 * DAY - 5 * HOUR),
+            ],
+        )]);
+        let s = settings(|s| s.run.late_horizon = Duration::ZERO);
+        let p = plan(&c, &s, &Coverage::default(), now).unwrap();
+        let open: Vec<_> = p.chunks.iter().filter(|c| !c.closed).collect();
+        assert_eq!(open.len(), 1, "{open:?}");
+        assert_eq!(&open[0].measurements[..], ["cpu".to_string()]);
+        assert_eq!(open[0].window.start, MON + 3 * DAY);
+        assert!(p
+            .chunks
+            .iter()
+            .filter(|c| c.closed)
+            .all(|c| c.measurements.len() == 2));
     }
 
     /// A final run (`window.final`) has no settle line: every window up to the newest
