@@ -72,6 +72,17 @@ const SHAPES: &[Shape] = &[
         weeks: 52,
         sparse: Some((10, 10)),
     },
+    // Issue 20's delta phase: one dense tenant (10 metric names x 100 hosts), scaled
+    // down to a point every 10 minutes for two weeks (2.0M points) to fit a shared
+    // 2-core machine; its rerun with nothing new is the figure to watch.
+    Shape {
+        name: "delta-dense",
+        tenants: 1,
+        hosts: 100,
+        interval: Duration::from_secs(600),
+        weeks: 2,
+        sparse: Some((10, 10)),
+    },
     Shape {
         name: "sparse",
         tenants: 400,
@@ -617,6 +628,8 @@ fn bench(shape: &Shape, old: Option<(&str, &str)>) {
         }
     };
     let mut rows = Vec::new();
+    // Issue 20: (first run #2's open points, the rerun's server CPU, points and late check).
+    let mut delta: Option<(u64, Value)> = None;
     // Limit and ours twice, alternating, so neither always runs on a fresher server.
     for round in 1..=2 {
         eprintln!("{} round {round}: limit", shape.name);
@@ -627,7 +640,7 @@ fn bench(shape: &Shape, old: Option<(&str, &str)>) {
         rows.push(l);
         eprintln!("{} round {round}: ours", shape.name);
         let ledger = dir.path().join(format!("round{round}.ledger"));
-        let (mut r, _) = ours(&server, &ledger, &format!("ours, first run #{round}"));
+        let (mut r, first) = ours(&server, &ledger, &format!("ours, first run #{round}"));
         check(&mut r);
         rows.push(r);
         if round == 2 {
@@ -635,6 +648,8 @@ fn bench(shape: &Shape, old: Option<(&str, &str)>) {
             // Points of the open windows copied again.
             again.points = json["points_written"].as_u64().unwrap();
             rows.push(again);
+            let open = first["open_points_not_verified"].as_u64().unwrap_or(0);
+            delta = Some((open, json["late"].clone()));
         }
         drop_targets(&server, &tenants);
     }
@@ -756,6 +771,18 @@ fn bench(shape: &Shape, old: Option<(&str, &str)>) {
         );
     }
     let rerun = find("ours, rerun")[0];
+    if let Some((open, late)) = &delta {
+        println!(
+            "- rerun (nothing new), server CPU: {:.2} s = {:.2}% of first run #2's {:.2} s; points copied {} (first run #2 left {open} open); late check: {} statements, {} points counted, {} ms",
+            rerun.server_cpu.as_secs_f64(),
+            100.0 * rerun.server_cpu.as_secs_f64() / firsts[1].server_cpu.as_secs_f64(),
+            firsts[1].server_cpu.as_secs_f64(),
+            rerun.points,
+            late["statements"],
+            late["points_counted"],
+            late["elapsed_ms"]
+        );
+    }
     let first_q: f64 = firsts[1].own_queries.parse().unwrap();
     let rerun_q: f64 = rerun.own_queries.parse().unwrap();
     println!(

@@ -6,23 +6,16 @@ mod common;
 use common::*;
 use serde_json::Value;
 use std::time::Duration;
-use testkit::{seed, DatasetSpec, InfluxServer, Point};
+use testkit::{seed, DatasetSpec, InfluxServer};
 
 const HOUR: i64 = 60 * MINUTE;
 const DAY: i64 = 24 * HOUR;
 
 /// One point of `tenant`'s `cpu.idle_perc` on host `host` at `at`, written to the source.
 fn write_late(server: &InfluxServer, tenant: &str, host: &str, at: i64) {
-    let line = Point::new("cpu.idle_perc")
-        .tag("_tenant_id", tenant)
-        .tag("hostname", host)
-        .tag("service", "compute")
-        .tag("component", "vm")
-        .field("value", 12.5)
-        .time(at)
-        .to_line()
+    server
+        .write_lines("monasca", &cpu_point(tenant, host, at))
         .unwrap();
-    server.write_lines("monasca", &line).unwrap();
 }
 
 /// Points of `host` in `db`.

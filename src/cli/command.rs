@@ -57,6 +57,13 @@ pub struct RunArgs {
     /// `run.verify`.
     #[arg(long, help_heading = "Run")]
     pub no_verify: bool,
+    /// The last run, once the persisters write to the tenant databases: nothing is
+    /// open, every window up to now is copied, verified and recorded. Refused (exit 2)
+    /// while the source still receives points (its shard write counters move, or its
+    /// newest point is younger than `window.settle`). Default off; overrides
+    /// `window.final`.
+    #[arg(long = "final", help_heading = "Run")]
+    pub final_run: bool,
     /// Report and metrics files.
     #[command(flatten)]
     pub reports: ReportArgs,
@@ -241,6 +248,7 @@ impl SettingFlags for RunArgs {
     fn add_to(&self, o: &mut Overrides) {
         o.switch("run.verify", self.verify);
         o.switch_off("run.verify", self.no_verify);
+        o.switch("window.final", self.final_run);
         o.add(&self.planning)
             .add(&self.copy)
             .add(&self.reports)

@@ -249,6 +249,7 @@ fn copy_cases(f: &Files) -> Vec<Case> {
             s.run.max_points_per_second == Some(23)
         }),
         switch("no-verify", |s| !s.run.verify),
+        switch("final", |s| s.window.final_run),
         case("report", "flag-report.json", |s| {
             s.run.report.as_deref() == Some(Path::new("flag-report.json"))
         }),

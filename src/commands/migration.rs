@@ -24,6 +24,7 @@ use crate::source::density;
 use crate::source::discover as catalog;
 use crate::source::late::{self, LateOptions};
 use crate::source::limits::{self, Concurrency, ServerLimits};
+use crate::source::writes;
 use crate::verify::figures::{Verifier, FLOAT_REL_TOLERANCE};
 use anyhow::Context;
 use std::path::PathBuf;
@@ -114,6 +115,9 @@ pub async fn prepare_to(settings: &Settings, dest: &Destination) -> anyhow::Resu
             catalog.target_url = files::dir_url(dir);
         }
     }
+    if settings.window.final_run {
+        refuse_while_written(&client, settings, &catalog).await?;
+    }
     let now = now_ns();
     let (mut coverage, late_records) = load_ledger(settings, &catalog, now)?;
     remember_failed_units(settings, &catalog, &mut coverage);
@@ -143,6 +147,24 @@ pub async fn prepare_to(settings: &Settings, dest: &Destination) -> anyhow::Resu
         plan,
         scale,
     })
+}
+
+/// A final run starts only once the source receives no more writes (see
+/// [`writes`]): its newest point is older than `window.settle` and its shard counters
+/// stand still.
+async fn refuse_while_written(
+    client: &Client,
+    settings: &Settings,
+    catalog: &Catalog,
+) -> anyhow::Result<()> {
+    let newest = catalog
+        .tenants
+        .iter()
+        .flat_map(|t| t.measurements.values().map(|i| i.end))
+        .max();
+    writes::check_newest(&catalog.database, newest, settings.window.settle, now_ns())?;
+    writes::check_writes(client, &catalog.database).await?;
+    Ok(())
 }
 
 /// Resizes the plan's closed chunks from sampled point rates ([`sizing`]) under the
@@ -207,10 +229,10 @@ fn load_ledger(
     Ok((coverage, candidates.into_records()))
 }
 
-/// Windows ending at or before this (ns) are closed: `now` less `window.settle`.
+/// The late check looks at records that closed before this (ns): the settle line, or
+/// `now` in a final run (which has none).
 fn closed_before(settings: &Settings, now: i64) -> i64 {
-    let settle = i64::try_from(settings.window.settle.as_nanos()).unwrap_or(i64::MAX);
-    now.saturating_sub(settle)
+    planner::settle_line(&settings.window, now).min(now)
 }
 
 /// Looks again at the recorded windows that closed within `run.late_horizon` and
@@ -234,6 +256,7 @@ async fn recheck_late(
         },
         tenants: &settings.tenants,
         per_statement: settings.run.max_measurements_per_query,
+        fields: &catalog.fields,
     };
     late::recheck(client, records, &opts, coverage).await
 }

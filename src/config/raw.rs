@@ -88,6 +88,8 @@ pub(super) struct RawWindow {
     pub(super) from: String,
     pub(super) to: String,
     pub(super) settle: String,
+    #[serde(rename = "final")]
+    pub(super) final_run: bool,
 }
 
 impl Default for RawWindow {
@@ -97,6 +99,7 @@ impl Default for RawWindow {
             from: String::new(),
             to: String::new(),
             settle: "15m".into(),
+            final_run: false,
         }
     }
 }

@@ -122,6 +122,9 @@ pub struct WindowSettings {
     pub to: Option<i64>,
     /// Chunks ending later than `now - settle` are open: copied, never recorded.
     pub settle: Duration,
+    /// A final run (`run --final`): the source receives no more writes, so nothing is
+    /// open; the run is refused while the source still receives points.
+    pub final_run: bool,
 }
 
 /// Per-tenant retention.

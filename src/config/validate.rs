@@ -249,6 +249,7 @@ fn window(w: RawWindow, c: &Check) -> Result<WindowSettings, ConfigError> {
         from,
         to,
         settle: c.duration("window.settle", &w.settle)?,
+        final_run: w.final_run,
     })
 }
 

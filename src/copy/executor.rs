@@ -192,6 +192,9 @@ fn copy_chunk<'a>(
                 out.copied += 1;
                 out.points += points;
                 ctx.progress.add_points(points);
+                if !chunk.closed {
+                    out.open_points += points;
+                }
                 if chunk.closed {
                     match record(ctx, &chunk, points, split) {
                         Ok(()) => out.recorded += 1,
@@ -265,6 +268,7 @@ async fn copy_open_together(ctx: &Ctx<'_>, chunks: &[Chunk]) -> (Outcome, Vec<bo
                 done[i] = true;
                 out.copied += 1;
                 out.points += points;
+                out.open_points += points;
                 ctx.pacer.written(points);
                 ctx.progress.add_points(points);
                 ctx.progress.chunk_done(false);

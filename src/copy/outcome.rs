@@ -25,6 +25,9 @@ pub struct Outcome {
     pub recorded: u64,
     /// Points the server reported written.
     pub points: u64,
+    /// Of those, points of open chunks: copied, not verified or recorded (the next
+    /// run copies them again; a final run closes them).
+    pub open_points: u64,
     /// Chunks split into smaller ones after failures.
     pub splits: u64,
     /// Retries of transient failures.
@@ -55,6 +58,7 @@ impl Outcome {
         self.copied += o.copied;
         self.recorded += o.recorded;
         self.points += o.points;
+        self.open_points += o.open_points;
         self.splits += o.splits;
         self.retries += o.retries;
         self.expired += o.expired;

@@ -91,6 +91,10 @@ pub struct LateReport {
     pub chunks_unaligned: u64,
     /// Count statements sent to the source.
     pub statements: u64,
+    /// Points the count statements counted (what the server read for the check).
+    pub points_counted: u64,
+    /// Time the count statements took, in milliseconds.
+    pub elapsed_ms: u64,
     /// Chunks whose window was reopened and planned again.
     pub reopened: Vec<Reopened>,
     /// Why the check could not be done, if it failed (the run then exits 1).

@@ -73,6 +73,10 @@ pub struct Plan {
     pub now_ns: i64,
     /// Chunks ending at or before this (ns) are closed.
     pub closed_before_ns: i64,
+    /// Where the planner cut windows (ns): the hour at or below the settle line and
+    /// the one where the late horizon begins; sizing joins no chunks across them.
+    #[serde(skip)]
+    pub cuts_ns: Vec<i64>,
     /// Target databases and policies, one per tenant.
     pub targets: Vec<TargetPlan>,
     /// Chunks to copy, newest first across tenants (see `planner::sort_newest_first`).

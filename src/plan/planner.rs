@@ -33,6 +33,9 @@ pub struct Rules<'a> {
     pub max_measurements_per_query: usize,
     /// Grant each non-admin user's privilege on the source on every target.
     pub grant_privileges: bool,
+    /// `run.late_horizon` (ns): closed pieces are cut where it begins, so that the
+    /// late-point check of later runs recounts the horizon, not whole windows.
+    pub late_horizon_ns: i64,
 }
 
 impl<'a> Rules<'a> {
@@ -48,8 +51,53 @@ impl<'a> Rules<'a> {
             },
             max_measurements_per_query: settings.run.max_measurements_per_query,
             grant_privileges: settings.tenants.grant_privileges,
+            late_horizon_ns: i64::try_from(settings.run.late_horizon.as_nanos())
+                .unwrap_or(i64::MAX),
         }
     }
+}
+
+/// Chunks ending at or before this (ns) are closed: `now - settle`, or, in a final run
+/// (`window.final`: the source receives no more writes), no line at all.
+pub fn settle_line(window: &WindowSettings, now_ns: i64) -> i64 {
+    if window.final_run {
+        return i64::MAX;
+    }
+    let settle = i64::try_from(window.settle.as_nanos()).unwrap_or(i64::MAX);
+    now_ns.saturating_sub(settle)
+}
+
+/// Where a window's uncovered pieces are cut: at the last hour boundary at or below the
+/// settle line (only what follows it is open, copied by every run), and at the one at
+/// or below the start of the late horizon (later runs recount only the piece after it).
+/// None in a final run.
+fn cut_points(closed_before: i64, late_horizon_ns: i64) -> Vec<i64> {
+    if closed_before == i64::MAX {
+        return Vec::new();
+    }
+    let hour = TimeUnit::Hour;
+    let mut cuts = vec![hour.align_down(closed_before)];
+    if late_horizon_ns > 0 {
+        cuts.push(hour.align_down(closed_before.saturating_sub(late_horizon_ns)));
+    }
+    cuts.sort_unstable();
+    cuts.dedup();
+    cuts
+}
+
+/// `piece` cut at each point strictly inside it, in time order.
+fn cut(piece: Interval, points: &[i64]) -> Vec<Interval> {
+    let mut out = Vec::new();
+    let mut start = piece.start;
+    for &p in points
+        .iter()
+        .filter(|p| **p > piece.start && **p < piece.end)
+    {
+        out.push(Interval::new(start, p));
+        start = p;
+    }
+    out.push(Interval::new(start, piece.end));
+    out
 }
 
 /// The ledger scope of a tenant's copies.
@@ -79,13 +127,13 @@ pub fn plan(
     coverage: &Coverage,
     now_ns: i64,
 ) -> Result<Plan, PlanError> {
-    let settle = i64::try_from(rules.window.settle.as_nanos()).unwrap_or(i64::MAX);
     let mut plan = Plan {
         now_ns,
-        closed_before_ns: now_ns.saturating_sub(settle),
+        closed_before_ns: settle_line(rules.window, now_ns),
         untagged: catalog.untagged.clone(),
         ..Plan::default()
     };
+    plan.cuts_ns = cut_points(plan.closed_before_ns, rules.late_horizon_ns);
     (plan.grants, plan.grants_note) = grants(catalog, rules);
     let conflict = catalog
         .fields
@@ -229,7 +277,22 @@ fn plan_tenant(
     // Consecutive windows mostly miss the same measurements: their chunks share the
     // batches' lists.
     let mut shared: Option<(Vec<String>, Vec<Measurements>)> = None;
-    for (piece, ms) in gaps.pieces {
+    let cuts = &plan.cuts_ns;
+    let pieces = gaps
+        .pieces
+        .into_iter()
+        .flat_map(|(piece, ms)| cut(piece, cuts).into_iter().map(move |p| (p, ms.clone())));
+    for (piece, mut ms) in pieces {
+        // An open piece after a measurement's newest point (as discovery saw it) holds
+        // nothing of it: not copied. Open pieces are never recorded, so a point that
+        // arrives later is copied by the next run (a tenant that stopped reporting
+        // costs its rerun nothing).
+        if piece.end > plan.closed_before_ns {
+            ms.retain(|m| t.measurements.get(m).is_none_or(|e| e.end >= piece.start));
+            if ms.is_empty() {
+                continue;
+            }
+        }
         let max = rules.max_measurements_per_query;
         let keys = &catalog.tenant_keys;
         let lists = match &shared {
@@ -319,7 +382,7 @@ mod tests {
     use super::*;
     use crate::config::Settings;
     use crate::core::field::FieldType;
-    use crate::core::window::{DAY, HOUR, WEEK};
+    use crate::core::window::{DAY, HOUR, MINUTE, WEEK};
     use crate::ledger::{Record, RecordKind};
     use crate::plan::catalog::{RetentionPolicy, TenantData};
     use crate::plan::target::{encode_tenant, target_database};
@@ -405,7 +468,8 @@ mod tests {
             ("a", &[("cpu", MON, MON + 3 * WEEK)]),
             ("old", &[("cpu", MON, MON + WEEK)]),
         ]);
-        let s = settings(|_| {});
+        // No late horizon: its cut would split a's newest week in two.
+        let s = settings(|s| s.run.late_horizon = Duration::ZERO);
         let rules = Rules::from_settings(&s);
         let p = super::plan(&c, &rules, &Coverage::default(), MON + 3 * WEEK + DAY).unwrap();
         let order: Vec<(&str, i64)> = p
@@ -416,39 +480,132 @@ mod tests {
         assert_eq!(order, vec![("a", 2), ("old", 0), ("a", 1), ("a", 0)]);
     }
 
-    /// Three weeks of data give three aligned week chunks with all measurements in one
-    /// query each; only the last (containing now) is open.
+    /// Three weeks of data give aligned week chunks with all measurements in one query
+    /// each; the week containing now is cut at the last hour boundary at or below the
+    /// settle line (now - 15m): only the part after it is open.
     #[test]
-    fn weeks_aligned_and_batched() {
+    fn weeks_aligned_and_batched_only_the_margin_open() {
         let c = catalog(&[(
             "a",
             &[
-                ("cpu", MON + HOUR, MON + 2 * WEEK + DAY),
-                ("mem", MON, MON + 2 * WEEK + 5),
+                ("cpu", MON + HOUR, MON + 2 * WEEK + 2 * DAY - MINUTE),
+                ("mem", MON, MON + 2 * WEEK + 2 * DAY - 5),
             ],
         )]);
-        let p = plan(
-            &c,
-            &settings(|_| {}),
-            &Coverage::default(),
-            MON + 2 * WEEK + 2 * DAY,
-        )
-        .unwrap();
+        let s = settings(|s| s.run.late_horizon = Duration::ZERO);
+        let p = plan(&c, &s, &Coverage::default(), MON + 2 * WEEK + 2 * DAY).unwrap();
         let ws: Vec<_> = p
             .chunks
             .iter()
             .map(|c| (c.window, c.closed, c.measurements.len()))
             .collect();
+        let cut = MON + 2 * WEEK + 2 * DAY - HOUR;
         assert_eq!(
             ws,
             vec![
                 (Interval::new(MON, MON + WEEK), true, 2),
                 (Interval::new(MON + WEEK, MON + 2 * WEEK), true, 2),
-                (Interval::new(MON + 2 * WEEK, MON + 3 * WEEK), false, 2),
+                (Interval::new(MON + 2 * WEEK, cut), true, 2),
+                (Interval::new(cut, MON + 3 * WEEK), false, 2),
             ]
         );
+        assert!(p.chunks.iter().all(|c| c.unit == TimeUnit::Week));
         assert_eq!(p.targets[0].database, "monasca_a");
         assert!(p.targets[0].create_database);
+    }
+
+    /// Closed pieces are also cut at the hour at or below the start of the late horizon,
+    /// so the late check of later runs recounts that piece, not the whole week.
+    #[test]
+    fn closed_pieces_cut_where_the_late_horizon_begins() {
+        let c = catalog(&[("a", &[("cpu", MON, MON + WEEK)])]);
+        let s = settings(|_| {}); // late_horizon 2d, settle 15m
+        let now = MON + 4 * DAY + 30 * MINUTE;
+        let p = plan(&c, &s, &Coverage::default(), now).unwrap();
+        let ws: Vec<_> = p.chunks.iter().map(|c| (c.window, c.closed)).collect();
+        assert_eq!(
+            ws,
+            vec![
+                (Interval::new(MON, MON + 2 * DAY), true),
+                (Interval::new(MON + 2 * DAY, MON + 4 * DAY), true),
+                (Interval::new(MON + 4 * DAY, MON + WEEK), false),
+            ]
+        );
+    }
+
+    /// A rerun in the same hour plans only the open margin; an hour later it plans the
+    /// hour that closed since (recorded) and the new margin, nothing else.
+    #[test]
+    fn rerun_plans_the_margin_and_what_closed_since() {
+        let c = catalog(&[("a", &[("cpu", MON, MON + WEEK)])]);
+        let s = settings(|s| s.run.late_horizon = Duration::ZERO);
+        let now = MON + 3 * DAY + 40 * MINUTE;
+        let first = plan(&c, &s, &Coverage::default(), now).unwrap();
+        let sc = scope(&c, &target(&c, &s, "a"));
+        let recorded: Vec<Record> = first
+            .chunks
+            .iter()
+            .filter(|c| c.closed)
+            .map(|c| record(sc.clone(), &["cpu"], c.window))
+            .collect();
+        let cov = Coverage::from_records(&recorded);
+        let again = plan(&c, &s, &cov, now + 10 * MINUTE).unwrap();
+        let ws: Vec<_> = again.chunks.iter().map(|c| (c.window, c.closed)).collect();
+        assert_eq!(ws, vec![(Interval::new(MON + 3 * DAY, MON + WEEK), false)]);
+        let later = plan(&c, &s, &cov, now + HOUR).unwrap();
+        let ws: Vec<_> = later.chunks.iter().map(|c| (c.window, c.closed)).collect();
+        assert_eq!(
+            ws,
+            vec![
+                (Interval::new(MON + 3 * DAY, MON + 3 * DAY + HOUR), true),
+                (Interval::new(MON + 3 * DAY + HOUR, MON + WEEK), false),
+            ]
+        );
+    }
+
+    /// An open margin after a measurement's newest point is not planned (nothing to
+    /// copy there; never recorded, so the next run copies what arrives), while the
+    /// measurements with points in it are.
+    #[test]
+    fn open_margin_after_the_newest_point_skipped() {
+        let now = MON + 3 * DAY + 40 * MINUTE;
+        let c = catalog(&[(
+            "a",
+            &[
+                ("cpu", MON, now - MINUTE),
+                ("mem", MON, MON + 3 * DAY - 5 * HOUR),
+            ],
+        )]);
+        let s = settings(|s| s.run.late_horizon = Duration::ZERO);
+        let p = plan(&c, &s, &Coverage::default(), now).unwrap();
+        let open: Vec<_> = p.chunks.iter().filter(|c| !c.closed).collect();
+        assert_eq!(open.len(), 1, "{open:?}");
+        assert_eq!(&open[0].measurements[..], ["cpu".to_string()]);
+        assert_eq!(open[0].window.start, MON + 3 * DAY);
+        assert!(p
+            .chunks
+            .iter()
+            .filter(|c| c.closed)
+            .all(|c| c.measurements.len() == 2));
+    }
+
+    /// A final run (`window.final`) has no settle line: every window up to the newest
+    /// point is closed, whole, and recorded; the planned chunks are the weeks.
+    #[test]
+    fn final_run_closes_everything() {
+        let c = catalog(&[("a", &[("cpu", MON, MON + WEEK + DAY)])]);
+        let s = settings(|s| s.window.final_run = true);
+        let now = MON + WEEK + DAY + 5 * MINUTE;
+        let p = plan(&c, &s, &Coverage::default(), now).unwrap();
+        assert_eq!(p.closed_before_ns, i64::MAX);
+        let ws: Vec<_> = p.chunks.iter().map(|c| (c.window, c.closed)).collect();
+        assert_eq!(
+            ws,
+            vec![
+                (Interval::new(MON, MON + WEEK), true),
+                (Interval::new(MON + WEEK, MON + 2 * WEEK), true),
+            ]
+        );
     }
 
     /// Time covered in the ledger is not planned again, whatever unit covered it; the
@@ -517,17 +674,24 @@ mod tests {
             .all(|c| c.unit == TimeUnit::Week));
     }
 
-    /// A fully covered history plans nothing closed; the open week is still planned.
+    /// A covered week is not planned again; of the current week, the part before the
+    /// settle line is closed and the margin after it open.
     #[test]
-    fn fully_covered_plans_only_open() {
+    fn covered_week_skipped_current_week_cut() {
         let c = catalog(&[("a", &[("cpu", MON, MON + 2 * WEEK - 1)])]);
         let s = settings(|_| {});
         let sc = scope(&c, &target(&c, &s, "a"));
         let cov = Coverage::from_records(&[record(sc, &["cpu"], Interval::new(MON, MON + WEEK))]);
         let p = plan(&c, &s, &cov, MON + WEEK + DAY).unwrap();
-        assert_eq!(p.closed_chunks(), 0);
-        assert_eq!(p.chunks.len(), 1);
-        assert!(!p.chunks[0].closed);
+        let ws: Vec<_> = p.chunks.iter().map(|c| (c.window, c.closed)).collect();
+        let cut = MON + WEEK + DAY - HOUR;
+        assert_eq!(
+            ws,
+            vec![
+                (Interval::new(MON + WEEK, cut), true),
+                (Interval::new(cut, MON + 2 * WEEK), false)
+            ]
+        );
         assert_eq!(p.covered_windows(), 1);
     }
 

@@ -62,7 +62,7 @@ pub fn resize(plan: &mut Plan, rates: &Rates, sizing: Sizing, order: fn(&mut [Ch
         .into_iter()
         .flat_map(|c| split_dense(c, rates, sizing))
         .collect();
-    sized = merge_sparse(sized, rates, sizing);
+    sized = merge_sparse(sized, rates, sizing, &plan.cuts_ns);
     for (tenant, tp) in plan.tenants.iter_mut() {
         if rates.contains_key(tenant) {
             *tp = TenantPlan {
@@ -109,8 +109,9 @@ fn split_dense(c: Chunk, rates: &Rates, sizing: Sizing) -> Vec<Chunk> {
 }
 
 /// Joins contiguous chunks of one tenant, target, unit and measurement batch while
-/// their estimate stays within the target.
-fn merge_sparse(chunks: Vec<Chunk>, rates: &Rates, sizing: Sizing) -> Vec<Chunk> {
+/// their estimate stays within the target, but not across the planner's `cuts` (the
+/// late check of later runs would recount the whole joined chunk).
+fn merge_sparse(chunks: Vec<Chunk>, rates: &Rates, sizing: Sizing, cuts: &[i64]) -> Vec<Chunk> {
     type Key = (String, String, String, crate::plan::Measurements, TimeUnit);
     let mut groups: BTreeMap<Key, Vec<Chunk>> = BTreeMap::new();
     for c in chunks {
@@ -133,6 +134,7 @@ fn merge_sparse(chunks: Vec<Chunk>, rates: &Rates, sizing: Sizing) -> Vec<Chunk>
             current = match current {
                 Some(mut acc)
                     if acc.window.end == c.window.start
+                        && !cuts.contains(&c.window.start)
                         && Sizing::estimate(
                             rate,
                             Interval::new(acc.window.start, c.window.end),
@@ -217,14 +219,20 @@ mod tests {
         points / WEEK as f64
     }
 
+    /// `p` resized with tenant `a` at a thousand points a week; its windows, closed or
+    /// not, oldest first.
+    fn resized_sparse(p: &mut Plan) -> Vec<(Interval, bool)> {
+        let rates = Rates::from([("a".to_string(), per_week(1_000.0))]);
+        resize(p, &rates, Sizing::new(500_000, None), oldest_first);
+        p.chunks.iter().map(|c| (c.window, c.closed)).collect()
+    }
+
     /// A sparse tenant's sixteen closed weeks become one statement covering exactly
     /// the same time; its open week stays apart; counts follow.
     #[test]
     fn sparse_weeks_merge() {
         let mut p = plan_of(weekly("a", 16));
-        let rates = Rates::from([("a".to_string(), per_week(1_000.0))]);
-        resize(&mut p, &rates, Sizing::new(500_000, None), oldest_first);
-        let ws: Vec<_> = p.chunks.iter().map(|c| (c.window, c.closed)).collect();
+        let ws = resized_sparse(&mut p);
         assert_eq!(
             ws,
             vec![
@@ -269,6 +277,23 @@ mod tests {
         );
         assert_eq!(p.chunks.iter().filter(|c| c.tenant == "b").count(), 4);
         assert_eq!(p.tenants["b"].closed_chunks, 3);
+    }
+
+    /// Closed chunks are not joined across the planner's cuts (where the late
+    /// horizon begins): the late check of later runs recounts only what follows.
+    #[test]
+    fn merge_stops_at_the_planners_cuts() {
+        let mut p = plan_of(weekly("a", 4));
+        p.cuts_ns = vec![MON + 2 * WEEK];
+        let ws = resized_sparse(&mut p);
+        assert_eq!(
+            ws,
+            vec![
+                (Interval::new(MON, MON + 2 * WEEK), true),
+                (Interval::new(MON + 2 * WEEK, MON + 4 * WEEK), true),
+                (Interval::new(MON + 4 * WEEK, MON + 5 * WEEK), false)
+            ]
+        );
     }
 
     /// A week far denser than the target is cut into days (the largest unit under

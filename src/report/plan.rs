@@ -58,12 +58,11 @@ impl<'a> PlanReport<'a> {
             retention_policy: &catalog.source_rp,
             excluded_tenants: &catalog.excluded_tenants,
             skipped_measurements: &catalog.skipped_measurements,
-            closed_before: format_ns(
-                plan.closed_before_ns
-                    - plan
-                        .closed_before_ns
-                        .rem_euclid(crate::core::window::SECOND),
-            ),
+            // A final run has no settle line: everything is closed ("+inf").
+            closed_before: match plan.closed_before_ns {
+                i64::MAX => format_ns(i64::MAX),
+                t => format_ns(t - t.rem_euclid(crate::core::window::SECOND)),
+            },
             targets: &plan.targets,
             grants: &plan.grants,
             grants_note: plan.grants_note.as_deref(),

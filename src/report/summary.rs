@@ -35,6 +35,9 @@ pub struct RunSummary {
     pub chunks_expired: u64,
     /// Points the server reported written.
     pub points_written: u64,
+    /// Of those, points of open chunks (after the settle line): copied but not yet
+    /// verified or recorded; the next run copies them again, `run --final` closes them.
+    pub open_points_not_verified: u64,
     /// Wall time in seconds.
     pub elapsed_secs: f64,
     /// Points written per second of wall time.
@@ -89,6 +92,7 @@ impl RunSummary {
             retries: o.retries,
             chunks_expired: o.expired,
             points_written: o.points,
+            open_points_not_verified: o.open_points,
             elapsed_secs: secs,
             points_per_sec: if secs > 0.0 {
                 o.points as f64 / secs
@@ -131,6 +135,17 @@ impl RunSummary {
         }
     }
 
+    /// The points written, and how many of them lie in open chunks (not yet verified).
+    fn points_cell(&self) -> String {
+        match self.open_points_not_verified {
+            0 => format!("{} (none in open chunks)", self.points_written),
+            open => format!(
+                "{} ({open} of them open, after the settle line: copied, not yet verified; the next run copies them again, run --final closes them)",
+                self.points_written
+            ),
+        }
+    }
+
     /// Human-readable summary, failures first.
     pub fn render(&self) -> String {
         let mut s = String::new();
@@ -165,7 +180,7 @@ impl RunSummary {
                 format!("{} windows", self.windows_skipped_as_done),
             ],
             vec!["failed".into(), self.failures.len().to_string()],
-            vec!["points written".into(), self.points_written.to_string()],
+            vec!["points written".into(), self.points_cell()],
             vec![
                 "elapsed".into(),
                 format!(
@@ -265,10 +280,12 @@ pub(crate) fn late_row(l: &LateReport) -> String {
     }
     let horizon = humantime::format_duration(std::time::Duration::from_secs(l.horizon_secs));
     let mut cell = format!(
-        "{} recorded chunks closed within {horizon} rechecked, {} reopened for late points ({} statements)",
+        "{} recorded chunks closed within {horizon} rechecked, {} reopened for late points ({} statements, {} points counted, {:.1}s)",
         l.chunks_rechecked,
         l.reopened.len(),
-        l.statements
+        l.statements,
+        l.points_counted,
+        l.elapsed_ms as f64 / 1000.0
     );
     if l.chunks_unaligned > 0 {
         let _ = write!(

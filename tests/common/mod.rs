@@ -8,7 +8,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use testkit::{dump, DatasetSpec, InfluxServer, TenantSpec};
+use testkit::{dump, DatasetSpec, InfluxServer, Point, TenantSpec};
 
 /// Nanoseconds in a week.
 pub const WEEK: i64 = 7 * 86_400 * 1_000_000_000;
@@ -228,4 +228,18 @@ pub fn signal(pid: u32, sig: &str) {
         .status()
         .unwrap();
     assert!(ok.success());
+}
+
+/// One line of `tenant`'s `cpu.idle_perc` on host `host` at `at` (value 12.5), as the
+/// persister writes it: for points written late or by a writer during a run.
+pub fn cpu_point(tenant: &str, host: &str, at: i64) -> String {
+    Point::new("cpu.idle_perc")
+        .tag("_tenant_id", tenant)
+        .tag("hostname", host)
+        .tag("service", "compute")
+        .tag("component", "vm")
+        .field("value", 12.5)
+        .time(at)
+        .to_line()
+        .unwrap()
 }
