@@ -84,10 +84,7 @@ fn rerun_copies_only_open_chunks() {
 
     let p = plan(&server, dir.path(), &[]);
     let chunks = p["chunks"].as_array().unwrap();
-    assert!(
-        chunks.iter().all(|c| c["closed"] == false),
-        "closed chunks left: {chunks:?}"
-    );
+    assert_no_closed_left_but_new(&p, dir.path());
     assert!(
         !chunks.is_empty(),
         "the newest week is open and planned again"
@@ -107,11 +104,7 @@ fn rerun_copies_only_open_chunks() {
         "the ledger's closed chunks are left alone"
     );
     let p = plan(&server, dir.path(), &[]);
-    assert!(p["chunks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|c| c["closed"] == false));
+    assert_no_closed_left_but_new(&p, dir.path());
     assert_tenants_exact(&server, &TENANTS);
 
     let o = run(&server, dir.path(), &["status", "--json"]);
@@ -234,11 +227,7 @@ fn sigkill_then_rerun_is_exact() {
     );
     assert_tenants_exact(&server, &TENANTS);
     let p = plan(&server, dir.path(), &["--time-unit", "hour"]);
-    assert!(p["chunks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|c| c["closed"] == false));
+    assert_no_closed_left_but_new(&p, dir.path());
 }
 
 /// Hostile names (quotes, backslashes, spaces, commas, '=', unicode, an injection

@@ -243,3 +243,32 @@ pub fn cpu_point(tenant: &str, host: &str, at: i64) -> String {
         .to_line()
         .unwrap()
 }
+
+/// Asserts that `plan` (a `plan --json` answer made after a run) has no closed chunk
+/// left but those of the time that closed since that run: the open margin is cut at
+/// the hour at or below `now - settle`, so when an hour boundary passes between a run
+/// and the plan, the hour that just closed is rightly planned as closed.
+pub fn assert_no_closed_left_but_new(plan: &Value, dir: &Path) {
+    let records = ledger_records(dir);
+    let recorded_end = |tenant: &Value| {
+        records
+            .iter()
+            .filter(|r| &r["tenant"] == tenant)
+            .map(|r| r["end"].as_i64().unwrap())
+            .max()
+            .unwrap_or(i64::MAX)
+    };
+    let left: Vec<&Value> = plan["chunks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| {
+            c["closed"] == true
+                && c["window"]["start"].as_i64().unwrap() < recorded_end(&c["tenant"])
+        })
+        .collect();
+    assert!(
+        left.is_empty(),
+        "closed chunks left before the ledger's end: {left:?}"
+    );
+}
