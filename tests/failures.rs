@@ -5,7 +5,8 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use std::process::{Child, Stdio};
+use std::io::Read;
+use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 use testkit::{seed, DatasetSpec, InfluxServer, ServerOptions};
 
@@ -29,6 +30,45 @@ fn finish(child: Child) -> (Option<i32>, Value, String) {
     let o = child.wait_with_output().unwrap();
     let summary = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
     (o.status.code(), summary, stderr(&o))
+}
+
+/// The child's output once it exits; if it still runs after `limit`, it is killed and
+/// the test fails with its stderr (a hang must fail the test, not stall CI).
+fn output_within(mut child: Child, limit: Duration) -> Output {
+    fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    }
+    let (out, err) = (drain(child.stdout.take()), drain(child.stderr.take()));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait for the tool") {
+            break Some(s);
+        }
+        if started.elapsed() >= limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let (stdout, stderr) = (out.join().unwrap(), err.join().unwrap());
+    match status {
+        Some(status) => Output {
+            status,
+            stdout,
+            stderr,
+        },
+        None => panic!(
+            "the tool still ran after {limit:?} and was killed; its stderr:\n{}",
+            String::from_utf8_lossy(&stderr)
+        ),
+    }
 }
 
 /// One tenant with a dense week (about 1.2M points) so that whole-week queries run for
@@ -427,7 +467,8 @@ fn out_of_files_line(err: &str, server: &InfluxServer) -> (String, bool) {
     let rest = &line[prefix.len()..];
     let by_copier = rest.contains("too many open files; influxd reached its open-file limit: raise LimitNOFILE in its systemd unit");
     let by_watchdog = rest.starts_with("no answer for ")
-        && rest.contains("/ping on a new connection got no answer")
+        && rest.contains("probes on a new connection")
+        && rest.contains("got no answer")
         && rest.contains("too many open files");
     assert!(by_copier != by_watchdog, "{line}");
     (line, by_copier)
@@ -451,11 +492,14 @@ fn out_of_open_files_stops_the_run() {
     seed(&server, "monasca", &spec).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
-    let o = run(
+    let child = spawn(
         &server,
         dir.path(),
         &["run", "--json", "--liveness-timeout", "6s"],
+        &[],
     );
+    // Killed and failed with its stderr if the run hangs.
+    let o = output_within(child, Duration::from_secs(180));
     let took = started.elapsed();
     let err = stderr(&o);
     let (line, by_copier) = out_of_files_line(&err, &server);

@@ -164,6 +164,7 @@ impl Client {
         ];
         if let Some(db) = db {
             form.push(("db", db));
+            self.activity.used_database(db);
         }
         let (resp, waiting) = self.post_query(&form).await?;
         let status = resp.status();
@@ -223,6 +224,7 @@ impl Client {
     /// once every point is in its write-ahead log; anything else is an error.
     pub async fn write(&self, db: &str, rp: &str, body: String) -> Result<(), ClientError> {
         self.queries.fetch_add(1, Ordering::Relaxed);
+        self.activity.used_database(db);
         let waiting = self.activity.begin();
         let resp = self
             .auth(self.http.post(format!("{}/write", self.url)))

@@ -7,9 +7,14 @@
 //! hung process looks the same. So every [`Client`](crate::influx::client::Client)
 //! reports its requests in flight and the answers it gets to a per-server [`Activity`],
 //! and a [`Watchdog`] pings each server whose requests have waited a while without any
-//! answer: `GET /ping` on a **new** connection (a pooled keep-alive connection was
-//! accepted long ago and may still answer) with a short timeout. Pings that answer
-//! mean the server is alive and just slow (a long `SELECT INTO` is never cut short
+//! answer: a probe on a **new** connection (a pooled keep-alive connection was
+//! accepted long ago and may still answer) with a short timeout. The probe is a query
+//! that reads the storage engine (`SHOW MEASUREMENTS ON <db> LIMIT 1`, on a database
+//! the clients used), and `GET /ping` only while none is known: influxd 1.6.7 out of
+//! open files can deadlock its storage (a series file that fails to open closes itself
+//! under its own lock while the store's lock is held, influxdb#10540, fixed in 1.7.7),
+//! and then answers `/ping` forever while no query or write ever completes. Probes
+//! that answer mean the server is alive and just slow (a long `SELECT INTO` is never cut short
 //! here: `query_timeout` stays the per-request limit). The server is judged by the
 //! waiting requests' progress, not by the pings alone: influxd just at its file limit
 //! accepts a ping now and then between refusals while the copies stay unanswered. So
@@ -19,6 +24,7 @@
 //! the watchdog says so once, with the likely cause.
 
 use crate::influx::endpoint::{http_client, Endpoint};
+use crate::influx::statement::ident;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -64,9 +70,26 @@ pub struct Activity {
     /// The last answer (headers or body bytes), or when requests began waiting after
     /// none did.
     heard: Mutex<Instant>,
+    /// The first database a client used on this server: what probes read.
+    database: Mutex<Option<String>>,
 }
 
 impl Activity {
+    /// Notes that a client used `db` on this server, so that probes can read it.
+    pub(crate) fn used_database(&self, db: &str) {
+        let mut d = self.database.lock().unwrap_or_else(|p| p.into_inner());
+        if d.is_none() {
+            *d = Some(db.to_string());
+        }
+    }
+
+    fn probe_database(&self) -> Option<String> {
+        self.database
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     fn touch(&self) {
         *self.heard.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
     }
@@ -123,6 +146,7 @@ pub(crate) fn activity_for(endpoint: &Endpoint) -> Arc<Activity> {
         endpoint: endpoint.clone(),
         in_flight: AtomicUsize::new(0),
         heard: Mutex::new(Instant::now()),
+        database: Mutex::new(None),
     });
     servers.push(Arc::downgrade(&a));
     a
@@ -183,7 +207,7 @@ impl Pings {
 fn lost_message(url: &str, silent: Duration, waiting: usize, p: &Pings, l: &Liveness) -> String {
     let secs = |d: Duration| humantime::format_duration(Duration::from_secs(d.as_secs()));
     format!(
-        "server {url}: no answer for {} while {waiting} request(s) were waiting, and /ping on a new connection got no answer {} of {} times ({} each); influxd may have run out of open files (see its log for 'too many open files'; raise LimitNOFILE) or stopped (run.liveness_timeout sets how long this waits)",
+        "server {url}: no answer for {} while {waiting} request(s) were waiting, and probes on a new connection (a query reading its storage, or /ping) got no answer {} of {} times ({} each); influxd may have run out of open files (see its log for 'too many open files'; raise LimitNOFILE) or stopped (run.liveness_timeout sets how long this waits)",
         secs(silent),
         p.misses,
         p.sent(),
@@ -191,15 +215,34 @@ fn lost_message(url: &str, silent: Duration, waiting: usize, p: &Pings, l: &Live
     )
 }
 
-/// `GET /ping` on a connection of its own; `true` when the server answered at all.
-async fn ping_fresh(endpoint: &Endpoint, timeout: Duration) -> bool {
+/// The probe's path and query string: a statement that has to take the storage
+/// engine's lock on `database` (an answer proves queries can still run), or `/ping`
+/// while no database is known.
+fn probe(database: Option<&str>) -> (&'static str, Vec<(&'static str, String)>) {
+    match database {
+        Some(db) => (
+            "/query",
+            vec![("q", format!("SHOW MEASUREMENTS ON {} LIMIT 1", ident(db)))],
+        ),
+        None => ("/ping", Vec::new()),
+    }
+}
+
+/// The probe ([`probe`]) on a connection of its own; `true` when the server answered
+/// at all (an error answer is an answer: the server works).
+async fn probe_fresh(endpoint: &Endpoint, database: Option<&str>, timeout: Duration) -> bool {
     let Ok(http) = http_client(endpoint, timeout, false) else {
         return false;
     };
-    http.get(format!("{}/ping", endpoint.url))
-        .send()
-        .await
-        .is_ok()
+    let (path, query) = probe(database);
+    let mut rb = http.get(format!("{}{path}", endpoint.url)).query(&query);
+    if let Some(u) = &endpoint.username {
+        rb = rb.basic_auth(
+            u,
+            endpoint.password.as_ref().map(|p| p.expose().to_string()),
+        );
+    }
+    rb.send().await.is_ok()
 }
 
 /// Watches every server this process talks to while it lives (see the module doc).
@@ -284,10 +327,10 @@ async fn watch_servers(l: Liveness, tx: watch::Sender<Option<Lost>>) {
                 due.push((at, a));
             }
         }
-        let answers = futures::future::join_all(
-            due.iter()
-                .map(|(_, a)| ping_fresh(&a.endpoint, l.ping_timeout)),
-        )
+        let answers = futures::future::join_all(due.iter().map(|(_, a)| async {
+            let db = a.probe_database();
+            probe_fresh(&a.endpoint, db.as_deref(), l.ping_timeout).await
+        }))
         .await;
         for ((at, a), answered) in due.into_iter().zip(answers) {
             tracing::debug!(server = %a.endpoint.url, answered, "liveness ping");
@@ -429,6 +472,31 @@ mod tests {
         );
         assert!(m.contains("no answer 3 of 4 times (10s each)"), "{m}");
         assert!(m.contains("too many open files"), "{m}");
+    }
+
+    /// Probes read the storage of the first database a client used (quoted), so that a
+    /// server whose storage is deadlocked does not pass for alive; `/ping` until one is
+    /// known.
+    #[test]
+    fn probe_reads_the_storage_of_a_used_database() {
+        assert_eq!(probe(None), ("/ping", Vec::new()));
+        let (path, q) = probe(Some("mon\"ey"));
+        assert_eq!(path, "/query");
+        assert_eq!(
+            q,
+            vec![(
+                "q",
+                "SHOW MEASUREMENTS ON \"mon\\\"ey\" LIMIT 1".to_string()
+            )]
+        );
+        let a = activity_for(&Endpoint {
+            url: "http://liveness-probe:1".into(),
+            ..Endpoint::default()
+        });
+        assert_eq!(a.probe_database(), None);
+        a.used_database("monasca");
+        a.used_database("monasca_t1");
+        assert_eq!(a.probe_database().as_deref(), Some("monasca"));
     }
 
     /// Clients of one URL share its activity; requests count as waiting until their

@@ -10,6 +10,8 @@ use tokio::sync::{mpsc, watch};
 
 /// Where the fake says the points go; the ledger must file records under it.
 const TARGET_URL: &str = "http://target:8086";
+/// Longest a scripted run may take: each finishes in seconds.
+const RUN_LIMIT: Duration = Duration::from_secs(60);
 /// Monday 1970-01-05: weeks are aligned on Mondays.
 const MONDAY: i64 = 4 * DAY;
 
@@ -231,7 +233,14 @@ async fn run(
         db: "monasca",
         rp: "autogen",
     };
-    let out = copy_all(fake, source, plan, &ledger, opts, &progress, stop).await;
+    // Bounded: a broken rule (say, a halt that no longer stops the retries and splits)
+    // must fail its test, not leave it retrying for hours.
+    let out = tokio::time::timeout(
+        RUN_LIMIT,
+        copy_all(fake, source, plan, &ledger, opts, &progress, stop),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("copy_all still ran after {RUN_LIMIT:?}"));
     drop(ledger);
     let records = ledger::load(&path).unwrap().records;
     (out, records)
