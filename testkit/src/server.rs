@@ -267,10 +267,12 @@ impl InfluxServer {
             .output()
             .with_context(|| format!("running {} version", self.binary.display()))?;
         let text = String::from_utf8_lossy(&out.stdout);
-        // "InfluxDB v1.8.10 (git: branch commit)"
-        text.split_whitespace()
-            .find_map(|w| w.strip_prefix('v'))
-            .map(str::to_string)
+        // "InfluxDB v1.8.10 (git: branch commit)"; 1.13 prints "InfluxDB 1.13.2 (...)".
+        let word = text
+            .split_whitespace()
+            .nth(1)
+            .filter(|_| text.starts_with("InfluxDB "));
+        word.map(|w| w.strip_prefix('v').unwrap_or(w).to_string())
             .with_context(|| format!("{} version printed {text:?}", self.binary.display()))
     }
 
