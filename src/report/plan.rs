@@ -95,12 +95,10 @@ impl<'a> PlanReport<'a> {
         }
     }
 
-    /// Human-readable plan.
-    pub fn render(&self) -> String {
-        let mut s = String::new();
-        let _ = writeln!(
-            s,
-            "source {} (InfluxDB {}) database {:?} retention policy {:?}",
+    /// The servers, each with the version it reports, and the source.
+    fn header(&self) -> String {
+        let mut s = format!(
+            "source {} (InfluxDB {}) database {:?} retention policy {:?}\n",
             self.source, self.source_version, self.database, self.retention_policy
         );
         match &self.target {
@@ -112,6 +110,12 @@ impl<'a> PlanReport<'a> {
             }
             None => {}
         }
+        s
+    }
+
+    /// Human-readable plan.
+    pub fn render(&self) -> String {
+        let mut s = self.header();
         if !self.excluded_tenants.is_empty() {
             let _ = writeln!(s, "excluded tenants: {:?}", self.excluded_tenants);
         }
