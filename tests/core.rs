@@ -329,6 +329,35 @@ fn retention_policy_and_recent_history() {
     assert_tenants_exact(&server, &["t2", "late", "early"]);
 }
 
+/// `plan` names the source server's version as the server reports it (its
+/// `X-Influxdb-Version` header, the version `influxd version` prints), in the text
+/// header and in the JSON, and with `--target-url` names the target server too.
+#[test]
+fn plan_names_the_server_version() {
+    let (server, dir, _) = seeded();
+    let version = server.binary_version().unwrap();
+    let o = run(&server, dir.path(), &["plan"]);
+    assert_exit(&o, 0);
+    let text = String::from_utf8_lossy(&o.stdout);
+    let header = text.lines().next().unwrap_or_default();
+    assert!(
+        header.starts_with(&format!("source {} (InfluxDB {version}) ", server.url())),
+        "{header}"
+    );
+    assert_eq!(
+        plan(&server, dir.path(), &[])["source_version"],
+        version.as_str()
+    );
+
+    let target = InfluxServer::start().expect("start the target influxd");
+    let args = ["plan", "--target-url", &target.url()];
+    let o = run(&server, dir.path(), &args);
+    assert_exit(&o, 0);
+    let text = String::from_utf8_lossy(&o.stdout);
+    let wanted = format!("target {} (InfluxDB {version})", target.url());
+    assert!(text.lines().nth(1) == Some(wanted.as_str()), "{text}");
+}
+
 /// `plan` changes nothing on the server or in the ledger, even when a run would create
 /// databases and retention policies.
 #[test]

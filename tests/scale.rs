@@ -149,7 +149,20 @@ fn plan_states_footprint_and_limits() {
         "{text}"
     );
     let files = scale["footprint"]["open_files"].as_u64().unwrap();
-    assert_eq!(files, 8 * TENANTS as u64 + 2 * shards);
+    // 1.8+ name the index of their shards (the testkit default, or ITM_INFLUXD_INDEX);
+    // 1.6.7 does not, and an unknown index counts as tsi1.
+    let index = scale["limits"]["index"].as_str();
+    if !server.binary_version().unwrap().starts_with("1.6.") {
+        let configured = std::env::var(testkit::INDEX_ENV).unwrap_or_default();
+        let configured = if configured.is_empty() {
+            "inmem".to_string()
+        } else {
+            configured
+        };
+        assert_eq!(index, Some(configured.as_str()));
+    }
+    let per_shard = if index == Some("inmem") { 2 } else { 2 + 8 };
+    assert_eq!(files, 8 * TENANTS as u64 + per_shard * shards);
     assert!(
         text.contains(&format!(
             "open files: the target server keeps about {files} more open"
@@ -158,7 +171,7 @@ fn plan_states_footprint_and_limits() {
     );
 }
 
-/// The open files `plan` states hold against a real influxd 1.6.7: after the run its
+/// The open files `plan` states hold against a real influxd (inmem or tsi1): after the run its
 /// open file descriptors grew by at least the series-file partitions and a WAL segment
 /// per new database, and by no more than the estimate (its shard count is the most the
 /// ranges touch).

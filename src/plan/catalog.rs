@@ -88,6 +88,9 @@ pub struct UntaggedMeasurement {
 pub struct Catalog {
     /// Source server URL.
     pub source_url: String,
+    /// The source server's version, as its `X-Influxdb-Version` header says
+    /// (`unknown` when it sends none).
+    pub source_version: String,
     /// Source database.
     pub database: String,
     /// Source retention policy read from.
@@ -123,6 +126,9 @@ pub struct Catalog {
     /// Where the targets are, as the ledger's `target_url`: empty for the source
     /// server, else the target server's URL or `file://DIR`.
     pub target_url: String,
+    /// The target server's version (`X-Influxdb-Version`) when the targets are on
+    /// another server; empty otherwise.
+    pub target_version: String,
 }
 
 impl Catalog {

@@ -16,6 +16,11 @@ use std::fmt::Write;
 pub struct PlanReport<'a> {
     /// Source server.
     pub source: &'a str,
+    /// Its version, from its `X-Influxdb-Version` header.
+    pub source_version: &'a str,
+    /// The target server and its version, when the targets are on another server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<TargetServer<'a>>,
     /// Source database.
     pub database: &'a str,
     /// Source retention policy.
@@ -49,11 +54,25 @@ pub struct PlanReport<'a> {
     pub scale: Option<crate::report::scale::ScaleReport>,
 }
 
+/// A target server other than the source.
+#[derive(Debug, Serialize)]
+pub struct TargetServer<'a> {
+    /// Its URL (or `file://DIR`).
+    pub url: &'a str,
+    /// Its version (`X-Influxdb-Version`), empty for files.
+    pub version: &'a str,
+}
+
 impl<'a> PlanReport<'a> {
     /// The report for a plan.
     pub fn new(catalog: &'a Catalog, plan: &'a Plan) -> Self {
         PlanReport {
             source: &catalog.source_url,
+            source_version: &catalog.source_version,
+            target: (!catalog.target_url.is_empty()).then_some(TargetServer {
+                url: &catalog.target_url,
+                version: &catalog.target_version,
+            }),
             database: &catalog.database,
             retention_policy: &catalog.source_rp,
             excluded_tenants: &catalog.excluded_tenants,
@@ -75,14 +94,27 @@ impl<'a> PlanReport<'a> {
         }
     }
 
+    /// The servers, each with the version it reports, and the source.
+    fn header(&self) -> String {
+        let mut s = format!(
+            "source {} (InfluxDB {}) database {:?} retention policy {:?}\n",
+            self.source, self.source_version, self.database, self.retention_policy
+        );
+        match &self.target {
+            Some(t) if !t.version.is_empty() => {
+                let _ = writeln!(s, "target {} (InfluxDB {})", t.url, t.version);
+            }
+            Some(t) => {
+                let _ = writeln!(s, "target {}", t.url);
+            }
+            None => {}
+        }
+        s
+    }
+
     /// Human-readable plan.
     pub fn render(&self) -> String {
-        let mut s = String::new();
-        let _ = writeln!(
-            s,
-            "source {} database {:?} retention policy {:?}",
-            self.source, self.database, self.retention_policy
-        );
+        let mut s = self.header();
         if !self.excluded_tenants.is_empty() {
             let _ = writeln!(s, "excluded tenants: {:?}", self.excluded_tenants);
         }

@@ -20,6 +20,10 @@ pub const FILES_PER_DATABASE: u64 = 8;
 /// Files open per shard: its WAL segment and, once its cache was written out, its TSM
 /// file (more while compactions wait).
 pub const FILES_PER_SHARD: u64 = 2;
+/// More files open per shard with the `tsi1` index: the log file of each of its 8
+/// index partitions (`index/0..7/L0-*.tsl`), measured on 1.6.7 and 1.8.10
+/// (docs/INFLUXDB-NOTES.md). Counted whenever the index is not known to be `inmem`.
+pub const TSI1_FILES_PER_SHARD: u64 = 8;
 /// `LimitNOFILE` of Debian's influxdb.service.
 pub const DEBIAN_NOFILE: u64 = 65_536;
 
@@ -36,8 +40,12 @@ pub struct Footprint {
     /// The same ranges at 52-week shard groups.
     pub shards_at_52w: u64,
     /// Files the target server keeps open for these databases and shards
-    /// ([`FILES_PER_DATABASE`], [`FILES_PER_SHARD`]), beside what it has open already.
+    /// ([`FILES_PER_DATABASE`], [`FILES_PER_SHARD`], [`TSI1_FILES_PER_SHARD`]), beside
+    /// what it has open already.
     pub open_files: u64,
+    /// Whether `open_files` counts tsi1 index files: the server's index is `tsi1` or
+    /// unknown.
+    pub tsi1: bool,
 }
 
 /// The shard-group duration InfluxDB gives a policy of `retention_ns` (`None` or 0:
@@ -63,8 +71,11 @@ fn groups(start: i64, end: i64, duration: i64) -> u64 {
 /// The plan's footprint: each target's shard group duration as the plan has it (what
 /// the run creates, or what an existing policy has), else `shard_duration` of its
 /// retention (InfluxDB's own default).
-pub fn footprint(plan: &Plan, shard_duration: fn(Option<i64>) -> i64) -> Footprint {
-    let mut f = Footprint::default();
+pub fn footprint(plan: &Plan, shard_duration: fn(Option<i64>) -> i64, tsi1: bool) -> Footprint {
+    let mut f = Footprint {
+        tsi1,
+        ..Footprint::default()
+    };
     for t in &plan.targets {
         f.databases += 1;
         f.databases_created += usize::from(t.create_database);
@@ -78,13 +89,14 @@ pub fn footprint(plan: &Plan, shard_duration: fn(Option<i64>) -> i64) -> Footpri
         f.shards += groups(r.start, r.end, d);
         f.shards_at_52w += groups(r.start, r.end, 52 * WEEK);
     }
-    f.open_files = open_files(f.databases as u64, f.shards);
+    f.open_files = open_files(f.databases as u64, f.shards, tsi1);
     f
 }
 
 /// Files influxd keeps open for `databases` holding `shards` shards in all.
-pub fn open_files(databases: u64, shards: u64) -> u64 {
-    databases * FILES_PER_DATABASE + shards * FILES_PER_SHARD
+pub fn open_files(databases: u64, shards: u64, tsi1: bool) -> u64 {
+    let per_shard = FILES_PER_SHARD + if tsi1 { TSI1_FILES_PER_SHARD } else { 0 };
+    databases * FILES_PER_DATABASE + shards * per_shard
 }
 
 /// What `plan` shows about scale.
@@ -130,8 +142,13 @@ impl ScaleReport {
         }
         let _ = writeln!(
             s,
-            "open files: the target server keeps about {} more open for these databases ({FILES_PER_DATABASE} series-file partitions each, {FILES_PER_SHARD} per shard: WAL segment and TSM file); influxd out of open files stops accepting connections. Raise its LimitNOFILE (systemd; Debian's unit sets {DEBIAN_NOFILE}) above what it has open now (ls /proc/$(pidof influxd)/fd | wc -l) plus that",
-            f.open_files
+            "open files: the target server keeps about {} more open for these databases ({FILES_PER_DATABASE} series-file partitions each, {FILES_PER_SHARD} per shard: WAL segment and TSM file{}); influxd out of open files stops accepting connections. Raise its LimitNOFILE (systemd; Debian's unit sets {DEBIAN_NOFILE}) above what it has open now (ls /proc/$(pidof influxd)/fd | wc -l) plus that",
+            f.open_files,
+            match (f.tsi1, self.limits.as_ref().and_then(|l| l.index.as_deref())) {
+                (false, _) => String::new(),
+                (true, Some(_)) => format!(", plus {TSI1_FILES_PER_SHARD} for its tsi1 index"),
+                (true, None) => format!(", plus {TSI1_FILES_PER_SHARD} for a tsi1 index: the server's index is unknown"),
+            }
         );
         match &self.limits {
             Some(l) => s.push_str(&l.render()),
@@ -170,12 +187,15 @@ pub fn scale_report(
     sampled_tenants: usize,
     concurrency: Concurrency,
 ) -> ScaleReport {
+    // Unknown (1.6.7, no admin rights) counts as tsi1: too many files is harmless,
+    // too few stops the server.
+    let tsi1 = limits.as_ref().and_then(|l| l.index.as_deref()) != Some("inmem");
     let suggested_concurrency = limits
         .as_ref()
         .and_then(|l| l.gomaxprocs)
         .map(limits::concurrency_for);
     ScaleReport {
-        footprint: footprint(plan, default_shard_duration),
+        footprint: footprint(plan, default_shard_duration, tsi1),
         limits,
         target_points,
         sampled_tenants,
@@ -222,12 +242,14 @@ mod tests {
     /// is shown beside.
     #[test]
     fn counts_databases_and_shards() {
-        let f = footprint(&plan(3, 52), default_shard_duration);
+        let f = footprint(&plan(3, 52), default_shard_duration, false);
         assert_eq!(f.databases, 3);
         assert_eq!(f.databases_created, 3);
         assert_eq!(f.shards, 3 * 52);
         assert_eq!(f.shards_at_52w, 3);
         assert_eq!(f.open_files, 3 * 8 + 3 * 52 * 2);
+        let f = footprint(&plan(3, 52), default_shard_duration, true);
+        assert_eq!(f.open_files, 3 * 8 + 3 * 52 * (2 + 8));
         assert_eq!(default_shard_duration(Some(DAY)), HOUR);
         assert_eq!(default_shard_duration(Some(4 * WEEK)), DAY);
         assert_eq!(default_shard_duration(Some(0)), WEEK);
@@ -250,15 +272,31 @@ mod tests {
     }
 
     /// The plan states the open files the targets need (5,000 one-shard databases:
-    /// 50,000) and says to raise LimitNOFILE above what is open plus that.
+    /// 50,000 with the inmem index, 90,000 with tsi1's 8 more per shard, and tsi1's
+    /// count when the index is unknown) and says to raise LimitNOFILE above what is
+    /// open plus that.
     #[test]
     fn states_open_files() {
-        let text = scale_report(&plan(5_000, 1), None, None, 0, set(2)).render();
-        assert!(
-            text.contains("open files: the target server keeps about 50000 more open"),
-            "{text}"
-        );
-        assert!(text.contains("LimitNOFILE"), "{text}");
+        let index = |i: Option<&str>| ServerLimits {
+            index: i.map(str::to_string),
+            ..ServerLimits::default()
+        };
+        for (limits, files, why) in [
+            (Some(index(Some("inmem"))), 50_000, "TSM file)"),
+            (
+                Some(index(Some("tsi1"))),
+                90_000,
+                "plus 8 for its tsi1 index",
+            ),
+            (Some(index(None)), 90_000, "the server's index is unknown"),
+            (None, 90_000, "the server's index is unknown"),
+        ] {
+            let text = scale_report(&plan(5_000, 1), limits, None, 0, set(2)).render();
+            let wanted = format!("open files: the target server keeps about {files} more open");
+            assert!(text.contains(&wanted), "{text}");
+            assert!(text.contains(why), "{text}");
+            assert!(text.contains("LimitNOFILE"), "{text}");
+        }
     }
 
     /// A concurrency set on the command line or in the config.

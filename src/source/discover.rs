@@ -110,7 +110,7 @@ pub async fn discover(
     opts: &DiscoverOptions<'_>,
 ) -> Result<Catalog, DiscoverError> {
     let db = opts.database;
-    client.ping().await?;
+    let source_version = client.ping().await?;
     let dbs = databases(client).await?;
     if !dbs.iter().any(|d| d == db) {
         return Err(DiscoverError::NoDatabase {
@@ -149,6 +149,7 @@ pub async fn discover(
 
     Ok(Catalog {
         source_url: client.url().to_string(),
+        source_version,
         database: db.to_string(),
         source_policy: rps.into_iter().find(|p| p.name == source_rp),
         source_rp,
@@ -163,6 +164,7 @@ pub async fn discover(
         untagged: found.untagged,
         targets,
         target_url: String::new(),
+        target_version: String::new(),
     })
 }
 
@@ -378,7 +380,7 @@ pub async fn discover_targets_on(
     catalog: &mut Catalog,
     target_template: &str,
 ) -> Result<(), ClientError> {
-    target.ping().await?;
+    let target_version = target.ping().await?;
     let dbs = databases(target).await?;
     let names: Vec<String> = catalog
         .tenants
@@ -387,6 +389,7 @@ pub async fn discover_targets_on(
         .collect();
     catalog.targets = existing_targets(target, &dbs, names).await?;
     catalog.target_url = target.url().to_string();
+    catalog.target_version = target_version;
     if let Some(grants) = catalog.grants.take() {
         catalog.grants = grants_on(target, grants).await?;
     }

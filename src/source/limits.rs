@@ -2,8 +2,9 @@
 //! may read (`max-select-point`, `max-select-series`), how long it may run
 //! (`query-timeout`), how many rows an answer holds (`max-row-limit`), what a
 //! database may grow to (`max-series-per-database`, `max-values-per-tag`), and the
-//! CPUs the server uses (`GOMAXPROCS`). Chunks are sized under them and `plan` shows
-//! them; without admin rights they are unknown and the defaults apply.
+//! CPUs the server uses (`GOMAXPROCS`); and from `SHOW STATS FOR 'shard'` the series
+//! index its shards use (`tsi1` keeps more files open). Chunks are sized under them
+//! and `plan` shows them; without admin rights they are unknown and the defaults apply.
 
 use crate::config::FALLBACK_CONCURRENCY;
 use crate::influx::answer::StatementResult;
@@ -29,6 +30,25 @@ pub struct ServerLimits {
     pub max_values_per_tag: Option<u64>,
     /// The server's `GOMAXPROCS`: CPUs it runs queries on.
     pub gomaxprocs: Option<u64>,
+    /// `[data] index-version` (`inmem` or `tsi1`), as its newest shard reports it
+    /// (the `indexType` tag of `SHOW STATS FOR 'shard'`, which 1.6.7 does not send;
+    /// `SHOW DIAGNOSTICS` never lists it).
+    pub index: Option<String>,
+}
+
+/// The series index of the newest shard (highest id) in a `SHOW STATS FOR 'shard'`
+/// answer: new shards, the targets' among them, get the server's configured index;
+/// older ones keep the index they were made with.
+pub fn index_from_stats(r: &StatementResult) -> Option<String> {
+    r.series
+        .iter()
+        .filter(|s| s.name == "shard")
+        .filter_map(|s| {
+            let id: u64 = s.tags.get("id")?.parse().ok()?;
+            Some((id, s.tags.get("indexType")?))
+        })
+        .max_by_key(|(id, _)| *id)
+        .map(|(_, index)| index.clone())
 }
 
 /// Reads the limits out of a `SHOW DIAGNOSTICS` answer.
@@ -47,6 +67,7 @@ pub fn from_diagnostics(r: &StatementResult) -> ServerLimits {
         max_series_per_database: number("config-data", "max-series-per-database"),
         max_values_per_tag: number("config-data", "max-values-per-tag"),
         gomaxprocs: number("runtime", "GOMAXPROCS"),
+        index: None,
     }
 }
 
@@ -54,7 +75,18 @@ pub fn from_diagnostics(r: &StatementResult) -> ServerLimits {
 /// server): the run then keeps its defaults, and `plan` says so.
 pub async fn server_limits(client: &Client) -> Option<ServerLimits> {
     match client.query(None, "SHOW DIAGNOSTICS").await {
-        Ok(r) => Some(from_diagnostics(&r)),
+        Ok(r) => {
+            let mut limits = from_diagnostics(&r);
+            // Admin like SHOW DIAGNOSTICS; an answer without the tag leaves it unknown.
+            limits.index = match client.query(None, "SHOW STATS FOR 'shard'").await {
+                Ok(stats) => index_from_stats(&stats),
+                Err(e) => {
+                    tracing::debug!(error = %e, "cannot read SHOW STATS FOR 'shard'");
+                    None
+                }
+            };
+            Some(limits)
+        }
         // Read first thing in a run: the next statement reports a server that cannot
         // be reached, in the one line a setup error gets.
         Err(
@@ -140,7 +172,7 @@ impl ServerLimits {
             Some(x) => x.to_string(),
         };
         format!(
-            "server limits (SHOW DIAGNOSTICS): max-select-point {}, max-select-series {}, query-timeout {}, max-row-limit {}, max-series-per-database {}, max-values-per-tag {}, GOMAXPROCS {}\n",
+            "server limits (SHOW DIAGNOSTICS): max-select-point {}, max-select-series {}, query-timeout {}, max-row-limit {}, max-series-per-database {}, max-values-per-tag {}, GOMAXPROCS {}, index {}\n",
             n(self.max_select_point),
             n(self.max_select_series),
             match self.query_timeout.as_deref() {
@@ -152,6 +184,7 @@ impl ServerLimits {
             n(self.max_series_per_database),
             n(self.max_values_per_tag),
             n(self.gomaxprocs),
+            self.index.as_deref().unwrap_or("unknown"),
         )
     }
 }
@@ -182,6 +215,25 @@ mod tests {
         let text = l.render();
         assert!(text.contains("max-select-point 5000000"), "{text}");
         assert!(text.contains("max-row-limit unknown"), "{text}");
+    }
+
+    /// The index is the newest shard's, as 1.8+ tag it; 1.6.7's untagged shards leave
+    /// it unknown.
+    #[test]
+    fn reads_index_from_shard_stats() {
+        let stats = |tags: &str| -> StatementResult {
+            serde_json::from_str(&format!(r#"{{"series":[{tags}]}}"#)).unwrap()
+        };
+        let r = stats(
+            r#"{"name":"shard","tags":{"database":"a","id":"9","indexType":"tsi1"},"columns":["diskBytes"],"values":[[1]]},
+               {"name":"shard","tags":{"database":"a","id":"10","indexType":"inmem"},"columns":["diskBytes"],"values":[[1]]},
+               {"name":"shard","tags":{"database":"b","id":"2","indexType":"tsi1"},"columns":["diskBytes"],"values":[[1]]}"#,
+        );
+        assert_eq!(index_from_stats(&r).as_deref(), Some("inmem"));
+        let r = stats(
+            r#"{"name":"shard","tags":{"database":"a","id":"1","engine":"tsm1"},"columns":["diskBytes"],"values":[[1]]}"#,
+        );
+        assert_eq!(index_from_stats(&r), None);
     }
 
     /// A quarter of the server's CPUs, never fewer than two.

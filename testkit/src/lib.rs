@@ -30,4 +30,4 @@ pub use compare::{
 pub use line::{FieldValue, Point};
 pub use quote::{quote_ident, quote_string};
 pub use seed::{lines, seed, try_lines, DatasetSpec, Lines, MetricSpec, TenantSpec, ValueKind};
-pub use server::{InfluxServer, RetentionPolicyInfo, ServerOptions};
+pub use server::{InfluxServer, RetentionPolicyInfo, ServerOptions, INDEX_ENV};

@@ -21,6 +21,9 @@ use tempfile::TempDir;
 
 /// Environment variable naming the `influxd` binary to use instead of the one on `PATH`.
 pub const INFLUXD_ENV: &str = "ITM_INFLUXD";
+/// Environment variable naming the `[data] index-version` every server gets unless
+/// its options name one: `inmem` (InfluxDB's default) or `tsi1` (kolla-ansible's).
+pub const INDEX_ENV: &str = "ITM_INFLUXD_INDEX";
 
 /// How long one start attempt waits for `GET /ping` to answer 204.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
@@ -52,6 +55,9 @@ pub struct ServerOptions {
     /// `[continuous_queries]`, or top-level keys before any table) replace
     /// the kit's value or are added to that table; other tables are appended.
     pub extra_config: String,
+    /// `[data] index-version`: `inmem` or `tsi1`; `None` takes `$ITM_INFLUXD_INDEX`,
+    /// and without it the server's default (`inmem`).
+    pub index_version: Option<String>,
     /// `(certificate, private key)` PEM files: serves HTTPS (`[http] https-enabled`)
     /// and [`InfluxServer::url`] becomes `https://localhost:PORT`.
     pub https: Option<(PathBuf, PathBuf)>,
@@ -96,6 +102,12 @@ impl ServerOptions {
     /// kit's own helpers do not check the certificate; the tool under test must.
     pub fn https(mut self, certificate: &Path, private_key: &Path) -> Self {
         self.https = Some((certificate.to_path_buf(), private_key.to_path_buf()));
+        self
+    }
+
+    /// Sets the series index (see [`ServerOptions::index_version`]).
+    pub fn index_version(mut self, index: &str) -> Self {
+        self.index_version = Some(index.to_string());
         self
     }
 
@@ -202,8 +214,16 @@ impl InfluxServer {
 
     /// Starts a server with these options; retries with new ports (up to 5
     /// times) if it does not answer `/ping` within 15 s or exits early.
-    pub fn start_with(opts: ServerOptions) -> Result<InfluxServer> {
+    pub fn start_with(mut opts: ServerOptions) -> Result<InfluxServer> {
         let binary = find_influxd()?;
+        if opts.index_version.is_none() {
+            opts.index_version = std::env::var(INDEX_ENV).ok().filter(|v| !v.is_empty());
+        }
+        if let Some(index) = opts.index_version.as_deref() {
+            if index != "inmem" && index != "tsi1" {
+                bail!("{INDEX_ENV}={index}: the index must be inmem or tsi1");
+            }
+        }
         let dir = tempfile::Builder::new()
             .prefix("itm-influxd-")
             .tempdir()
@@ -237,6 +257,23 @@ impl InfluxServer {
                 .context("creating the admin user")?;
         }
         Ok(server)
+    }
+
+    /// The binary's version as `influxd version` prints it (`1.6.7~rc0`, `1.8.10`):
+    /// what the server should send in its `X-Influxdb-Version` header.
+    pub fn binary_version(&self) -> Result<String> {
+        let out = Command::new(&self.binary)
+            .arg("version")
+            .output()
+            .with_context(|| format!("running {} version", self.binary.display()))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        // "InfluxDB v1.8.10 (git: branch commit)"; 1.13 prints "InfluxDB 1.13.2 (...)".
+        let word = text
+            .split_whitespace()
+            .nth(1)
+            .filter(|_| text.starts_with("InfluxDB "));
+        word.map(|w| w.strip_prefix('v').unwrap_or(w).to_string())
+            .with_context(|| format!("{} version printed {text:?}", self.binary.display()))
     }
 
     /// Base URL, `http://127.0.0.1:PORT`, or `https://localhost:PORT` with
@@ -883,6 +920,9 @@ fn render_config(dir: &Path, http_port: u16, rpc_port: u16, opts: &ServerOptions
     }
     if let Some(n) = opts.max_row_limit {
         set(&mut tables, "http", "max-row-limit", n.to_string());
+    }
+    if let Some(index) = &opts.index_version {
+        set(&mut tables, "data", "index-version", toml_str(index));
     }
     if let Some((certificate, key)) = &opts.https {
         set(&mut tables, "http", "https-enabled", "true".into());

@@ -205,3 +205,44 @@ fn retention_policies_are_listed() {
     assert_eq!(rps[1].shard_group_duration, "24h0m0s");
     assert!(rps[1].default);
 }
+
+/// `index_version("tsi1")` gives the server the disk-based series index (a shard
+/// gets an `index` directory), `inmem` does not: the matrix's tsi1 pass really runs
+/// on tsi1.
+#[test]
+fn index_version_is_applied() {
+    for (index, has_index_dir) in [("tsi1", true), ("inmem", false)] {
+        let server = InfluxServer::start_with(ServerOptions::default().index_version(index))
+            .expect("start influxd");
+        server.create_database("ix").unwrap();
+        server
+            .write_lines("ix", "m,t=x value=1 1000000000000000000")
+            .unwrap();
+        let shards = server.dir().join("data").join("ix").join("autogen");
+        let shard = std::fs::read_dir(&shards)
+            .unwrap()
+            .next()
+            .expect("a shard directory")
+            .unwrap()
+            .path();
+        assert_eq!(
+            shard.join("index").is_dir(),
+            has_index_dir,
+            "{index}: {}",
+            shard.display()
+        );
+    }
+}
+
+/// `binary_version` names the version the server itself reports in
+/// `X-Influxdb-Version`, so tests can compare the tool's output with it.
+#[test]
+fn binary_version_matches_the_header() {
+    let server = InfluxServer::start().expect("start influxd");
+    let resp = reqwest::blocking::get(format!("{}/ping", server.url())).unwrap();
+    let header = resp.headers()["X-Influxdb-Version"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(server.binary_version().unwrap(), header);
+}
