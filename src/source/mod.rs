@@ -6,6 +6,7 @@
 pub mod answers;
 pub mod density;
 pub mod discover;
+pub mod error;
 pub mod estimate;
 pub mod findings;
 pub mod late;

@@ -10,7 +10,7 @@ use crate::influx::error::FailureClass;
 use crate::influx::statement::{self as influxql, Rp};
 use crate::plan::catalog::UntaggedMeasurement;
 use crate::source::answers::{self, Tenants};
-use crate::source::discover::DiscoverError;
+use crate::source::error::DiscoverError;
 use crate::source::estimate::points_of;
 use std::collections::{BTreeMap, BTreeSet};
 
