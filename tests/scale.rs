@@ -60,9 +60,10 @@ fn sparse_tenants_cost_few_requests_and_copy_exactly() {
 }
 
 /// Tenants with integer and float metrics need two statements per window (one per
-/// type-safe batch); a rerun with nothing new still makes at most 1.1 requests per
-/// tenant plus a constant, because the open windows' copies of many tenants share
-/// requests; per-tenant figures add up to the run's points, and both runs are exact.
+/// type-safe batch); a rerun with nothing new, whose open margins hold a point of each
+/// type per tenant, copies those margins again in at most 1.1 requests per tenant plus
+/// a constant, because the open copies of many tenants share requests; per-tenant
+/// figures add up to the run's points, and both runs are exact.
 #[test]
 fn mixed_types_rerun_costs_at_most_one_request_per_tenant() {
     let server = InfluxServer::start().expect("start influxd");
@@ -73,11 +74,27 @@ fn mixed_types_rerun_costs_at_most_one_request_per_tenant() {
     let spec = sparse_with(now_ns(), metrics);
     let (dir, ids) = seeded(&server, &spec);
     let tenants: Vec<&str> = ids.iter().map(String::as_str).collect();
+    // A point of each type per tenant inside the open margin (a point every 6 hours
+    // leaves it empty most of the time, and an open piece after a tenant's newest point
+    // is not planned).
+    let fresh = now_ns() - 60 * 1_000_000_000;
+    let lines: String = ids
+        .iter()
+        .map(|t| {
+            format!(
+                "cpu.idle_perc,_tenant_id={t},hostname=fresh value=0.5 {fresh}\n\
+                 disk.inode_used,_tenant_id={t},hostname=fresh value=7i {fresh}\n"
+            )
+        })
+        .collect();
+    server
+        .write_lines("monasca", &lines)
+        .expect("write fresh points");
 
     let first = migrate(&server, dir.path(), &[]);
     assert_eq!(
         first["points_written"].as_u64().unwrap(),
-        spec.point_count()
+        spec.point_count() + 2 * TENANTS as u64
     );
     assert_per_tenant_adds_up(&first);
     assert_tenants_exact(&server, &tenants);
