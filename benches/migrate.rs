@@ -290,17 +290,28 @@ fn target_layout(server: &InfluxServer, tenants: &[String]) -> String {
                 &format!("SHOW RETENTION POLICIES ON {}", quote_ident(db)),
             )
             .unwrap_or_default();
-        for v in r["results"][0]["series"][0]["values"]
-            .as_array()
-            .into_iter()
-            .flatten()
-        {
-            if v[4] == true {
+        // By column name: 1.12 and later add write-limit columns before `default`.
+        let series = &r["results"][0]["series"][0];
+        let col = |name: &str| {
+            series["columns"]
+                .as_array()
+                .and_then(|c| c.iter().position(|c| c == name))
+        };
+        let (Some(name), Some(duration), Some(group), Some(default)) = (
+            col("name"),
+            col("duration"),
+            col("shardGroupDuration"),
+            col("default"),
+        ) else {
+            continue;
+        };
+        for v in series["values"].as_array().into_iter().flatten() {
+            if v[default] == true {
                 policies.insert(format!(
                     "{} {} {}",
-                    v[0].as_str().unwrap_or("?"),
-                    v[1].as_str().unwrap_or("?"),
-                    v[2].as_str().unwrap_or("?")
+                    v[name].as_str().unwrap_or("?"),
+                    v[duration].as_str().unwrap_or("?"),
+                    v[group].as_str().unwrap_or("?")
                 ));
             }
         }
