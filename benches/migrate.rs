@@ -284,34 +284,11 @@ fn target_layout(server: &InfluxServer, tenants: &[String]) -> String {
         tenants.iter().map(|t| format!("monasca_{t}")).collect();
     let mut policies = std::collections::BTreeSet::new();
     for db in &dbs {
-        let r = server
-            .query(
-                None,
-                &format!("SHOW RETENTION POLICIES ON {}", quote_ident(db)),
-            )
-            .unwrap_or_default();
-        // By column name: 1.12 and later add write-limit columns before `default`.
-        let series = &r["results"][0]["series"][0];
-        let col = |name: &str| {
-            series["columns"]
-                .as_array()
-                .and_then(|c| c.iter().position(|c| c == name))
-        };
-        let (Some(name), Some(duration), Some(group), Some(default)) = (
-            col("name"),
-            col("duration"),
-            col("shardGroupDuration"),
-            col("default"),
-        ) else {
-            continue;
-        };
-        for v in series["values"].as_array().into_iter().flatten() {
-            if v[default] == true {
+        for p in server.retention_policies(db).unwrap_or_default() {
+            if p.default {
                 policies.insert(format!(
                     "{} {} {}",
-                    v[name].as_str().unwrap_or("?"),
-                    v[duration].as_str().unwrap_or("?"),
-                    v[group].as_str().unwrap_or("?")
+                    p.name, p.duration, p.shard_group_duration
                 ));
             }
         }
