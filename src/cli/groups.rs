@@ -344,6 +344,16 @@ pub struct TargetArgs {
     /// `target.insecure_skip_verify`.
     #[arg(long)]
     pub target_insecure_skip_verify: bool,
+    /// Organization of an InfluxDB 2.x target, where the tenant buckets go. Default
+    /// none (needed once the target answers as 2.x); overrides `target.org`.
+    #[arg(long, value_name = "NAME")]
+    pub target_org: Option<String>,
+    /// File holding the API token of an InfluxDB 2.x target (trailing newline
+    /// ignored). Default none; overrides `target.token_file`, and wins over
+    /// `target.token` / ITM__TARGET__TOKEN. The token itself has no flag: the process
+    /// list would show it.
+    #[arg(long, value_name = "FILE")]
+    pub target_token_file: Option<PathBuf>,
 }
 
 impl SettingFlags for TargetArgs {
@@ -357,6 +367,8 @@ impl SettingFlags for TargetArgs {
             "target.insecure_skip_verify",
             self.target_insecure_skip_verify,
         );
+        o.text("target.org", &self.target_org);
+        o.path("target.token_file", &self.target_token_file);
     }
 }
 

@@ -105,9 +105,14 @@ pub async fn prepare_to(settings: &Settings, dest: &Destination) -> anyhow::Resu
     match dest {
         Destination::SameServer => {}
         Destination::Server(target) => {
-            catalog::discover_targets_on(target, &mut catalog, &settings.tenants.target_template)
-                .await
-                .with_context(|| format!("target server {}", target.url()))?;
+            catalog::discover_targets_on(
+                target,
+                &mut catalog,
+                &settings.tenants.target_template,
+                settings.target.org.as_deref(),
+            )
+            .await
+            .with_context(|| format!("target server {}", target.url()))?;
         }
         Destination::Files(dir) => {
             catalog.targets.clear();
@@ -407,6 +412,13 @@ impl PlannedJob for PlannedMigration {
 
     fn concurrency(&self) -> Option<usize> {
         Some(self.prepared.scale.concurrency.value)
+    }
+
+    fn target_v2(&self) -> Option<&crate::plan::catalog::V2Target> {
+        match &self.dest {
+            Destination::Server(_) => self.prepared.catalog.target_v2.as_ref(),
+            _ => None,
+        }
     }
 
     fn queries(&self) -> u64 {

@@ -57,6 +57,10 @@ pub trait PlannedJob {
     fn not_verified(&self, settings: &Settings) -> Option<&'static str>;
     /// Queries issued so far, on every server.
     fn queries(&self) -> u64;
+    /// The target's organization, buckets and mappings when it is InfluxDB 2.x.
+    fn target_v2(&self) -> Option<&crate::plan::catalog::V2Target> {
+        None
+    }
     /// Queries in flight at once when planning chose it (from the server's CPUs);
     /// `None`: the settings' value or the fallback.
     fn concurrency(&self) -> Option<usize> {
@@ -137,7 +141,9 @@ async fn copy_job<J: Job>(
     let ledger = Mutex::new(LedgerWriter::open(&settings.run.ledger)?);
     job.announce();
     if let Some(target) = job.target() {
-        watchdog.guard(ensure_targets(target, job.plan())).await??;
+        watchdog
+            .guard(ensure_targets(target, job.plan(), job.target_v2()))
+            .await??;
     }
     let lost = watchdog.when_lost();
     let stop = copy::stop::abort_when(stop, async move {
@@ -196,8 +202,25 @@ async fn copy_job<J: Job>(
     Ok(summary)
 }
 
-/// Creates the target databases and retention policies the plan needs on `target`.
-async fn ensure_targets(target: &Client, plan: &Plan) -> anyhow::Result<()> {
+/// Creates the target databases and retention policies the plan needs on `target`
+/// (on a 2.x target, the buckets, DBRP mappings and v1 authorizations).
+async fn ensure_targets(
+    target: &Client,
+    plan: &Plan,
+    v2: Option<&crate::plan::catalog::V2Target>,
+) -> anyhow::Result<()> {
+    if let Some(v2) = v2 {
+        copy::ensure_buckets(target, v2, &plan.targets, &plan.grants)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot create the tenant buckets, DBRP mappings or v1 authorizations in organization {:?} on {}",
+                    v2.org,
+                    target.url()
+                )
+            })?;
+        return Ok(());
+    }
     copy::ensure_targets(target, &plan.targets)
         .await
         .with_context(|| {

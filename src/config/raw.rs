@@ -200,6 +200,9 @@ pub(super) struct RawTarget {
     pub(super) password_file: String,
     pub(super) ca_file: String,
     pub(super) insecure_skip_verify: bool,
+    pub(super) org: String,
+    pub(super) token: String,
+    pub(super) token_file: String,
 }
 
 /// `[stream]` as written.

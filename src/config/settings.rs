@@ -64,6 +64,7 @@ impl SourceSettings {
             ca_file: self.ca_file.clone(),
             insecure_skip_verify: self.insecure_skip_verify,
             side: Side::Source,
+            token: None,
         }
     }
 }
@@ -250,6 +251,11 @@ pub struct TargetSettings {
     pub ca_file: Option<PathBuf>,
     /// Skip TLS certificate verification.
     pub insecure_skip_verify: bool,
+    /// Organization of an InfluxDB 2.x target (`target.org`): where its buckets go.
+    pub org: Option<String>,
+    /// API token of an InfluxDB 2.x target (from `token_file` when set, else `token`,
+    /// e.g. `ITM__TARGET__TOKEN`); sent as `Authorization: Token`, never logged.
+    pub token: Option<Secret>,
 }
 
 impl TargetSettings {
@@ -262,6 +268,7 @@ impl TargetSettings {
             ca_file: self.ca_file.clone(),
             insecure_skip_verify: self.insecure_skip_verify,
             side: Side::Target,
+            token: self.token.clone(),
         })
     }
 }

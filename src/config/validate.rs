@@ -416,6 +416,9 @@ fn target(t: RawTarget, c: &Check) -> Result<TargetSettings, ConfigError> {
         password: c.password("target.password_file", t.password, t.password_file)?,
         ca_file: c.ca_file("target.ca_file", t.ca_file)?,
         insecure_skip_verify: t.insecure_skip_verify,
+        org: opt(t.org),
+        // A token file reads like a password file: trailing newline dropped, wins.
+        token: c.password("target.token_file", t.token, t.token_file)?,
     })
 }
 

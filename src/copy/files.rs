@@ -16,7 +16,7 @@
 //! are exported and imported on every run and never recorded, as in a copy.
 
 use crate::config::TenantSettings;
-use crate::copy::stream::{write_batches, ChunkReader, LineBatch, PIPELINE_BATCHES};
+use crate::copy::stream::{write_batches, ChunkReader, LineBatch, WriteApi, PIPELINE_BATCHES};
 use crate::copy::transfer::Transfer;
 use crate::core::interval::Interval;
 use crate::core::window::TimeUnit;
@@ -646,7 +646,13 @@ impl Transfer for FileImport<'_> {
                     .await
                     .map_err(|e| file_error(Path::new("import reader"), e))?
             };
-            let write = write_batches(self.target, &chunk.target, &chunk.target_rp, rx);
+            let write = write_batches(
+                self.target,
+                WriteApi::V1,
+                &chunk.target,
+                &chunk.target_rp,
+                rx,
+            );
             let (_, written) = tokio::try_join!(read, write)?;
             Ok(written)
         })

@@ -31,5 +31,5 @@ pub(crate) mod transfer;
 pub(crate) use executor::{copy_all, CopyOptions};
 pub(crate) use outcome::{FailedChunk, Outcome};
 pub(crate) use select_into::SelectInto;
-pub(crate) use targets::{ensure_grants, ensure_targets};
+pub(crate) use targets::{ensure_buckets, ensure_grants, ensure_targets};
 pub(crate) use transfer::{ManyResults, Transfer};

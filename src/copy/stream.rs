@@ -102,17 +102,35 @@ impl ChunkReader<'_> {
     }
 }
 
+/// Where a stream copy writes on the target server.
+#[derive(Debug, Clone, Copy)]
+pub enum WriteApi<'a> {
+    /// InfluxDB 1.x: `/write?db=&rp=`.
+    V1,
+    /// InfluxDB 2.x: `/api/v2/write?org=&bucket=`, the bucket named after the target
+    /// database ([`crate::influx::v2::bucket_name`]).
+    V2 {
+        /// Organization name.
+        org: &'a str,
+    },
+}
+
 /// Writes batches to one database of a server until the channel closes; returns the
 /// points the server confirmed.
 pub async fn write_batches(
     target: &Client,
+    api: WriteApi<'_>,
     db: &str,
     rp: &str,
     mut rx: mpsc::Receiver<LineBatch>,
 ) -> Result<u64, ClientError> {
     let mut written = 0;
+    let bucket = crate::influx::v2::bucket_name(db);
     while let Some(b) = rx.recv().await {
-        target.write(db, rp, b.text).await?;
+        match api {
+            WriteApi::V1 => target.write(db, rp, b.text).await?,
+            WriteApi::V2 { org } => target.write_bucket(org, &bucket, b.text).await?,
+        }
         written += b.points;
     }
     Ok(written)
@@ -126,6 +144,8 @@ pub struct StreamCopy<'a> {
     pub reader: ChunkReader<'a>,
     /// Target server.
     pub target: &'a Client,
+    /// Its write endpoint.
+    pub api: WriteApi<'a>,
 }
 
 impl<'a> StreamCopy<'a> {
@@ -139,6 +159,10 @@ impl<'a> StreamCopy<'a> {
         StreamCopy {
             reader: reader(source, catalog, settings, &settings.transform),
             target,
+            api: match &catalog.target_v2 {
+                Some(v2) => WriteApi::V2 { org: &v2.org },
+                None => WriteApi::V1,
+            },
         }
     }
 }
@@ -166,12 +190,17 @@ pub fn reader<'a>(
 
 impl Transfer for StreamCopy<'_> {
     fn describe(&self, chunk: &Chunk) -> String {
+        let to = match self.api {
+            WriteApi::V1 => format!("write?db={}&rp={}", chunk.target, chunk.target_rp),
+            WriteApi::V2 { org } => format!(
+                "api/v2/write?org={org}&bucket={}",
+                crate::influx::v2::bucket_name(&chunk.target)
+            ),
+        };
         format!(
-            "{}  ->  POST {}/write?db={}&rp={}",
+            "{}  ->  POST {}/{to}",
             self.reader.query(chunk),
-            self.target.url(),
-            chunk.target,
-            chunk.target_rp
+            self.target.url()
         )
     }
 
@@ -182,7 +211,7 @@ impl Transfer for StreamCopy<'_> {
                 let tx = tx;
                 self.reader.read(chunk, &tx).await
             };
-            let write = write_batches(self.target, &chunk.target, &chunk.target_rp, rx);
+            let write = write_batches(self.target, self.api, &chunk.target, &chunk.target_rp, rx);
             // The first error wins and drops the other side: a failed write stops the
             // read, a failed read stops the writes.
             let (_, written) = tokio::try_join!(read, write)?;

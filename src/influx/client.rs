@@ -24,6 +24,7 @@ pub struct Client {
     url: String,
     username: Option<String>,
     password: Option<Secret>,
+    token: Option<Secret>,
     timeout: Duration,
     side: Side,
     queries: Arc<AtomicU64>,
@@ -44,6 +45,7 @@ impl Client {
             url: endpoint.url.clone(),
             username: endpoint.username.clone(),
             password: endpoint.password.clone(),
+            token: endpoint.token.clone(),
             timeout,
             side: endpoint.side,
             queries: Arc::new(AtomicU64::new(0)),
@@ -55,12 +57,35 @@ impl Client {
         &self.url
     }
 
+    /// The HTTP client, for the 2.x API ([`crate::influx::v2`]).
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// The request counter shared by clones.
+    pub(crate) fn query_counter(&self) -> &AtomicU64 {
+        &self.queries
+    }
+
+    /// A request now waits on the server ([`liveness`]) until the guard is dropped.
+    pub(crate) fn begin_waiting(&self) -> InFlight {
+        self.activity.begin()
+    }
+
     /// Queries sent so far by this client and its clones.
     pub fn queries_issued(&self) -> u64 {
         self.queries.load(Ordering::Relaxed)
     }
 
-    fn auth(&self, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    pub(crate) fn auth(&self, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        if let Some(t) = &self.token {
+            // InfluxDB 2.x: the token authorizes both its API and the 1.x
+            // compatibility endpoints (`/query`, `/write`).
+            return rb.header(
+                reqwest::header::AUTHORIZATION,
+                format!("Token {}", t.expose()),
+            );
+        }
         match &self.username {
             // Basic auth keeps the password out of URLs, logs and error texts.
             Some(u) => rb.basic_auth(u, self.password.as_ref().map(|p| p.expose().to_string())),
@@ -206,6 +231,12 @@ impl Client {
                 .take(300)
                 .collect(),
         };
+        if status.as_u16() == 401 && self.token.is_some() {
+            return ClientError::TokenRefused {
+                url: self.url.clone(),
+                message,
+            };
+        }
         if status.as_u16() == 401 {
             return ClientError::Auth {
                 url: self.url.clone(),

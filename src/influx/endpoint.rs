@@ -23,6 +23,8 @@ pub struct Endpoint {
     pub insecure_skip_verify: bool,
     /// Which side of the copy the server is, so that TLS errors name its settings.
     pub side: Side,
+    /// An InfluxDB 2.x API token, sent as `Authorization: Token` instead of basic auth.
+    pub token: Option<Secret>,
 }
 
 /// The HTTP client for `endpoint` (its TLS settings), every request timing out after

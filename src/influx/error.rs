@@ -60,6 +60,14 @@ pub enum ClientError {
         /// The server's message.
         message: String,
     },
+    /// An InfluxDB 2.x server refused the API token (HTTP 401).
+    #[error("the API token was refused at {url} (check target.token_file or ITM__TARGET__TOKEN): {message}")]
+    TokenRefused {
+        /// Server URL.
+        url: String,
+        /// The server's message.
+        message: String,
+    },
     /// Any other non-success HTTP status.
     #[error("InfluxDB at {url} answered HTTP {status}: {message}")]
     Http {
@@ -136,6 +144,7 @@ impl ClientError {
             | ClientError::Dropped { url, .. }
             | ClientError::Timeout { url, .. }
             | ClientError::Auth { url, .. }
+            | ClientError::TokenRefused { url, .. }
             | ClientError::Http { url, .. }
             | ClientError::Partial { url, .. }
             | ClientError::Decode { url, .. }
@@ -154,6 +163,7 @@ impl ClientError {
             ClientError::Unreachable { .. } => FailureClass::Transient,
             ClientError::Dropped { .. } | ClientError::Timeout { .. } => FailureClass::TooBig,
             ClientError::Auth { .. }
+            | ClientError::TokenRefused { .. }
             | ClientError::Setup(_)
             | ClientError::Tls { .. }
             | ClientError::Decode { .. }

@@ -236,7 +236,12 @@ async fn probe_fresh(endpoint: &Endpoint, database: Option<&str>, timeout: Durat
     };
     let (path, query) = probe(database);
     let mut rb = http.get(format!("{}{path}", endpoint.url)).query(&query);
-    if let Some(u) = &endpoint.username {
+    if let Some(t) = &endpoint.token {
+        rb = rb.header(
+            reqwest::header::AUTHORIZATION,
+            format!("Token {}", t.expose()),
+        );
+    } else if let Some(u) = &endpoint.username {
         rb = rb.basic_auth(
             u,
             endpoint.password.as_ref().map(|p| p.expose().to_string()),

@@ -17,3 +17,4 @@ pub mod multi;
 pub mod refusal;
 pub mod statement;
 pub(crate) mod trust;
+pub mod v2;

@@ -129,6 +129,28 @@ pub struct Catalog {
     /// The target server's version (`X-Influxdb-Version`) when the targets are on
     /// another server; empty otherwise.
     pub target_version: String,
+    /// The target server's organization, buckets and mappings when it is InfluxDB
+    /// 2.x; `None` for a 1.x target (or none).
+    pub target_v2: Option<V2Target>,
+}
+
+/// An InfluxDB 2.x target: a tenant's target "database" is a bucket
+/// ([`bucket_name`](crate::influx::v2::bucket_name) of the database name) with a DBRP
+/// mapping under the database name, so that InfluxQL clients find it as on 1.x.
+/// [`Catalog::targets`] lists the databases already mapped, with their mappings as
+/// policies.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct V2Target {
+    /// Organization name (`target.org`).
+    pub org: String,
+    /// Its id.
+    pub org_id: String,
+    /// The organization's buckets, by name.
+    pub buckets: BTreeMap<String, crate::influx::v2::Bucket>,
+    /// The bucket each mapped target database's policies point at, by database.
+    pub mapped: BTreeMap<String, String>,
+    /// The organization's v1-compatible authorizations.
+    pub v1_auths: Vec<crate::influx::v2::V1Auth>,
 }
 
 impl Catalog {

@@ -2,6 +2,7 @@
 //!
 //! - [`catalog`]: what discovery found on the servers (the planner's input).
 //! - [`target`]: each tenant's target database and retention policy.
+//! - [`authorizations`]: the source's grants as v1 authorizations on a 2.x target.
 //! - [`batch`]: which measurements one statement may copy together.
 //! - [`late`]: which recorded chunks a run looks at again for late points.
 //! - [`planner`]: `(Catalog, Rules, Coverage, now) -> Plan` or a [`PlanError`].
@@ -10,6 +11,7 @@
 //!
 //! This file holds the plan itself: [`Plan`], its [`Chunk`]s and per-tenant counts.
 
+pub(crate) mod authorizations;
 pub(crate) mod batch;
 pub(crate) mod catalog;
 pub(crate) mod late;
@@ -18,6 +20,7 @@ pub(crate) mod rollback;
 pub(crate) mod sizing;
 pub(crate) mod target;
 
+pub use crate::influx::v2::bucket_name;
 pub use planner::retention_floor;
 pub use target::target_database;
 

@@ -115,6 +115,7 @@ pub async fn discover(
         targets,
         target_url: String::new(),
         target_version: String::new(),
+        target_v2: None,
     })
 }
 
@@ -312,6 +313,35 @@ pub async fn existing_targets(
     Ok(targets)
 }
 
+/// [`discover_targets_on`] for an InfluxDB 2.x server: the organization's buckets and
+/// DBRP mappings stand for databases and policies. The source's grants are kept as
+/// they are: they become v1 authorizations there.
+async fn discover_buckets_on(
+    target: &Client,
+    catalog: &mut Catalog,
+    target_template: &str,
+    org: Option<&str>,
+    target_version: String,
+) -> Result<(), ClientError> {
+    let Some(org) = org else {
+        return Err(ClientError::Setup(format!(
+            "{} is InfluxDB {target_version}: set target.org (--target-org) and target.token_file (or ITM__TARGET__TOKEN)",
+            target.url()
+        )));
+    };
+    let wanted = catalog
+        .tenants
+        .iter()
+        .map(|t| crate::plan::target::target_database(target_template, &catalog.database, &t.id))
+        .collect();
+    let (v2, targets) = crate::source::buckets::discover(target, org, &wanted).await?;
+    catalog.targets = targets;
+    catalog.target_url = target.url().to_string();
+    catalog.target_version = target_version;
+    catalog.target_v2 = Some(v2);
+    Ok(())
+}
+
 /// Points the catalog's targets at another server: which target databases and
 /// policies exist is asked there, and `target_url` names it. `target_template` names
 /// the target databases, as `tenants.target_template`.
@@ -319,8 +349,12 @@ pub async fn discover_targets_on(
     target: &Client,
     catalog: &mut Catalog,
     target_template: &str,
+    org: Option<&str>,
 ) -> Result<(), ClientError> {
     let target_version = target.ping().await?;
+    if crate::influx::v2::is_v2(&target_version) {
+        return discover_buckets_on(target, catalog, target_template, org, target_version).await;
+    }
     let dbs = databases(target).await?;
     let names: Vec<String> = catalog
         .tenants

@@ -4,6 +4,7 @@
 //! writes (`writes`, for a final run).
 
 pub mod answers;
+pub mod buckets;
 pub mod density;
 pub mod discover;
 pub mod error;

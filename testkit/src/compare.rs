@@ -15,7 +15,7 @@
 //! whole measurement.
 
 use crate::quote::{quote_ident, quote_string};
-use crate::server::{all_series, columns, rows, InfluxServer};
+use crate::server::{all_series, columns, rows, InfluxQl};
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -263,7 +263,7 @@ pub fn assert_same(expected: &Dump, actual: &Dump) {
 
 /// Dumps database `db`, all points or only those whose tag `filter.0` equals
 /// `filter.1`. The database must exist.
-pub fn dump(server: &InfluxServer, db: &str, filter: Option<(&str, &str)>) -> Result<Dump> {
+pub fn dump(server: &dyn InfluxQl, db: &str, filter: Option<(&str, &str)>) -> Result<Dump> {
     let f = DumpFilter {
         tag: filter.map(|(k, v)| (k.to_string(), v.to_string())),
         ..DumpFilter::default()
@@ -272,7 +272,7 @@ pub fn dump(server: &InfluxServer, db: &str, filter: Option<(&str, &str)>) -> Re
 }
 
 /// Dumps database `db` with a tag, time range and retention policy filter.
-pub fn dump_filtered(server: &InfluxServer, db: &str, filter: &DumpFilter) -> Result<Dump> {
+pub fn dump_filtered(server: &dyn InfluxQl, db: &str, filter: &DumpFilter) -> Result<Dump> {
     if !server.databases()?.iter().any(|d| d == db) {
         bail!("database {db:?} does not exist");
     }
@@ -337,7 +337,7 @@ pub fn dump_filtered(server: &InfluxServer, db: &str, filter: &DumpFilter) -> Re
 
 /// `SHOW FIELD KEYS`: measurement -> field -> types.
 fn field_types(
-    server: &InfluxServer,
+    server: &dyn InfluxQl,
     db: &str,
     rp: Option<&str>,
 ) -> Result<BTreeMap<String, BTreeMap<String, BTreeSet<String>>>> {

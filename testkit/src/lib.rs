@@ -23,6 +23,7 @@ pub mod line;
 pub mod quote;
 pub mod seed;
 pub mod server;
+pub mod server2;
 
 pub use compare::{
     assert_same, dump, dump_filtered, Dump, DumpFilter, DumpPoint, MeasurementDump, SeriesKey,
@@ -30,4 +31,5 @@ pub use compare::{
 pub use line::{FieldValue, Point};
 pub use quote::{quote_ident, quote_string};
 pub use seed::{lines, seed, try_lines, DatasetSpec, Lines, MetricSpec, TenantSpec, ValueKind};
-pub use server::{InfluxServer, RetentionPolicyInfo, ServerOptions, INDEX_ENV};
+pub use server::{InfluxQl, InfluxServer, RetentionPolicyInfo, ServerOptions, INDEX_ENV};
+pub use server2::{find_influxd2, BucketInfo, DbrpInfo, Influx2Server, INFLUXD2_ENV};

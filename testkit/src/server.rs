@@ -138,6 +138,45 @@ pub struct RetentionPolicyInfo {
     pub default: bool,
 }
 
+/// What the dump comparison needs of a server: InfluxQL through `/query`, whether the
+/// server is 1.x ([`InfluxServer`]) or 2.x through its compatibility endpoint
+/// ([`crate::server2::Influx2Server`]).
+pub trait InfluxQl {
+    /// One statement's answer (see [`InfluxServer::query`]).
+    fn query(&self, db: Option<&str>, q: &str) -> Result<Value>;
+    /// Every chunk of a chunked answer (see [`InfluxServer::query_chunked`]).
+    fn query_chunked(&self, db: Option<&str>, q: &str, chunk_size: usize) -> Result<Vec<Value>>;
+    /// `SHOW DATABASES`.
+    fn databases(&self) -> Result<Vec<String>>;
+    /// `SHOW MEASUREMENTS` on `db`, sorted and without duplicates.
+    fn measurements(&self, db: &str) -> Result<Vec<String>> {
+        let chunks = self.query_chunked(Some(db), "SHOW MEASUREMENTS", 10_000)?;
+        let mut out: Vec<String> = chunks
+            .iter()
+            .flat_map(first_column)
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect();
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+}
+
+impl InfluxQl for InfluxServer {
+    fn query(&self, db: Option<&str>, q: &str) -> Result<Value> {
+        InfluxServer::query(self, db, q)
+    }
+    fn query_chunked(&self, db: Option<&str>, q: &str, chunk_size: usize) -> Result<Vec<Value>> {
+        InfluxServer::query_chunked(self, db, q, chunk_size)
+    }
+    fn databases(&self) -> Result<Vec<String>> {
+        InfluxServer::databases(self)
+    }
+    fn measurements(&self, db: &str) -> Result<Vec<String>> {
+        InfluxServer::measurements(self, db)
+    }
+}
+
 /// A private `influxd` process. See the module doc.
 pub struct InfluxServer {
     dir: TempDir,
@@ -165,7 +204,7 @@ static USED_PORTS: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
 
 /// A loopback port that was free a moment ago and was not handed out before
 /// in this process.
-fn free_port() -> Result<u16> {
+pub(crate) fn free_port() -> Result<u16> {
     for _ in 0..100 {
         let port = TcpListener::bind("127.0.0.1:0")
             .context("binding 127.0.0.1:0 to find a free port")?
@@ -727,7 +766,7 @@ impl Drop for InfluxServer {
 }
 
 /// Errors in a `/query` answer: top-level `error`, or `error` in a result.
-fn check_query_errors(v: &Value) -> Result<()> {
+pub(crate) fn check_query_errors(v: &Value) -> Result<()> {
     if let Some(e) = v.get("error").and_then(Value::as_str) {
         bail!("{e}");
     }
@@ -775,14 +814,14 @@ pub(crate) fn rows(series: &Value) -> impl Iterator<Item = &Vec<Value>> {
 }
 
 /// The first column of every row of every series.
-fn first_column(v: &Value) -> Vec<&Value> {
+pub(crate) fn first_column(v: &Value) -> Vec<&Value> {
     all_series(v)
         .flat_map(rows)
         .filter_map(|r| r.first())
         .collect()
 }
 
-fn tail(path: &Path, max_bytes: u64) -> String {
+pub(crate) fn tail(path: &Path, max_bytes: u64) -> String {
     let len = fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     tail_from(path, len.saturating_sub(max_bytes), max_bytes)
 }

@@ -245,7 +245,7 @@ pub fn python() -> PathBuf {
 /// parsed. Panics with the script's stderr if it fails.
 fn run_script(
     name: &str,
-    server: &InfluxServer,
+    url: &str,
     (user, password): (&str, &str),
     args: &[&str],
     input: &Value,
@@ -255,14 +255,7 @@ fn run_script(
         .join(name);
     let mut child = Command::new(python())
         .arg(&script)
-        .args([
-            "--url",
-            &server.url(),
-            "--user",
-            user,
-            "--password",
-            password,
-        ])
+        .args(["--url", url, "--user", user, "--password", password])
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -306,7 +299,7 @@ pub fn write(server: &InfluxServer, messages: &Messages, opts: &PersisterOptions
     ];
     let written = run_script(
         "write.py",
-        server,
+        &server.url(),
         (&user, &password),
         &args,
         &messages.to_json(),
@@ -343,6 +336,28 @@ pub fn api_read(
     alarm_ids: &[String],
 ) -> BTreeMap<String, ApiRead> {
     let (user, password) = admin(server);
+    api_read_at(
+        &server.url(),
+        (&user, &password),
+        database,
+        db_per_tenant,
+        tenants,
+        metric,
+        alarm_ids,
+    )
+}
+
+/// [`api_read`] from any server's 1.x API at `url` (an InfluxDB 2.x server's
+/// compatibility endpoint too) as `user`.
+pub fn api_read_at(
+    url: &str,
+    (user, password): (&str, &str),
+    database: &str,
+    db_per_tenant: bool,
+    tenants: &[&str],
+    metric: (&str, &BTreeMap<String, String>),
+    alarm_ids: &[String],
+) -> BTreeMap<String, ApiRead> {
     let request = json!({
         "tenants": tenants,
         "region": "RegionOne",
@@ -356,6 +371,6 @@ pub fn api_read(
         "--db-per-tenant",
         if db_per_tenant { "true" } else { "false" },
     ];
-    let read = run_script("read_api.py", server, (&user, &password), &args, &request);
+    let read = run_script("read_api.py", url, (user, password), &args, &request);
     serde_json::from_value(read).expect("read_api.py's answer")
 }
