@@ -88,8 +88,20 @@ fn awkward_lines(tenant: &str, t0: i64) -> String {
     out
 }
 
+/// What the source holds of one tenant: metrics by `_tenant_id`, and the persister's
+/// alarm history by its `tenant_id` tag.
 fn source_of(source: &InfluxServer, tenant: &str) -> Dump {
-    dump(source, "monasca", Some(("_tenant_id", tenant))).unwrap()
+    let mut d = dump(source, "monasca", Some(("_tenant_id", tenant))).unwrap();
+    let all = dump(source, "monasca", None).unwrap();
+    if let Some(h) = all.measurement("alarm_state_history") {
+        let mut h = h.clone();
+        h.points
+            .retain(|p| p.series.tags.get("tenant_id").map(String::as_str) == Some(tenant));
+        if !h.points.is_empty() {
+            d.measurements.insert("alarm_state_history".into(), h);
+        }
+    }
+    d
 }
 
 /// Every tenant's bucket, read through its DBRP mapping, holds exactly the source's
@@ -156,7 +168,10 @@ fn splits_into_one_bucket_per_tenant() {
             52 * 7 * 86_400,
             "InfluxDB's guidance for infinite"
         );
-        let m: Vec<_> = dbrps.iter().filter(|m| m.database == db).collect();
+        let m: Vec<_> = dbrps
+            .iter()
+            .filter(|m| m.database == db && !m.is_virtual)
+            .collect();
         assert_eq!(m.len(), 1, "{db:?}: {dbrps:?}");
         assert_eq!(
             (m[0].retention_policy.as_str(), m[0].default),
@@ -178,4 +193,383 @@ fn splits_into_one_bucket_per_tenant() {
         "a rerun records nothing new"
     );
     assert_split(&source, &v2, &TENANTS);
+}
+
+/// Tenants monasca-persister writes (raw ids: no `/` or `\`), as in `tests/rollback.rs`.
+const PERSISTER_TENANTS: &[&str] = &[
+    "8f3c2a9e41b04d6f9d1e5a7b3c2d1e0f",
+    "with space, comma=eq",
+    "ünïcødé-租户",
+];
+
+/// Milliseconds since the epoch, `minutes_ago` minutes before now, on a whole minute.
+fn ms_ago(minutes_ago: i64) -> i64 {
+    let now_ms = now_ns() / 1_000_000;
+    (now_ms - minutes_ago * 60_000) / 60_000 * 60_000
+}
+
+/// Timestamps (ms) monasca-api printed, sorted.
+fn ms(ts: &[String]) -> Vec<i64> {
+    let mut v: Vec<i64> = ts
+        .iter()
+        .map(|s| parse_time_ns(s).unwrap() / 1_000_000)
+        .collect();
+    v.sort();
+    v
+}
+
+/// The Monasca cutover onto 2.x, as an operator meets it: a kolla-style `monasca`
+/// (default policy `monasca_metrics`, 1w) with service users, written by
+/// monasca-persister's own repository. Each tenant bucket keeps the policy's 7 days
+/// and its name in the DBRP mapping; the users' grants become v1 authorizations on
+/// every tenant bucket (READ -> read, WRITE -> write); and once the operator set the
+/// password, monasca-api's own repository with `db_per_tenant = True` reads from the
+/// 2.x server exactly what it read from the shared 1.x database.
+#[test]
+fn monasca_api_reads_the_buckets_through_dbrp() {
+    let source =
+        InfluxServer::start_with(testkit::ServerOptions::default().auth("admin", "adminpw"))
+            .unwrap();
+    source
+        .query(
+            None,
+            "CREATE DATABASE monasca WITH DURATION 1w REPLICATION 1 NAME monasca_metrics",
+        )
+        .unwrap();
+    for (user, privilege) in [("monasca-api", "READ"), ("monasca-persister", "WRITE")] {
+        source
+            .query(
+                None,
+                &format!("CREATE USER \"{user}\" WITH PASSWORD 'pw-{user}'"),
+            )
+            .unwrap();
+        source
+            .query(None, &format!("GRANT {privilege} ON monasca TO \"{user}\""))
+            .unwrap();
+    }
+    let history = Messages::monasca(PERSISTER_TENANTS, ms_ago(3 * 24 * 60), 600_000, 300);
+    persister::write(&source, &history, &PersisterOptions::default());
+    let v2 = Influx2Server::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+
+    let o = run_to(
+        &source,
+        &v2,
+        dir.path(),
+        &[
+            "run",
+            "--json",
+            "--username",
+            "admin",
+            "--password",
+            "adminpw",
+        ],
+    );
+    assert_exit(&o, 0);
+    let summary: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_all_verified(&summary, PERSISTER_TENANTS);
+
+    let buckets = v2.buckets().unwrap();
+    let dbrps = v2.dbrps().unwrap();
+    let mut ids = Vec::new();
+    for t in PERSISTER_TENANTS {
+        let db = target(t);
+        let b = buckets
+            .iter()
+            .find(|b| b.name == db)
+            .unwrap_or_else(|| panic!("{db:?}: {buckets:?}"));
+        assert_eq!(b.every_seconds, 7 * 86_400, "mirrors monasca_metrics");
+        assert_eq!(
+            b.shard_group_seconds, 86_400,
+            "InfluxDB's guidance for 7 days"
+        );
+        let m = dbrps
+            .iter()
+            .find(|m| m.database == db && !m.is_virtual)
+            .unwrap();
+        assert_eq!(
+            (m.retention_policy.as_str(), m.default),
+            ("monasca_metrics", true)
+        );
+        ids.push(b.id.clone());
+    }
+    ids.sort();
+    let auths = v2.v1_authorizations().unwrap();
+    let of = |user: &str| auths.iter().find(|a| a.0 == user).map(|a| a.1.clone());
+    let reads: Vec<(String, String)> = ids
+        .iter()
+        .map(|id| ("read".to_string(), id.clone()))
+        .collect();
+    let writes: Vec<(String, String)> = ids
+        .iter()
+        .map(|id| ("write".to_string(), id.clone()))
+        .collect();
+    assert_eq!(of("monasca-api"), Some(reads), "{auths:?}");
+    assert_eq!(of("monasca-persister"), Some(writes), "{auths:?}");
+    assert!(of("admin").is_none(), "admins are not mirrored: {auths:?}");
+
+    v2.set_v1_password("monasca-api", "pw-monasca-api").unwrap();
+    let dims: BTreeMap<String, String> = [("hostname".to_string(), "node-1".to_string())].into();
+    let alarm_ids: Vec<String> = (0..PERSISTER_TENANTS.len())
+        .map(|i| format!("alarm-{i}"))
+        .collect();
+    let before = persister::api_read(
+        &source,
+        "monasca",
+        false,
+        PERSISTER_TENANTS,
+        ("cpu.idle_perc", &dims),
+        &alarm_ids,
+    );
+    let after = persister::api_read_at(
+        &v2.url(),
+        ("monasca-api", "pw-monasca-api"),
+        "monasca",
+        true,
+        PERSISTER_TENANTS,
+        ("cpu.idle_perc", &dims),
+        &alarm_ids,
+    );
+    for t in PERSISTER_TENANTS {
+        let (b, a) = (&before[*t], &after[*t]);
+        assert_eq!(
+            b.measurements.len(),
+            300,
+            "{t:?}: monasca-api reads the source"
+        );
+        assert_eq!(
+            ms(&a.measurements),
+            ms(&b.measurements),
+            "{t:?}: measurements"
+        );
+        assert!(!b.alarms.is_empty(), "{t:?}");
+        assert_eq!(ms(&a.alarms), ms(&b.alarms), "{t:?}: alarm history");
+    }
+}
+
+/// The delta phase on a 2.x target: after a first run, the persister's new points and
+/// a late point written into a window already recorded (older than the settle line)
+/// reach the buckets on the rerun (the late recheck reopens that window, and it is
+/// copied and verified again), with only the margin after the settle line left open.
+#[test]
+fn reruns_pick_up_new_and_late_points() {
+    let source = InfluxServer::start().unwrap();
+    let v2 = Influx2Server::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = &PERSISTER_TENANTS[..2];
+    persister::write(
+        &source,
+        &Messages::monasca(tenants, ms_ago(2 * 24 * 60), 600_000, 270),
+        &PersisterOptions::default(),
+    );
+    let first = migrate_to(&source, &v2, dir.path(), &[], 0);
+    assert_all_verified(&first, tenants);
+    assert_split(&source, &v2, tenants);
+    let recorded = ledger_records(dir.path()).len();
+
+    // New points after the first run, and one late point six hours back.
+    persister::write(
+        &source,
+        &Messages::monasca(tenants, ms_ago(5), 60_000, 3),
+        &PersisterOptions::default(),
+    );
+    let mut late = Messages::default();
+    late.metrics.push(persister::Metric::new(
+        tenants[0],
+        "cpu.idle_perc",
+        "late-host",
+        ms_ago(6 * 60) + 7,
+        42.0,
+    ));
+    persister::write(&source, &late, &PersisterOptions::default());
+
+    let again = migrate_to(&source, &v2, dir.path(), &[], 0);
+    let reopened = again["late"]["reopened"]
+        .as_array()
+        .map(Vec::len)
+        .unwrap_or(0);
+    assert!(
+        reopened > 0,
+        "the late point reopened its window: {:#}",
+        again["late"]
+    );
+    assert_all_verified(&again, &tenants[..1]);
+    assert!(
+        ledger_records(dir.path()).len() > recorded,
+        "the reopened window is recorded again"
+    );
+    assert_split(&source, &v2, tenants);
+    let late_dump = dump(&v2, &target(tenants[0]), None).unwrap();
+    let host_points = late_dump
+        .measurement("cpu.idle_perc")
+        .unwrap()
+        .points
+        .iter()
+        .filter(|p| p.series.tags.get("hostname").map(String::as_str) == Some("late-host"))
+        .count();
+    assert_eq!(host_points, 1, "the late point is in the bucket");
+}
+
+/// Points lost from a bucket behind the tool's back are found: `verify --all` against
+/// the 2.x target checks every recorded chunk there, exits 1 naming the chunk, and
+/// records it as differing; the next run copies it again, and `verify --all` then
+/// agrees. Everything else stays verified and exact.
+#[test]
+fn lost_points_fail_verify_and_the_rerun_repairs_them() {
+    let source = InfluxServer::start().unwrap();
+    let v2 = Influx2Server::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = DatasetSpec::monasca(&["t1", "t2"], 2, std::time::Duration::from_secs(3600), END);
+    seed(&source, "monasca", &spec).unwrap();
+    migrate_to(&source, &v2, dir.path(), &[], 0);
+    let verify = |code: i32| -> Value {
+        let o = run_to(&source, &v2, dir.path(), &["verify", "--all", "--json"]);
+        assert_exit(&o, code);
+        serde_json::from_slice(&o.stdout).expect("verify --json prints JSON")
+    };
+    let clean = verify(0);
+    assert!(
+        clean["tenants"]["t1"]["agreed"].as_u64().unwrap() > 0,
+        "{clean:#}"
+    );
+
+    v2.delete_points("monasca_t1", END - 30 * HOUR, END - 20 * HOUR)
+        .unwrap();
+    let found = verify(1);
+    assert!(
+        found["tenants"]["t1"]["differ"].as_u64().unwrap() > 0,
+        "{found:#}"
+    );
+    assert_eq!(found["tenants"]["t2"]["differ"], 0, "{found:#}");
+    assert!(found["recorded_differs"].as_u64().unwrap() > 0, "{found:#}");
+
+    let repaired = migrate_to(&source, &v2, dir.path(), &[], 0);
+    assert!(
+        repaired["points_written"].as_u64().unwrap() > 0,
+        "{repaired}"
+    );
+    assert_all_verified(&repaired, &["t1"]);
+    verify(0);
+    assert_split(&source, &v2, &["t1", "t2"]);
+}
+
+/// A bucket of a tenant's name that already exists (an operator's earlier attempt,
+/// with another retention and a point the source does not hold) is used as it is: its
+/// retention is not altered, the run maps it and copies into it, and the extra point
+/// is reported, not deleted (as on 1.x, see docs/VERIFY.md).
+#[test]
+fn an_existing_bucket_is_used_as_it_is() {
+    let source = InfluxServer::start().unwrap();
+    let v2 = Influx2Server::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = DatasetSpec::monasca(&["t1", "t2"], 2, std::time::Duration::from_secs(3600), END);
+    seed(&source, "monasca", &spec).unwrap();
+    v2.create_bucket("monasca_t1", 2000 * 86_400).unwrap();
+    v2.write_lines(
+        "monasca_t1",
+        &format!(
+            "cpu.idle_perc,_tenant_id=t1,hostname=intruder value=1 {}\n",
+            END - 2 * HOUR
+        ),
+    )
+    .unwrap();
+
+    let o = run_to(&source, &v2, dir.path(), &["run", "--json"]);
+    assert_exit(&o, 0);
+    let err = stderr(&o);
+    assert!(
+        err.contains("EXTRA tenant \"t1\"") && err.contains("the target holds more points"),
+        "{err}"
+    );
+    let b = v2
+        .buckets()
+        .unwrap()
+        .into_iter()
+        .find(|b| b.name == "monasca_t1")
+        .unwrap();
+    assert_eq!(
+        b.every_seconds,
+        2000 * 86_400,
+        "the existing bucket is not altered"
+    );
+    let m = v2
+        .dbrps()
+        .unwrap()
+        .into_iter()
+        .find(|m| m.database == "monasca_t1" && !m.is_virtual);
+    assert_eq!(
+        m.map(|m| m.bucket_id),
+        Some(b.id),
+        "mapped to the existing bucket"
+    );
+    assert_same(
+        &source_of(&source, "t2"),
+        &dump(&v2, "monasca_t2", None).unwrap(),
+    );
+    let mut t1 = dump(&v2, "monasca_t1", None).unwrap();
+    let m = t1.measurements.get_mut("cpu.idle_perc").unwrap();
+    m.points
+        .retain(|p| p.series.tags.get("hostname").map(String::as_str) != Some("intruder"));
+    assert_same(&source_of(&source, "t1"), &t1);
+}
+
+/// A refused token stops the run before anything is written: exit 2, one line naming
+/// the server and the setting; so does a 2.x target without `target.org`, and an
+/// organization that does not exist.
+#[test]
+fn a_bad_token_or_org_is_one_line() {
+    let source = InfluxServer::start().unwrap();
+    let v2 = Influx2Server::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    seed(
+        &source,
+        "monasca",
+        &DatasetSpec::monasca(&["t1"], 1, std::time::Duration::from_secs(3600), END),
+    )
+    .unwrap();
+    let before = v2.buckets().unwrap();
+    let url = v2.url();
+    let bad = token_file(dir.path(), "not-the-token");
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["--target-org", ORG, "--target-token-file", &bad],
+            "token was refused",
+        ),
+        (&["--target-token-file", &bad], "set target.org"),
+        (
+            &["--target-org", "no-such-org", "--target-token-file", &bad],
+            "token was refused",
+        ),
+    ];
+    for (flags, says) in cases {
+        let mut args = vec!["run", "--target-url", &url];
+        args.extend_from_slice(flags);
+        let o = run(&source, dir.path(), &args);
+        assert_exit(&o, 2);
+        let err = stderr(&o);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains(says) && err.contains(&url), "{err}");
+    }
+    let good = token_file(dir.path(), ADMIN_TOKEN);
+    let o = run(
+        &source,
+        dir.path(),
+        &[
+            "run",
+            "--target-url",
+            &url,
+            "--target-org",
+            "no-such-org",
+            "--target-token-file",
+            &good,
+        ],
+    );
+    assert_exit(&o, 2);
+    let err = stderr(&o);
+    assert!(
+        err.trim().lines().count() == 1 && err.contains("organization \"no-such-org\" not found"),
+        "{err}"
+    );
+    assert_eq!(v2.buckets().unwrap(), before, "nothing was created");
+    assert!(ledger_records(dir.path()).is_empty());
 }

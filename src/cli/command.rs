@@ -124,9 +124,18 @@ pub struct StatusArgs {
 }
 
 /// The flags `verify` reads without `--open`: the source (not its policy: records name
-/// theirs), the tenant tag and selection, the ledger, concurrency and time limit.
+/// theirs), the target server of streamed copies, the tenant tag and selection, the
+/// ledger, concurrency and time limit.
 const VERIFY_WITHOUT_OPEN: &[&str] = &[
     "json",
+    "target_url",
+    "target_username",
+    "target_password",
+    "target_password_file",
+    "target_ca_file",
+    "target_insecure_skip_verify",
+    "target_org",
+    "target_token_file",
     "all",
     "open",
     "source_url",
@@ -166,7 +175,8 @@ pub struct VerifyArgs {
     /// The source, tenants and ledger; with --open, what planning reads.
     #[command(flatten)]
     pub planning: PlanningArgs,
-    /// With --open: the target server.
+    /// The target server whose records are checked (streamed copies; default: the
+    /// source server's own SELECT INTO copies).
     #[command(flatten)]
     pub target: TargetArgs,
 }

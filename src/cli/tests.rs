@@ -54,6 +54,7 @@ impl Files {
             ("target-ca.pem", "target CA\n"),
             ("password", "pw_file\n"),
             ("target-password", "tpw_file\n"),
+            ("target-token", "ttoken_file\n"),
             (
                 "persister.conf",
                 "[influxdb]\ndatabase_name = mon_flag\nip_address = 192.0.2.3\nport = 8093\n",
@@ -275,6 +276,13 @@ fn copy_cases(f: &Files) -> Vec<Case> {
         switch("target-insecure-skip-verify", |s| {
             s.target.insecure_skip_verify
         }),
+        case("target-org", "org_flag", |s| {
+            s.target.org.as_deref() == Some("org_flag")
+        }),
+        case("target-token-file", &f.path("target-token"), |s| {
+            s.target.token.as_ref().map(|p| p.expose()) == Some("ttoken_file")
+        })
+        .in_pass(Pass::PasswordFiles),
         case("read-chunk-size", "17", |s| s.stream.chunk_size == 17),
         case("write-batch-points", "19", |s| s.stream.batch_points == 19),
         case("drop-tag", "tag_dropped", |s| {
@@ -426,7 +434,6 @@ fn flags_a_command_does_not_read_are_refused() {
         (&["verify", "--retries", "3"], unknown),
         (&["verify", "--metrics-file", "m.prom"], unknown),
         (&["verify", "--time-unit", "day"], needs_mode),
-        (&["verify", "--target-url", "http://x:1"], needs_mode),
         (&["verify", "--source-retention-policy", "rp"], needs_mode),
         (&["verify", "--skip-regex", "^x"], needs_mode),
         (&["verify", "--failure-report", "f.json"], needs_mode),

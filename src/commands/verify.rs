@@ -42,10 +42,15 @@ pub async fn verify(settings: &Settings, opts: VerifyOptions) -> anyhow::Result<
         anyhow::bail!("database {db:?} not found on {}", client.url());
     }
     let source_fields = verify::field_types(&client, db).await?;
+    let target = match settings.target.endpoint() {
+        Some(e) => Some(TargetServer::connect(&e, settings).await?),
+        None => None,
+    };
     let parsed = ledger::load(&settings.run.ledger)?;
     let selection = Selection {
         source_url: &settings.source.url,
         source_db: &settings.source.database,
+        target_url: target.as_ref().map_or("", |t| t.client.url()),
         tenants: &settings.tenants,
         all: opts.all,
     };
@@ -53,7 +58,14 @@ pub async fn verify(settings: &Settings, opts: VerifyOptions) -> anyhow::Result<
     let mut report = VerifyReport::new(opts.all);
     report.records_out_of_scope = out_of_scope;
     let targets: BTreeSet<String> = chosen.iter().map(|r| r.scope.target.clone()).collect();
-    let retention = target_retention(&client, &targets, &dbs).await?;
+    let (target_client, target_dbs) = match &target {
+        Some(t) => (&t.client, &t.databases),
+        None => (&client, &dbs),
+    };
+    let retention = match target.as_ref().and_then(|t| t.retention.as_ref()) {
+        Some(r) => r.clone(),
+        None => target_retention(target_client, &targets, target_dbs).await?,
+    };
     let mut subjects: Vec<Subject> = chosen
         .iter()
         .map(|r| {
@@ -67,7 +79,7 @@ pub async fn verify(settings: &Settings, opts: VerifyOptions) -> anyhow::Result<
     let verifier = Verifier {
         client: &client,
         tenants: &settings.tenants,
-        target: None,
+        target: target.as_ref().map(|t| &t.client),
         // The same configuration renames as the run did.
         rewrite: Some(&settings.transform),
         fields: &source_fields,
@@ -88,8 +100,60 @@ pub async fn verify(settings: &Settings, opts: VerifyOptions) -> anyhow::Result<
         &mut report,
     )
     .await?;
-    report.schema_differences = schema_differences(&client, &source_fields, &targets, &dbs).await?;
+    report.schema_differences =
+        schema_differences(target_client, &source_fields, &targets, target_dbs).await?;
     Ok(report)
+}
+
+/// The target server of the records `verify` checks, when `target.url` names one.
+struct TargetServer {
+    client: Client,
+    /// Its databases (on 2.x: the databases its DBRP mappings name).
+    databases: Vec<String>,
+    /// On 2.x, each mapped `(database, policy)`'s finite retention, from its bucket.
+    retention: Option<BTreeMap<(String, String), Option<i64>>>,
+}
+
+impl TargetServer {
+    async fn connect(
+        e: &crate::influx::client::Endpoint,
+        settings: &Settings,
+    ) -> anyhow::Result<Self> {
+        let client = Client::new(e, settings.run.query_timeout)?;
+        let version = client.ping().await?;
+        let databases = catalog::databases(&client).await?;
+        if !crate::influx::v2::is_v2(&version) {
+            return Ok(TargetServer {
+                client,
+                databases,
+                retention: None,
+            });
+        }
+        let org = settings.target.org.as_deref().ok_or_else(|| {
+            anyhow::anyhow!(
+                "{} is InfluxDB {version}: set target.org (--target-org)",
+                client.url()
+            )
+        })?;
+        let wanted: BTreeSet<String> = databases.iter().cloned().collect();
+        let (_, mapped) = crate::source::buckets::discover(&client, org, &wanted).await?;
+        let retention = mapped
+            .into_iter()
+            .flat_map(|(db, policies)| {
+                policies.into_iter().map(move |p| {
+                    (
+                        (db.clone(), p.name),
+                        (p.duration_ns > 0).then_some(p.duration_ns),
+                    )
+                })
+            })
+            .collect();
+        Ok(TargetServer {
+            client,
+            databases,
+            retention: Some(retention),
+        })
+    }
 }
 
 /// The finite retention (ns) of each `(database, policy)` of the `targets` that

@@ -4,14 +4,17 @@ use crate::config::TenantSettings;
 use crate::ledger::{self, Record, RecordKind};
 use std::collections::HashSet;
 
-/// What `verify` looks at: copies from this source database, server-side (a streamed
-/// or exported copy lives elsewhere), of the tenants the rules keep.
+/// What `verify` looks at: copies from this source database into one target server
+/// (the source itself for server-side copies, or `target.url`), of the tenants the
+/// rules keep.
 #[derive(Debug, Clone, Copy)]
 pub struct Selection<'a> {
     /// Source server URL, as the ledger names it.
     pub source_url: &'a str,
     /// Source database.
     pub source_db: &'a str,
+    /// Target server URL as the ledger names it: empty for the source server.
+    pub target_url: &'a str,
     /// Tenant include/exclude rules.
     pub tenants: &'a TenantSettings,
     /// Check every recorded chunk again, not only those not yet verified.
@@ -29,7 +32,7 @@ pub fn select<'r>(records: &'r [Record], sel: &Selection<'_>) -> (Vec<&'r Record
     for r in records.iter().filter(|r| r.kind == RecordKind::Copied) {
         if r.scope.source != sel.source_url
             || r.scope.source_db != sel.source_db
-            || !r.scope.target_url.is_empty()
+            || r.scope.target_url != sel.target_url
             || !sel.tenants.selects(&r.scope.tenant)
         {
             out_of_scope += 1;
@@ -92,6 +95,7 @@ mod tests {
         let mut sel = Selection {
             source_url: src,
             source_db: "monasca",
+            target_url: "",
             tenants: &s.tenants,
             all: false,
         };

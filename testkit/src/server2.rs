@@ -89,6 +89,9 @@ pub struct DbrpInfo {
     pub default: bool,
     /// The bucket it maps to.
     pub bucket_id: String,
+    /// Made by the server for a bucket (database = bucket name, policy `autogen`),
+    /// not by a client.
+    pub is_virtual: bool,
 }
 
 /// A private InfluxDB 2.x process. See the module doc.
@@ -323,6 +326,7 @@ impl Influx2Server {
                     .to_string(),
                 default: m["default"].as_bool().unwrap_or(false),
                 bucket_id: m["bucketID"].as_str().unwrap_or_default().to_string(),
+                is_virtual: m["virtual"].as_bool().unwrap_or(false),
             })
             .collect();
         out.sort_by(|a, b| {
@@ -370,6 +374,25 @@ impl Influx2Server {
         if !status.is_success() {
             bail!("write to {bucket:?}: HTTP {status}: {}", resp.text()?);
         }
+        Ok(())
+    }
+
+    /// Deletes a bucket's points in `[start_ns, stop_ns)` (`/api/v2/delete`), e.g. to
+    /// make a target lose points behind the tool's back.
+    pub fn delete_points(&self, bucket: &str, start_ns: i64, stop_ns: i64) -> Result<()> {
+        let rfc = |ns: i64| {
+            let at = std::time::UNIX_EPOCH + Duration::from_nanos(ns.max(0) as u64);
+            humantime::format_rfc3339_nanos(at).to_string()
+        };
+        self.send(
+            "POST",
+            &format!(
+                "/api/v2/delete?orgID={}&bucket={}",
+                self.org_id,
+                encode(bucket)
+            ),
+            Some(json!({ "start": rfc(start_ns), "stop": rfc(stop_ns - 1) })),
+        )?;
         Ok(())
     }
 
@@ -499,4 +522,18 @@ impl Drop for Influx2Server {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Percent-encodes a query-string value.
+fn encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
