@@ -251,20 +251,33 @@ fn monasca_api_reads_the_buckets_through_dbrp() {
     persister::write(&source, &history, &PersisterOptions::default());
     let v2 = Influx2Server::start().unwrap();
     let dir = tempfile::tempdir().unwrap();
+    let login = ["--username", "admin", "--password", "adminpw"];
 
-    let o = run_to(
-        &source,
-        &v2,
-        dir.path(),
-        &[
-            "run",
-            "--json",
-            "--username",
-            "admin",
-            "--password",
-            "adminpw",
-        ],
+    // The dry run names what the run will create, and creates nothing.
+    let mut args = vec!["plan"];
+    args.extend(login);
+    let o = run_to(&source, &v2, dir.path(), &args);
+    assert_exit(&o, 0);
+    let plan = String::from_utf8_lossy(&o.stdout).into_owned();
+    for says in [
+        "organization \"itm\"",
+        &format!(
+            "bucket \"{}\" of 1w, DBRP monasca_metrics (default)",
+            target(PERSISTER_TENANTS[0])
+        ),
+        "v1 authorization \"monasca-api\": created with 3 bucket permission(s), without a password",
+        "influx v1 auth set-password --username monasca-api",
+    ] {
+        assert!(plan.contains(says), "plan lacks {says:?}:\n{plan}");
+    }
+    assert!(
+        v2.v1_authorizations().unwrap().is_empty()
+            && v2.dbrps().unwrap().iter().all(|m| m.is_virtual)
     );
+
+    let mut args = vec!["run", "--json"];
+    args.extend(login);
+    let o = run_to(&source, &v2, dir.path(), &args);
     assert_exit(&o, 0);
     let summary: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_all_verified(&summary, PERSISTER_TENANTS);
@@ -345,6 +358,38 @@ fn monasca_api_reads_the_buckets_through_dbrp() {
         assert!(!b.alarms.is_empty(), "{t:?}");
         assert_eq!(ms(&a.alarms), ms(&b.alarms), "{t:?}: alarm history");
     }
+
+    // A tenant that first writes after that run gets its bucket on the next; the
+    // users' authorizations cannot gain it (2.x cannot change an authorization's
+    // permissions): the plan and the run's log say how to recreate them.
+    let newcomer = "newcomer-tenant";
+    persister::write(
+        &source,
+        &Messages::monasca(&[newcomer], ms_ago(120), 600_000, 6),
+        &PersisterOptions::default(),
+    );
+    let mut args = vec!["plan"];
+    args.extend(login);
+    let o = run_to(&source, &v2, dir.path(), &args);
+    let plan = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        plan.contains("v1 authorization \"monasca-api\" lacks 1 tenant bucket permission(s)")
+            && plan.contains("influx v1 auth delete --username monasca-api"),
+        "{plan}"
+    );
+    let mut args = vec!["run", "--json"];
+    args.extend(login);
+    let o = run_to(&source, &v2, dir.path(), &args);
+    assert_exit(&o, 0);
+    assert!(
+        stderr(&o).contains("lacks tenant buckets"),
+        "{}",
+        stderr(&o)
+    );
+    assert_same(
+        &source_of(&source, newcomer),
+        &dump(&v2, &target(newcomer), None).unwrap(),
+    );
 }
 
 /// The delta phase on a 2.x target: after a first run, the persister's new points and

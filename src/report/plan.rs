@@ -3,7 +3,8 @@
 
 use crate::core::text::table;
 use crate::core::window::format_ns;
-use crate::plan::catalog::Catalog;
+use crate::plan::authorizations::{self, AuthStep};
+use crate::plan::catalog::{Catalog, V2Target};
 use crate::plan::target::{duration_literal, TargetPlan};
 use crate::plan::{Chunk, Plan, TenantPlan};
 use crate::report::summary;
@@ -52,6 +53,13 @@ pub struct PlanReport<'a> {
     /// Databases, shards, server limits, chunk sizing and concurrency.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scale: Option<crate::report::scale::ScaleReport>,
+    /// An InfluxDB 2.x target's organization, buckets and authorizations.
+    #[serde(skip)]
+    pub v2: Option<&'a V2Target>,
+    /// On a 2.x target: what the source's grants need there (new buckets named
+    /// `new:<bucket>`, their ids being unknown before the run creates them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub v1_authorizations: Option<Vec<AuthStep>>,
 }
 
 /// A target server other than the source.
@@ -61,6 +69,73 @@ pub struct TargetServer<'a> {
     pub url: &'a str,
     /// Its version (`X-Influxdb-Version`), empty for files.
     pub version: &'a str,
+    /// The organization of a 2.x target.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub org: Option<&'a str>,
+}
+
+/// The bucket of each target database on a 2.x target: the mapped one's id, else
+/// `new:<bucket name>` (or `existing:<id>` for a bucket of that name not yet mapped).
+fn bucket_ids(v2: &V2Target, targets: &[TargetPlan]) -> BTreeMap<String, String> {
+    targets
+        .iter()
+        .map(|t| {
+            let name = crate::influx::v2::bucket_name(&t.database);
+            let id = match (v2.mapped.get(&t.database), v2.buckets.get(&name)) {
+                (Some(id), _) => id.clone(),
+                (None, Some(b)) => b.id.clone(),
+                (None, None) => format!("new:{name}"),
+            };
+            (t.database.clone(), id)
+        })
+        .collect()
+}
+
+/// The CREATE column of a 2.x target: the bucket (unless one of that name exists) and
+/// the DBRP mapping.
+fn create_v2(v2: &V2Target, t: &TargetPlan) -> Vec<String> {
+    if !t.create_database {
+        return Vec::new();
+    }
+    let name = crate::influx::v2::bucket_name(&t.database);
+    let mut out = Vec::new();
+    match v2.buckets.get(&name) {
+        Some(_) => out.push(format!("existing bucket {name:?} kept as it is")),
+        None => out.push(format!(
+            "bucket {name:?} of {}",
+            duration_literal(t.retention_ns.unwrap_or(0))
+        )),
+    }
+    out.push(format!("DBRP {} (default)", t.retention_policy));
+    out
+}
+
+/// What the source's grants need on a 2.x target, one line each, with the commands
+/// the operator runs.
+fn render_v1_auths(steps: &[AuthStep]) -> String {
+    let mut s = String::new();
+    for step in steps {
+        let commands = authorizations::commands(step).join("; ");
+        match step {
+            AuthStep::Create { user, permissions } => {
+                let _ = writeln!(
+                    s,
+                    "v1 authorization {user:?}: created with {} bucket permission(s), without a password (1.x keeps only its hash); then: {commands}",
+                    permissions.len()
+                );
+            }
+            AuthStep::Missing {
+                user, permissions, ..
+            } => {
+                let _ = writeln!(
+                    s,
+                    "v1 authorization {user:?} lacks {} tenant bucket permission(s), and 2.x cannot add them: recreate it: {commands}",
+                    permissions.len()
+                );
+            }
+        }
+    }
+    s
 }
 
 impl<'a> PlanReport<'a> {
@@ -72,6 +147,7 @@ impl<'a> PlanReport<'a> {
             target: (!catalog.target_url.is_empty()).then_some(TargetServer {
                 url: &catalog.target_url,
                 version: &catalog.target_version,
+                org: catalog.target_v2.as_ref().map(|v| v.org.as_str()),
             }),
             database: &catalog.database,
             retention_policy: &catalog.source_rp,
@@ -91,6 +167,10 @@ impl<'a> PlanReport<'a> {
             late: plan.late.as_ref(),
             estimate: None,
             scale: None,
+            v2: catalog.target_v2.as_ref(),
+            v1_authorizations: catalog.target_v2.as_ref().map(|v2| {
+                authorizations::steps(&plan.grants, &bucket_ids(v2, &plan.targets), &v2.v1_auths)
+            }),
         }
     }
 
@@ -101,6 +181,16 @@ impl<'a> PlanReport<'a> {
             self.source, self.source_version, self.database, self.retention_policy
         );
         match &self.target {
+            Some(TargetServer {
+                url,
+                version,
+                org: Some(org),
+            }) => {
+                let _ = writeln!(
+                    s,
+                    "target {url} (InfluxDB {version}) organization {org:?}: a bucket per tenant, mapped (DBRP) under its database name for InfluxQL clients"
+                );
+            }
             Some(t) if !t.version.is_empty() => {
                 let _ = writeln!(s, "target {} (InfluxDB {})", t.url, t.version);
             }
@@ -109,6 +199,68 @@ impl<'a> PlanReport<'a> {
             }
             None => {}
         }
+        s
+    }
+
+    /// One tenant's row of the targets table.
+    fn target_row(&self, t: &TargetPlan) -> Vec<String> {
+        let tp = self.tenants.get(&t.tenant).cloned().unwrap_or_default();
+        let mut create = Vec::new();
+        if let Some(v2) = self.v2 {
+            create = create_v2(v2, t);
+        } else {
+            if t.create_database {
+                create.push("database".to_string());
+            }
+            if let Some(d) = &t.create_retention_policy {
+                create.push(format!("policy {} of {d}", t.retention_policy));
+            }
+        }
+        vec![
+            t.tenant.clone(),
+            t.database.clone(),
+            t.retention_policy.clone(),
+            duration_literal(t.retention_ns.unwrap_or(0)),
+            t.shard_group_ns.map_or("-".into(), duration_literal),
+            t.why.to_string(),
+            if create.is_empty() {
+                "-".into()
+            } else {
+                create.join(", ")
+            },
+            tp.closed_chunks.to_string(),
+            tp.open_chunks.to_string(),
+            tp.covered_windows.to_string(),
+            tp.range.map_or("-".into(), |r| {
+                format!("{} .. {}", format_ns(r.start), format_ns(r.end))
+            }),
+        ]
+    }
+
+    /// The users' access (grants, or v1 authorizations on 2.x) and the retention
+    /// requests left unapplied.
+    fn render_access(&self) -> String {
+        let mut s = String::new();
+        match &self.v1_authorizations {
+            Some(steps) if self.grants_note.is_none() => s.push_str(&render_v1_auths(steps)),
+            _ => s.push_str(&summary::render_grants(self.grants, self.grants_note)),
+        }
+        let mut not_applied: Vec<_> = self
+            .targets
+            .iter()
+            .filter_map(|t| t.not_applied.clone())
+            .collect();
+        if let Some(v2) = self.v2 {
+            // A bucket's retention is changed with the 2.x API, not InfluxQL.
+            for n in &mut not_applied {
+                let id = v2.mapped.get(&n.database).map_or("ID", String::as_str);
+                n.statement = format!(
+                    "influx bucket update --id {id} --retention {}",
+                    n.requested_duration
+                );
+            }
+        }
+        s.push_str(&summary::render_not_applied(&not_applied));
         s
     }
 
@@ -121,39 +273,7 @@ impl<'a> PlanReport<'a> {
         if !self.skipped_measurements.is_empty() {
             let _ = writeln!(s, "skipped measurements: {:?}", self.skipped_measurements);
         }
-        let rows: Vec<Vec<String>> = self
-            .targets
-            .iter()
-            .map(|t| {
-                let tp = self.tenants.get(&t.tenant).cloned().unwrap_or_default();
-                let mut create = Vec::new();
-                if t.create_database {
-                    create.push("database".to_string());
-                }
-                if let Some(d) = &t.create_retention_policy {
-                    create.push(format!("policy {} of {d}", t.retention_policy));
-                }
-                vec![
-                    t.tenant.clone(),
-                    t.database.clone(),
-                    t.retention_policy.clone(),
-                    duration_literal(t.retention_ns.unwrap_or(0)),
-                    t.shard_group_ns.map_or("-".into(), duration_literal),
-                    t.why.to_string(),
-                    if create.is_empty() {
-                        "-".into()
-                    } else {
-                        create.join(", ")
-                    },
-                    tp.closed_chunks.to_string(),
-                    tp.open_chunks.to_string(),
-                    tp.covered_windows.to_string(),
-                    tp.range.map_or("-".into(), |r| {
-                        format!("{} .. {}", format_ns(r.start), format_ns(r.end))
-                    }),
-                ]
-            })
-            .collect();
+        let rows: Vec<Vec<String>> = self.targets.iter().map(|t| self.target_row(t)).collect();
         s.push_str(&table(
             &[
                 "TENANT", "TARGET", "POLICY", "DURATION", "SHARD", "WHY", "CREATE", "CLOSED",
@@ -171,13 +291,7 @@ impl<'a> PlanReport<'a> {
             self.closed_before,
             self.tenants.values().map(|t| t.covered_windows).sum::<u64>(),
         );
-        s.push_str(&summary::render_grants(self.grants, self.grants_note));
-        let not_applied: Vec<_> = self
-            .targets
-            .iter()
-            .filter_map(|t| t.not_applied.clone())
-            .collect();
-        s.push_str(&summary::render_not_applied(&not_applied));
+        s.push_str(&self.render_access());
         if let Some(x) = &self.scale {
             s.push_str(&x.render());
         }

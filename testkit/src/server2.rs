@@ -94,6 +94,10 @@ pub struct DbrpInfo {
     pub is_virtual: bool,
 }
 
+/// A v1-compatible authorization: the user name and its (action, bucket id) pairs,
+/// sorted.
+pub type V1Authorization = (String, Vec<(String, String)>);
+
 /// A private InfluxDB 2.x process. See the module doc.
 pub struct Influx2Server {
     dir: TempDir,
@@ -398,7 +402,7 @@ impl Influx2Server {
 
     /// The v1-compatible authorizations (`/private/legacy/authorizations`):
     /// (user name, [(action, bucket id)]).
-    pub fn v1_authorizations(&self) -> Result<Vec<(String, Vec<(String, String)>)>> {
+    pub fn v1_authorizations(&self) -> Result<Vec<V1Authorization>> {
         let v = self.send(
             "GET",
             &format!("/private/legacy/authorizations?orgID={}", self.org_id),
