@@ -222,9 +222,11 @@ fn ms(ts: &[String]) -> Vec<i64> {
 /// (default policy `monasca_metrics`, 1w) with service users, written by
 /// monasca-persister's own repository. Each tenant bucket keeps the policy's 7 days
 /// and its name in the DBRP mapping; the users' grants become v1 authorizations on
-/// every tenant bucket (READ -> read, WRITE -> write); and once the operator set the
-/// password, monasca-api's own repository with `db_per_tenant = True` reads from the
-/// 2.x server exactly what it read from the shared 1.x database.
+/// every tenant bucket (READ -> read, WRITE -> write). After the switch the persister
+/// (`db_per_tenant = True`, its password set by the operator) writes into the buckets
+/// through their mappings, the final run passes, and monasca-api's own repository with
+/// `db_per_tenant = True` reads from the 2.x server what it read from the shared 1.x
+/// database plus what was written since.
 #[test]
 fn monasca_api_reads_the_buckets_through_dbrp() {
     let source =
@@ -321,6 +323,27 @@ fn monasca_api_reads_the_buckets_through_dbrp() {
     assert_eq!(of("monasca-persister"), Some(writes), "{auths:?}");
     assert!(of("admin").is_none(), "admins are not mirrored: {auths:?}");
 
+    // The switch: the persister, now with `db_per_tenant = True` and its own v1
+    // authorization (password set by the operator), writes into the tenant buckets
+    // through their DBRP mappings; then the final run closes everything.
+    v2.set_v1_password("monasca-persister", "pw-monasca-persister")
+        .unwrap();
+    let switched = Messages::monasca(PERSISTER_TENANTS, ms_ago(60), 60_000, 10);
+    let per_tenant = PersisterOptions {
+        db_per_tenant: true,
+        ..PersisterOptions::default()
+    };
+    persister::write_at(
+        &v2.url(),
+        ("monasca-persister", "pw-monasca-persister"),
+        &switched,
+        &per_tenant,
+    );
+    let mut args = vec!["run", "--json", "--final"];
+    args.extend(login);
+    let o = run_to(&source, &v2, dir.path(), &args);
+    assert_exit(&o, 0);
+
     v2.set_v1_password("monasca-api", "pw-monasca-api").unwrap();
     let dims: BTreeMap<String, String> = [("hostname".to_string(), "node-1".to_string())].into();
     let alarm_ids: Vec<String> = (0..PERSISTER_TENANTS.len())
@@ -350,13 +373,39 @@ fn monasca_api_reads_the_buckets_through_dbrp() {
             300,
             "{t:?}: monasca-api reads the source"
         );
+        let mut expected = ms(&b.measurements);
+        expected.extend(
+            switched
+                .metrics
+                .iter()
+                .filter(|m| {
+                    m.tenant == *t
+                        && m.name == "cpu.idle_perc"
+                        && m.dimensions["hostname"] == "node-1"
+                })
+                .map(|m| m.timestamp_ms),
+        );
+        expected.sort();
         assert_eq!(
             ms(&a.measurements),
-            ms(&b.measurements),
-            "{t:?}: measurements"
+            expected,
+            "{t:?}: measurements before and after the switch"
         );
         assert!(!b.alarms.is_empty(), "{t:?}");
-        assert_eq!(ms(&a.alarms), ms(&b.alarms), "{t:?}: alarm history");
+        let mut alarms = ms(&b.alarms);
+        alarms.extend(
+            switched
+                .alarms
+                .iter()
+                .filter(|a| a.tenant == *t)
+                .map(|a| a.timestamp_ms),
+        );
+        alarms.sort();
+        assert_eq!(
+            ms(&a.alarms),
+            alarms,
+            "{t:?}: alarm history before and after the switch"
+        );
     }
 
     // A tenant that first writes after that run gets its bucket on the next; the

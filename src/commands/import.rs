@@ -73,10 +73,18 @@ impl Job for Import {
             .canonicalize()
             .with_context(|| format!("import directory {}", self.dir.display()))?;
         let target = Client::new(&self.target, settings.run.query_timeout)?;
-        target
+        let version = target
             .ping()
             .await
             .with_context(|| format!("target server {}", self.target.url))?;
+        // Files name databases and policies; buckets and their mappings are made by a
+        // run that streams to the 2.x server (`run --target-url`).
+        anyhow::ensure!(
+            !crate::influx::v2::is_v2(&version),
+            "import writes into InfluxDB 1.x databases; {} is InfluxDB {version}: stream to it with `run --target-url {} --target-org ORG` instead",
+            self.target.url,
+            self.target.url
+        );
         let files = list(&dir)?;
         let existing = existing_targets(&target, settings, &files).await?;
         let (coverage, _) = ledger::fold::load_coverage(&settings.run.ledger, |_| {})?;

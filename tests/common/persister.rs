@@ -288,6 +288,17 @@ fn admin(server: &InfluxServer) -> (String, String) {
 /// `opts`; panics with the script's stderr if it fails.
 pub fn write(server: &InfluxServer, messages: &Messages, opts: &PersisterOptions) {
     let (user, password) = opts.auth.clone().unwrap_or_else(|| admin(server));
+    write_at(&server.url(), (&user, &password), messages, opts)
+}
+
+/// [`write`] to any server's 1.x API at `url` (an InfluxDB 2.x server's compatibility
+/// endpoint too) as `user`.
+pub fn write_at(
+    url: &str,
+    (user, password): (&str, &str),
+    messages: &Messages,
+    opts: &PersisterOptions,
+) {
     let hours = opts.default_retention_hours.to_string();
     let args = [
         "--database",
@@ -299,8 +310,8 @@ pub fn write(server: &InfluxServer, messages: &Messages, opts: &PersisterOptions
     ];
     let written = run_script(
         "write.py",
-        &server.url(),
-        (&user, &password),
+        url,
+        (user, password),
         &args,
         &messages.to_json(),
     );
