@@ -608,8 +608,9 @@ fn an_existing_bucket_is_used_as_it_is() {
 }
 
 /// A refused token stops the run before anything is written: exit 2, one line naming
-/// the server and the setting; so does a 2.x target without `target.org`, and an
-/// organization that does not exist.
+/// the server and the setting, never the token; so does a 2.x target without
+/// `target.org`, and an organization that does not exist. A good token from
+/// `ITM__TARGET__TOKEN` works and appears in no log line and no file the run writes.
 #[test]
 fn a_bad_token_or_org_is_one_line() {
     let source = InfluxServer::start().unwrap();
@@ -643,6 +644,10 @@ fn a_bad_token_or_org_is_one_line() {
         let err = stderr(&o);
         assert_eq!(err.trim().lines().count(), 1, "{err}");
         assert!(err.contains(says) && err.contains(&url), "{err}");
+        assert!(
+            !err.contains("not-the-token"),
+            "the token is never printed: {err}"
+        );
     }
     let good = token_file(dir.path(), ADMIN_TOKEN);
     let o = run(
@@ -666,4 +671,42 @@ fn a_bad_token_or_org_is_one_line() {
     );
     assert_eq!(v2.buckets().unwrap(), before, "nothing was created");
     assert!(ledger_records(dir.path()).is_empty());
+    // Given through the environment, the token works and never shows: not in debug
+    // logs, not in the ledger, the run report or the failure report.
+    let report = dir.path().join("report.json");
+    let report_arg = report.display().to_string();
+    let mut c = tool(
+        &source,
+        dir.path(),
+        &[
+            "run",
+            "--target-url",
+            &url,
+            "--target-org",
+            ORG,
+            "--log-level",
+            "debug",
+            "--report",
+            &report_arg,
+        ],
+    );
+    c.env("ITM__TARGET__TOKEN", ADMIN_TOKEN);
+    let o = output(c);
+    assert_exit(&o, 0);
+    assert!(
+        !stderr(&o).contains(ADMIN_TOKEN)
+            && !String::from_utf8_lossy(&o.stdout).contains(ADMIN_TOKEN)
+    );
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().is_some_and(|n| n != "token") && path.is_file() {
+            let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+            assert!(
+                !text.contains(ADMIN_TOKEN),
+                "{} holds the token",
+                path.display()
+            );
+        }
+    }
+    assert!(report.exists() && !ledger_records(dir.path()).is_empty());
 }
