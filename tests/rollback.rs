@@ -47,22 +47,6 @@ fn per_tenant(on: bool) -> PersisterOptions {
     }
 }
 
-/// What the shared database holds of one tenant (id as stored): metrics by
-/// `_tenant_id`, alarm history by the `tenant_id` tag.
-fn shared_of(server: &InfluxServer, stored: &str) -> Dump {
-    let mut d = dump(server, "monasca", Some(("_tenant_id", stored))).unwrap();
-    let all = dump(server, "monasca", None).unwrap();
-    if let Some(h) = all.measurement("alarm_state_history") {
-        let mut h = h.clone();
-        h.points
-            .retain(|p| p.series.tags.get("tenant_id").map(String::as_str) == Some(stored));
-        if !h.points.is_empty() {
-            d.measurements.insert("alarm_state_history".into(), h);
-        }
-    }
-    d
-}
-
 /// Asserts that the shared database holds exactly the tenant database's points of the
 /// tenant: series, tags, fields, field types, timestamps.
 fn assert_rolled_back(server: &InfluxServer, stored: &str, db: &str) {

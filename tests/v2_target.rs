@@ -88,20 +88,9 @@ fn awkward_lines(tenant: &str, t0: i64) -> String {
     out
 }
 
-/// What the source holds of one tenant: metrics by `_tenant_id`, and the persister's
-/// alarm history by its `tenant_id` tag.
+/// What the source's shared database holds of one tenant ([`shared_of`]).
 fn source_of(source: &InfluxServer, tenant: &str) -> Dump {
-    let mut d = dump(source, "monasca", Some(("_tenant_id", tenant))).unwrap();
-    let all = dump(source, "monasca", None).unwrap();
-    if let Some(h) = all.measurement("alarm_state_history") {
-        let mut h = h.clone();
-        h.points
-            .retain(|p| p.series.tags.get("tenant_id").map(String::as_str) == Some(tenant));
-        if !h.points.is_empty() {
-            d.measurements.insert("alarm_state_history".into(), h);
-        }
-    }
-    d
+    shared_of(source, tenant)
 }
 
 /// Every tenant's bucket, read through its DBRP mapping, holds exactly the source's

@@ -67,11 +67,6 @@ impl Client {
         &self.queries
     }
 
-    /// A request now waits on the server ([`liveness`]) until the guard is dropped.
-    pub(crate) fn begin_waiting(&self) -> InFlight {
-        self.activity.begin()
-    }
-
     /// Queries sent so far by this client and its clones.
     pub fn queries_issued(&self) -> u64 {
         self.queries.load(Ordering::Relaxed)
@@ -254,12 +249,27 @@ impl Client {
     /// Writes line protocol (`/write?db=..&rp=..&precision=ns`). The server answers 204
     /// once every point is in its write-ahead log; anything else is an error.
     pub async fn write(&self, db: &str, rp: &str, body: String) -> Result<(), ClientError> {
-        self.queries.fetch_add(1, Ordering::Relaxed);
         self.activity.used_database(db);
+        let query = [("db", db), ("rp", rp), ("precision", "ns")];
+        self.post_lines("/write", &query, body, Client::status_error)
+            .await
+    }
+
+    /// Counts and sends one line-protocol `POST` to `path` with `query`; a
+    /// non-success answer becomes the error `refused` words from its status and body
+    /// (1.x and 2.x word their errors differently).
+    pub(crate) async fn post_lines(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        body: String,
+        refused: fn(&Client, reqwest::StatusCode, &[u8]) -> ClientError,
+    ) -> Result<(), ClientError> {
+        self.queries.fetch_add(1, Ordering::Relaxed);
         let waiting = self.activity.begin();
         let resp = self
-            .auth(self.http.post(format!("{}/write", self.url)))
-            .query(&[("db", db), ("rp", rp), ("precision", "ns")])
+            .auth(self.http.post(format!("{}{path}", self.url)))
+            .query(query)
             .body(body)
             .send()
             .await
@@ -270,7 +280,7 @@ impl Client {
             return Ok(());
         }
         let body = resp.bytes().await.map_err(|e| self.transport_error(e))?;
-        Err(self.status_error(status, &body))
+        Err(refused(self, status, &body))
     }
 }
 

@@ -134,7 +134,7 @@ impl Client {
     }
 
     /// 2.x answers errors as `{"code": ..., "message": ...}`.
-    fn v2_status_error(&self, status: reqwest::StatusCode, body: &[u8]) -> ClientError {
+    pub(crate) fn v2_status_error(&self, status: reqwest::StatusCode, body: &[u8]) -> ClientError {
         #[derive(Deserialize)]
         struct ErrorBody {
             message: String,
@@ -155,22 +155,9 @@ impl Client {
         bucket: &str,
         body: String,
     ) -> Result<(), ClientError> {
-        self.count_request();
-        let waiting = self.begin_waiting();
-        let resp = self
-            .auth(self.http().post(format!("{}/api/v2/write", self.url())))
-            .query(&[("org", org), ("bucket", bucket), ("precision", "ns")])
-            .body(body)
-            .send()
+        let query = [("org", org), ("bucket", bucket), ("precision", "ns")];
+        self.post_lines("/api/v2/write", &query, body, Client::v2_status_error)
             .await
-            .map_err(|e| self.transport_error(e))?;
-        waiting.answered();
-        let status = resp.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        let body = resp.bytes().await.map_err(|e| self.transport_error(e))?;
-        Err(self.v2_status_error(status, &body))
     }
 
     fn count_request(&self) {

@@ -459,36 +459,11 @@ impl InfluxServer {
         q: &str,
         chunk_size: usize,
     ) -> Result<Vec<Value>> {
-        let chunk = chunk_size.to_string();
-        let mut form: Vec<(&str, &str)> = vec![
-            ("q", q),
-            ("epoch", "ns"),
-            ("chunked", "true"),
-            ("chunk_size", &chunk),
-        ];
-        if let Some(db) = db {
-            form.push(("db", db));
-        }
-        let mut req = self
-            .client
-            .post(format!("{}/query", self.url()))
-            .form(&form);
+        let mut req = self.client.post(format!("{}/query", self.url()));
         if let Some((u, p)) = self.credentials() {
             req = req.basic_auth(u, Some(p));
         }
-        let resp = req.send().with_context(|| format!("POST /query {q:?}"))?;
-        let status = resp.status();
-        let body = resp.text().context("reading the /query response")?;
-        if !status.is_success() {
-            bail!("query {q:?}: HTTP {status}: {body}");
-        }
-        let mut chunks = Vec::new();
-        for v in serde_json::Deserializer::from_str(&body).into_iter::<Value>() {
-            let v = v.with_context(|| format!("query {q:?}: bad JSON in chunked response"))?;
-            check_query_errors(&v).with_context(|| format!("query {q:?}"))?;
-            chunks.push(v);
-        }
-        Ok(chunks)
+        chunked_query(req, db, q, chunk_size)
     }
 
     /// Writes line protocol with `POST /write?db=..&precision=ns`; anything
@@ -766,6 +741,43 @@ impl Drop for InfluxServer {
 }
 
 /// Errors in a `/query` answer: top-level `error`, or `error` in a result.
+/// Sends `req` (a `POST /query` with its URL and auth set) as a chunked query (form
+/// `q`, `db`, `epoch=ns`, `chunk_size`) and returns every chunk's JSON; an HTTP error
+/// or an error in any chunk is an `Err`.
+pub(crate) fn chunked_query(
+    req: reqwest::blocking::RequestBuilder,
+    db: Option<&str>,
+    q: &str,
+    chunk_size: usize,
+) -> Result<Vec<Value>> {
+    let chunk = chunk_size.to_string();
+    let mut form: Vec<(&str, &str)> = vec![
+        ("q", q),
+        ("epoch", "ns"),
+        ("chunked", "true"),
+        ("chunk_size", &chunk),
+    ];
+    if let Some(db) = db {
+        form.push(("db", db));
+    }
+    let resp = req
+        .form(&form)
+        .send()
+        .with_context(|| format!("POST /query {q:?}"))?;
+    let status = resp.status();
+    let body = resp.text().context("reading the /query response")?;
+    if !status.is_success() {
+        bail!("query {q:?}: HTTP {status}: {body}");
+    }
+    let mut chunks = Vec::new();
+    for v in serde_json::Deserializer::from_str(&body).into_iter::<Value>() {
+        let v = v.with_context(|| format!("query {q:?}: bad JSON in chunked response"))?;
+        check_query_errors(&v).with_context(|| format!("query {q:?}"))?;
+        chunks.push(v);
+    }
+    Ok(chunks)
+}
+
 pub(crate) fn check_query_errors(v: &Value) -> Result<()> {
     if let Some(e) = v.get("error").and_then(Value::as_str) {
         bail!("{e}");

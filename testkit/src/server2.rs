@@ -10,7 +10,7 @@
 //! in its cache: 2.x is built from the Go module proxy, never taken from `PATH` (where
 //! a 1.x `influxd` of the same name usually is).
 
-use crate::server::{check_query_errors, first_column, free_port, tail, InfluxQl};
+use crate::server::{chunked_query, first_column, free_port, tail, InfluxQl};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
 use std::fs::{self, OpenOptions};
@@ -459,35 +459,11 @@ impl Influx2Server {
         q: &str,
         chunk_size: usize,
     ) -> Result<Vec<Value>> {
-        let chunk = chunk_size.to_string();
-        let mut form: Vec<(&str, &str)> = vec![
-            ("q", q),
-            ("epoch", "ns"),
-            ("chunked", "true"),
-            ("chunk_size", &chunk),
-        ];
-        if let Some(db) = db {
-            form.push(("db", db));
-        }
-        let resp = self
+        let req = self
             .client
             .post(format!("{}/query", self.url()))
-            .header("Authorization", format!("Token {ADMIN_TOKEN}"))
-            .form(&form)
-            .send()
-            .with_context(|| format!("POST /query {q:?}"))?;
-        let status = resp.status();
-        let body = resp.text()?;
-        if !status.is_success() {
-            bail!("query {q:?}: HTTP {status}: {body}");
-        }
-        let mut chunks = Vec::new();
-        for v in serde_json::Deserializer::from_str(&body).into_iter::<Value>() {
-            let v = v.with_context(|| format!("query {q:?}: bad JSON in chunked response"))?;
-            check_query_errors(&v).with_context(|| format!("query {q:?}"))?;
-            chunks.push(v);
-        }
-        Ok(chunks)
+            .header("Authorization", format!("Token {ADMIN_TOKEN}"));
+        chunked_query(req, db, q, chunk_size)
     }
 
     fn kill(&mut self) {

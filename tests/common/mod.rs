@@ -272,3 +272,19 @@ pub fn assert_no_closed_left_but_new(plan: &Value, dir: &Path) {
         "closed chunks left before the ledger's end: {left:?}"
     );
 }
+
+/// What the shared database holds of one tenant (id as stored): metrics by
+/// `_tenant_id`, alarm history by the `tenant_id` tag.
+pub fn shared_of(server: &InfluxServer, stored: &str) -> testkit::Dump {
+    let mut d = dump(server, "monasca", Some(("_tenant_id", stored))).unwrap();
+    let all = dump(server, "monasca", None).unwrap();
+    if let Some(h) = all.measurement("alarm_state_history") {
+        let mut h = h.clone();
+        h.points
+            .retain(|p| p.series.tags.get("tenant_id").map(String::as_str) == Some(stored));
+        if !h.points.is_empty() {
+            d.measurements.insert("alarm_state_history".into(), h);
+        }
+    }
+    d
+}
