@@ -182,6 +182,19 @@ fn splits_into_one_bucket_per_tenant() {
         "a rerun records nothing new"
     );
     assert_split(&source, &v2, &TENANTS);
+
+    // A retention asked for a tenant whose bucket exists is reported with the 2.x
+    // command that applies it, not applied.
+    let o = run_to(&source, &v2, dir.path(), &["plan", "--retention", "t1=30d"]);
+    assert_exit(&o, 0);
+    let plan = String::from_utf8_lossy(&o.stdout).into_owned();
+    let t1 = buckets.iter().find(|b| b.name == "monasca_t1").unwrap();
+    assert!(
+        plan.contains("retention not applied: database \"monasca_t1\"")
+            && plan.contains(&format!("influx bucket update --id {} --retention ", t1.id)),
+        "{plan}"
+    );
+    assert_eq!(v2.buckets().unwrap(), buckets, "plan changes no bucket");
 }
 
 /// Tenants monasca-persister writes (raw ids: no `/` or `\`), as in `tests/rollback.rs`.
@@ -272,6 +285,13 @@ fn monasca_api_reads_the_buckets_through_dbrp() {
     assert_exit(&o, 0);
     let summary: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_all_verified(&summary, PERSISTER_TENANTS);
+    let said = stderr(&o);
+    assert!(
+        said.contains(
+            "grants: v1 authorization \"monasca-api\": created with 3 bucket permission(s)"
+        ),
+        "the summary names the authorizations, not 1.x grants: {said}"
+    );
 
     let buckets = v2.buckets().unwrap();
     let dbrps = v2.dbrps().unwrap();

@@ -140,8 +140,9 @@ async fn copy_job<J: Job>(
     let job = watchdog.guard(job.plan(settings)).await??;
     let ledger = Mutex::new(LedgerWriter::open(&settings.run.ledger)?);
     job.announce();
+    let mut access_note = None;
     if let Some(target) = job.target() {
-        watchdog
+        access_note = watchdog
             .guard(ensure_targets(target, job.plan(), job.target_v2()))
             .await??;
     }
@@ -177,6 +178,9 @@ async fn copy_job<J: Job>(
     let mut summary = RunSummary::new(job.plan(), outcome, started.elapsed(), 0);
     summary.per_tenant = per_tenant;
     summary.not_verified = job.not_verified(settings).map(str::to_string);
+    if access_note.is_some() && summary.grants_note.is_none() {
+        summary.grants_note = access_note;
+    }
     match (checking, watchdog.lost(), halted) {
         // A server said it cannot work (out of open files or disk) and the copier
         // stopped: its line is the run's one error, however the watchdog found the
@@ -203,14 +207,15 @@ async fn copy_job<J: Job>(
 }
 
 /// Creates the target databases and retention policies the plan needs on `target`
-/// (on a 2.x target, the buckets, DBRP mappings and v1 authorizations).
+/// (on a 2.x target, the buckets, DBRP mappings and v1 authorizations, and returns
+/// what the summary says of the users' access there instead of the grants).
 async fn ensure_targets(
     target: &Client,
     plan: &Plan,
     v2: Option<&crate::plan::catalog::V2Target>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<String>> {
     if let Some(v2) = v2 {
-        copy::ensure_buckets(target, v2, &plan.targets, &plan.grants)
+        let steps = copy::ensure_buckets(target, v2, &plan.targets, &plan.grants)
             .await
             .with_context(|| {
                 format!(
@@ -219,7 +224,10 @@ async fn ensure_targets(
                     target.url()
                 )
             })?;
-        return Ok(());
+        return Ok(Some(crate::report::summary::v1_access(
+            &plan.grants,
+            &steps,
+        )));
     }
     copy::ensure_targets(target, &plan.targets)
         .await
@@ -236,7 +244,8 @@ async fn ensure_targets(
                 "cannot grant privileges on the target databases on {}",
                 target.url()
             )
-        })
+        })?;
+    Ok(None)
 }
 
 /// Copies batch after batch, until all ran or one was stopped.

@@ -110,34 +110,6 @@ fn create_v2(v2: &V2Target, t: &TargetPlan) -> Vec<String> {
     out
 }
 
-/// What the source's grants need on a 2.x target, one line each, with the commands
-/// the operator runs.
-fn render_v1_auths(steps: &[AuthStep]) -> String {
-    let mut s = String::new();
-    for step in steps {
-        let commands = authorizations::commands(step).join("; ");
-        match step {
-            AuthStep::Create { user, permissions } => {
-                let _ = writeln!(
-                    s,
-                    "v1 authorization {user:?}: created with {} bucket permission(s), without a password (1.x keeps only its hash); then: {commands}",
-                    permissions.len()
-                );
-            }
-            AuthStep::Missing {
-                user, permissions, ..
-            } => {
-                let _ = writeln!(
-                    s,
-                    "v1 authorization {user:?} lacks {} tenant bucket permission(s), and 2.x cannot add them: recreate it: {commands}",
-                    permissions.len()
-                );
-            }
-        }
-    }
-    s
-}
-
 impl<'a> PlanReport<'a> {
     /// The report for a plan.
     pub fn new(catalog: &'a Catalog, plan: &'a Plan) -> Self {
@@ -242,7 +214,9 @@ impl<'a> PlanReport<'a> {
     fn render_access(&self) -> String {
         let mut s = String::new();
         match &self.v1_authorizations {
-            Some(steps) if self.grants_note.is_none() => s.push_str(&render_v1_auths(steps)),
+            Some(steps) if self.grants_note.is_none() => {
+                s.push_str(&summary::render_v1_auths(steps))
+            }
             _ => s.push_str(&summary::render_grants(self.grants, self.grants_note)),
         }
         let mut not_applied: Vec<_> = self

@@ -4,6 +4,7 @@
 use crate::copy::{FailedChunk, Outcome};
 use crate::core::text::table;
 use crate::core::window::format_ns;
+use crate::plan::authorizations::{self, AuthStep};
 use crate::plan::catalog::UntaggedMeasurement;
 use crate::plan::catalog::UserGrant;
 use crate::plan::late::LateReport;
@@ -257,6 +258,51 @@ pub fn render_grants(grants: &[UserGrant], note: Option<&str>) -> String {
             format!("grants on every tenant database: {}\n", list.join(", "))
         }
     }
+}
+
+/// What the source's grants need on a 2.x target, one line each, with the commands
+/// the operator runs.
+pub fn render_v1_auths(steps: &[AuthStep]) -> String {
+    let mut s = String::new();
+    for step in steps {
+        let commands = authorizations::commands(step).join("; ");
+        match step {
+            AuthStep::Create { user, permissions } => {
+                let _ = writeln!(
+                    s,
+                    "v1 authorization {user:?}: created with {} bucket permission(s), without a password (1.x keeps only its hash); then: {commands}",
+                    permissions.len()
+                );
+            }
+            AuthStep::Missing {
+                user, permissions, ..
+            } => {
+                let _ = writeln!(
+                    s,
+                    "v1 authorization {user:?} lacks {} tenant bucket permission(s), and 2.x cannot add them: recreate it: {commands}",
+                    permissions.len()
+                );
+            }
+        }
+    }
+    s
+}
+
+/// What a run on a 2.x target says of the users' access instead of the grants: the
+/// v1 authorization steps it took or leaves to the operator, or that those there
+/// already cover every tenant bucket.
+pub fn v1_access(grants: &[UserGrant], steps: &[AuthStep]) -> String {
+    if steps.is_empty() {
+        let users: Vec<String> = grants.iter().map(|g| format!("{:?}", g.user)).collect();
+        return match users.is_empty() {
+            true => "no non-admin user has a privilege on the source".to_string(),
+            false => format!(
+                "the v1 authorizations of {} cover every tenant bucket",
+                users.join(", ")
+            ),
+        };
+    }
+    render_v1_auths(steps).trim_end().replace('\n', "\n  ")
 }
 
 /// The retention requests left unapplied, each with the statement that applies it.
