@@ -1229,6 +1229,12 @@ fn main() {
     if wanted.contains(&"check-cost") {
         check_cost();
     }
+    // Not in the default set: a rerun with nothing new, request by request.
+    for name in ["sparse", "delta-dense"] {
+        if wanted.contains(&format!("rerun-cost-{name}").as_str()) {
+            rerun_cost(name);
+        }
+    }
     // Not in the default set: the way back (issue 23).
     if wanted.contains(&"rollback") {
         rollback_figures();
@@ -1393,4 +1399,87 @@ fn check_statements(chunks: &[Value], select: &str) -> (Vec<String>, Vec<String>
         })
         .collect();
     (source, target)
+}
+
+/// `rerun-cost-<shape>`: after a first run, a rerun with nothing new logs every request
+/// it sends (the client's debug line); each is then sent again alone, three times, and
+/// its server CPU and wall time measured: where a rerun's server time goes.
+fn rerun_cost(name: &str) {
+    let shape = SHAPES.iter().find(|s| s.name == name).unwrap();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i64;
+    let specs = match shape.sparse {
+        Some(_) if shape.tenants > 1 => sparse_specs(shape, now),
+        _ => vec![spec(shape, now)],
+    };
+    let server = InfluxServer::start_with(
+        ServerOptions::default()
+            .extra_config("[data]\ncache-snapshot-write-cold-duration = \"10s\""),
+    )
+    .expect("start influxd");
+    let seeded: u64 = specs
+        .iter()
+        .map(|s| seed(&server, "monasca", s).expect("seed"))
+        .sum();
+    std::thread::sleep(Duration::from_secs(15));
+    server
+        .query(Some("monasca"), "SELECT count(\"value\") FROM /.*/")
+        .expect("warm-up");
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("first.ledger");
+    let (first, _) = ours(&server, &ledger, "ours, first run");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_influx-tenant-migrate"));
+    cmd.env("RUST_LOG", "influx_tenant_migrate::influx::client=debug")
+        .env("ITM__LOG__FORMAT", "json")
+        .args(["run", "--json", "--source-url", &server.url(), "--ledger"])
+        .arg(&ledger);
+    let (c, wall, requests, cpu, load) = measure(&server, || run_child(cmd));
+    assert_eq!(c.status, 0, "rerun failed:\n{}", c.stderr);
+    println!(
+        "\n### rerun-cost — {name}: {seeded} points; first run {:.2} s wall, server CPU {:.2} s; rerun {:.2} s wall, server CPU {:.2} s ({:.2}%), {requests} requests, load {load:.2}\n",
+        first.wall.as_secs_f64(),
+        first.server_cpu.as_secs_f64(),
+        wall.as_secs_f64(),
+        cpu.as_secs_f64(),
+        100.0 * cpu.as_secs_f64() / first.server_cpu.as_secs_f64()
+    );
+    let logged: Vec<(String, u64)> = c
+        .stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["fields"]["message"] == "query answered")
+        .map(|v| {
+            let f = &v["fields"];
+            let q = f["statements"].as_str().unwrap_or_default().to_string();
+            (q, f["ms"].as_u64().unwrap_or(0))
+        })
+        .collect();
+    println!("| request (first statement, shortened) | statements | ms in the rerun | server CPU (ms), alone, best of 3 | wall (ms), alone, best of 3 |");
+    println!("| --- | ---: | ---: | ---: | ---: |");
+    let mut total = Duration::ZERO;
+    for (q, ms) in &logged {
+        // Discovery statements name their database; the rest run in `monasca`.
+        let (mut best_cpu, mut best_wall) = (Duration::MAX, Duration::MAX);
+        for _ in 0..3 {
+            let (_, w, _, cpu, _) = measure(&server, || server.query(Some("monasca"), q));
+            best_cpu = best_cpu.min(cpu);
+            best_wall = best_wall.min(w);
+        }
+        total += best_cpu;
+        let head: String = q.chars().take(110).collect::<String>().replace('|', "\\|");
+        println!(
+            "| `{head}` | {} | {ms} | {} | {:.0} |",
+            q.matches(';').count() + 1,
+            best_cpu.as_millis(),
+            best_wall.as_secs_f64() * 1000.0
+        );
+    }
+    println!(
+        "\n- {} requests logged; their server CPU sent alone, summed: {:.2} s (the rerun's whole: {:.2} s; /proc ticks are 10 ms)",
+        logged.len(),
+        total.as_secs_f64(),
+        cpu.as_secs_f64()
+    );
 }
