@@ -34,6 +34,9 @@ struct Shape {
     /// Float metrics only: `(metric names, names per tenant)`; each tenant uses its
     /// own rotation of them (the many-tenant shapes of issue 13).
     sparse: Option<(usize, usize)>,
+    /// One more tenant, `big`, with 10 float metric names on `(hosts, interval)`
+    /// (the skewed shape: one tenant holding most series beside many small ones).
+    big: Option<(usize, Duration)>,
 }
 
 /// The shapes: five tenants of the five Monasca-like metrics of `DatasetSpec::monasca`
@@ -47,6 +50,7 @@ const SHAPES: &[Shape] = &[
         interval: Duration::from_secs(1800),
         weeks: 52,
         sparse: None,
+        big: None,
     },
     Shape {
         name: "year",
@@ -55,6 +59,7 @@ const SHAPES: &[Shape] = &[
         interval: Duration::from_secs(600),
         weeks: 52,
         sparse: None,
+        big: None,
     },
     Shape {
         name: "large",
@@ -63,6 +68,7 @@ const SHAPES: &[Shape] = &[
         interval: Duration::from_secs(300),
         weeks: 52,
         sparse: None,
+        big: None,
     },
     Shape {
         name: "dense",
@@ -71,6 +77,7 @@ const SHAPES: &[Shape] = &[
         interval: Duration::from_secs(1800),
         weeks: 52,
         sparse: Some((10, 10)),
+        big: None,
     },
     // Issue 20's delta phase: one dense tenant (10 metric names x 100 hosts), scaled
     // down to a point every 10 minutes for two weeks (2.0M points) to fit a shared
@@ -82,6 +89,7 @@ const SHAPES: &[Shape] = &[
         interval: Duration::from_secs(600),
         weeks: 2,
         sparse: Some((10, 10)),
+        big: None,
     },
     Shape {
         name: "sparse",
@@ -90,6 +98,19 @@ const SHAPES: &[Shape] = &[
         interval: Duration::from_secs(6 * 3600),
         weeks: 16,
         sparse: Some((60, 8)),
+        big: None,
+    },
+    // Issue 20's skewed shape: one tenant with 50 hosts x 10 metric names every 10
+    // minutes (1.0M points, 500 series) beside 200 small ones (8 names, 1 host, hourly:
+    // 2,688 points each), two weeks.
+    Shape {
+        name: "skewed",
+        tenants: 200,
+        hosts: 1,
+        interval: Duration::from_secs(3600),
+        weeks: 2,
+        sparse: Some((60, 8)),
+        big: Some((50, Duration::from_secs(600))),
     },
 ];
 
@@ -110,6 +131,28 @@ fn spec(shape: &Shape, now_ns: i64) -> DatasetSpec {
         s.tenants[4] = TenantSpec::new("t4").window(None, Some(s.start_ns + span / 10 * 4));
     }
     s
+}
+
+/// A shape's datasets: the sparse rotations or the Monasca-like tenants, and `big`.
+fn specs_of(shape: &Shape, now_ns: i64) -> Vec<DatasetSpec> {
+    let mut specs = match shape.sparse {
+        Some(_) => sparse_specs(shape, now_ns),
+        None => vec![spec(shape, now_ns)],
+    };
+    if let Some((hosts, interval)) = shape.big {
+        let one = Shape {
+            tenants: 1,
+            hosts,
+            interval,
+            sparse: Some((10, 10)),
+            big: None,
+            ..*shape
+        };
+        let mut s = sparse_specs(&one, now_ns).remove(0);
+        s.tenants = vec![TenantSpec::new("big")];
+        specs.push(s);
+    }
+    specs
 }
 
 /// The sparse shape's datasets: tenants grouped by the rotation of `per_tenant` of
@@ -466,6 +509,78 @@ fn limit(server: &InfluxServer, tenants: &[String], concurrency: usize, sparse: 
     }
 }
 
+/// The hand-written checks after the hand copy, as our contract words them: per
+/// tenant `count(*), sum(*)` (count of every field, sum of every numeric one) over the
+/// whole range, per measurement, on the source (filtered to the tenant) and on its
+/// target, `concurrency` tenants at a time, compared. The row's `points` are the
+/// tenants whose figures differ (0 when all agree).
+fn hand_checks(server: &InfluxServer, tenants: &[String], concurrency: usize) -> Row {
+    let next = AtomicUsize::new(0);
+    let issued = AtomicUsize::new(0);
+    let differ = AtomicUsize::new(0);
+    let figures = |db: &str, filter: &str| {
+        let q = format!(
+            "SELECT count(*), sum(*) FROM {}.\"autogen\"./.*/{filter}",
+            quote_ident(db)
+        );
+        let r = server.query(Some(db), &q).expect("hand check");
+        issued.fetch_add(1, Ordering::Relaxed);
+        let mut out: Vec<(String, Vec<(String, f64)>)> = Vec::new();
+        for s in r["results"][0]["series"].as_array().into_iter().flatten() {
+            let cols = s["columns"].as_array().unwrap();
+            let row = s["values"][0].as_array().unwrap();
+            let vals = cols
+                .iter()
+                .zip(row)
+                .skip(1)
+                .filter_map(|(c, v)| Some((c.as_str()?.to_string(), v.as_f64()?)))
+                .collect();
+            out.push((s["name"].as_str().unwrap().to_string(), vals));
+        }
+        out
+    };
+    let (_, wall, sq, cpu, load) = measure(server, || {
+        std::thread::scope(|s| {
+            for _ in 0..concurrency {
+                s.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(t) = tenants.get(i) else { break };
+                    let filter = format!(" WHERE \"_tenant_id\" = {}", quote_string(t));
+                    let source = figures("monasca", &filter);
+                    let target = figures(&format!("monasca_{t}"), "");
+                    if !same_figures(&source, &target) {
+                        differ.fetch_add(1, Ordering::Relaxed);
+                    }
+                });
+            }
+        });
+    });
+    Row {
+        variant: "hand checks".into(),
+        wall,
+        points: differ.load(Ordering::Relaxed) as u64,
+        own_queries: issued.load(Ordering::Relaxed).to_string(),
+        server_queries: sq,
+        server_cpu: cpu,
+        rss_mib: None,
+        load,
+        layout: String::new(),
+    }
+}
+
+/// Figures equal per measurement and column; sums within a relative 1e-9 (the two
+/// sides add the same floats in different shard orders).
+fn same_figures(a: &[(String, Vec<(String, f64)>)], b: &[(String, Vec<(String, f64)>)]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|((ma, va), (mb, vb))| {
+            ma == mb
+                && va.len() == vb.len()
+                && va.iter().zip(vb).all(|((ca, x), (cb, y))| {
+                    ca == cb && (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0)
+                })
+        })
+}
+
 /// The old tool with its defaults (520 weeks back, week unit, no retention flags) on
 /// `database`, whose tenants use `pairs` (measurement, tenant) pairs in all.
 fn old_tool(
@@ -531,10 +646,7 @@ fn bench(shape: &Shape, old: Option<(&str, &str)>) {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_nanos() as i64;
-    let specs = match shape.sparse {
-        Some(_) => sparse_specs(shape, now),
-        None => vec![spec(shape, now)],
-    };
+    let specs = specs_of(shape, now);
     let tenants: Vec<String> = specs
         .iter()
         .flat_map(|s| s.tenants.iter().map(|t| t.id.clone()))
@@ -624,14 +736,24 @@ fn bench(shape: &Shape, old: Option<(&str, &str)>) {
         let mut l = limit(&server, &tenants, concurrency, shape.sparse.is_some());
         check(&mut l);
         l.variant = format!("limit #{round}");
+        let mut h = hand_checks(&server, &tenants, concurrency);
+        if h.points > 0 {
+            h.variant.push_str(" (MISMATCH)");
+        }
+        h.variant = format!("{} #{round}", h.variant);
         drop_targets(&server, &tenants);
         rows.push(l);
+        rows.push(h);
         eprintln!("{} round {round}: ours", shape.name);
         let ledger = dir.path().join(format!("round{round}.ledger"));
         let (mut r, first) = ours(&server, &ledger, &format!("ours, first run #{round}"));
         check(&mut r);
         rows.push(r);
         if round == 2 {
+            // As the hourly timer would find it: the first run's writes snapshotted
+            // (the server's cold-write snapshot is 10 s) and compacted, not still
+            // being written to disk while the rerun is measured.
+            std::thread::sleep(Duration::from_secs(30));
             let (mut again, json) = ours(&server, &ledger, "ours, rerun (nothing new)");
             // Points of the open windows copied again.
             again.points = json["points_written"].as_u64().unwrap();
@@ -756,6 +878,47 @@ fn bench(shape: &Shape, old: Option<(&str, &str)>) {
             u.wall.as_secs_f64(),
             u.own_queries,
             100.0 * (firsts[1].wall.as_secs_f64() / u.wall.as_secs_f64() - 1.0)
+        );
+    }
+    // Issue 20, point 4: like for like, within this run.
+    let hands = find("hand checks");
+    let secs = |r: &Row| r.wall.as_secs_f64();
+    let cpu = |r: &Row| r.server_cpu.as_secs_f64();
+    for ((l, h), o) in limits.iter().zip(&hands).zip(&firsts) {
+        println!(
+            "- like for like, {}: (hand copy + hand checks) / ours verified = ({:.2} + {:.2}) / {:.2} s wall = **{:.3}**; server CPU ({:.1} + {:.1}) / {:.1} s = {:.3}",
+            o.variant,
+            secs(l),
+            secs(h),
+            secs(o),
+            (secs(l) + secs(h)) / secs(o),
+            cpu(l),
+            cpu(h),
+            cpu(o),
+            (cpu(l) + cpu(h)) / cpu(o)
+        );
+    }
+    if let Some(u) = find("unverified").first() {
+        for l in &limits {
+            println!(
+                "- like for like, unverified: hand copy ({}) / ours --no-verify = {:.2} / {:.2} s wall = **{:.3}**; server CPU {:.1} / {:.1} s = {:.3}",
+                l.variant,
+                secs(l),
+                secs(u),
+                secs(l) / secs(u),
+                cpu(l),
+                cpu(u),
+                cpu(l) / cpu(u)
+            );
+        }
+        println!(
+            "- verification's share of our run: server CPU (first run #2 {:.1} s - --no-verify {:.1} s) / {:.1} s = {:.1}%; wall {:.2} s vs {:.2} s",
+            cpu(firsts[1]),
+            cpu(u),
+            cpu(firsts[1]),
+            100.0 * (cpu(firsts[1]) - cpu(u)) / cpu(firsts[1]),
+            secs(firsts[1]),
+            secs(u)
         );
     }
     let rerun = find("ours, rerun")[0];
@@ -1230,7 +1393,7 @@ fn main() {
         check_cost();
     }
     // Not in the default set: a rerun with nothing new, request by request.
-    for name in ["sparse", "delta-dense"] {
+    for name in ["sparse", "delta-dense", "skewed"] {
         if wanted.contains(&format!("rerun-cost-{name}").as_str()) {
             rerun_cost(name);
         }
@@ -1410,10 +1573,7 @@ fn rerun_cost(name: &str) {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_nanos() as i64;
-    let specs = match shape.sparse {
-        Some(_) if shape.tenants > 1 => sparse_specs(shape, now),
-        _ => vec![spec(shape, now)],
-    };
+    let specs = specs_of(shape, now);
     let server = InfluxServer::start_with(
         ServerOptions::default()
             .extra_config("[data]\ncache-snapshot-write-cold-duration = \"10s\""),

@@ -253,7 +253,7 @@ async fn tenant_extents(
     // (tenant, tenant tag key, measurements, search bounds) of each pair of
     // statements: first points, then last. Measurements with different tenant keys
     // never share a statement.
-    let parts: Vec<(&String, &str, Vec<String>, Option<(i64, i64)>)> = by_tenant
+    let parts: Vec<Part<'_>> = by_tenant
         .iter()
         .flat_map(|(id, ms)| {
             let spans = opts.known.and_then(|k| k.get(id));
@@ -308,6 +308,10 @@ async fn tenant_extents(
         .map(|(id, measurements)| TenantData { id, measurements })
         .collect())
 }
+
+/// One pair of first/last-point statements: tenant, tenant tag key, measurements and
+/// the bounds to search outside of ([`search_bounds`]).
+type Part<'a> = (&'a String, &'a str, Vec<String>, Option<(i64, i64)>);
 
 /// Where a statement of `ms` looks for first and last points when the ledger covers
 /// every one of them: a first point before the latest start of their spans, a last
