@@ -1590,6 +1590,12 @@ fn rerun_cost(name: &str) {
     let dir = tempfile::tempdir().unwrap();
     let ledger = dir.path().join("first.ledger");
     let (first, _) = ours(&server, &ledger, "ours, first run");
+    // As in `bench`: the first run's writes settle before the rerun is measured; what
+    // the server burns meanwhile on its own (snapshots, compactions) is measured too.
+    std::thread::sleep(Duration::from_secs(25));
+    let idle0 = server_cpu(&server);
+    std::thread::sleep(Duration::from_secs(5));
+    let idle = server_cpu(&server) - idle0;
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_influx-tenant-migrate"));
     cmd.env("RUST_LOG", "influx_tenant_migrate::influx::client=debug")
         .env("ITM__LOG__FORMAT", "json")
@@ -1597,6 +1603,10 @@ fn rerun_cost(name: &str) {
         .arg(&ledger);
     let (c, wall, requests, cpu, load) = measure(&server, || run_child(cmd));
     assert_eq!(c.status, 0, "rerun failed:\n{}", c.stderr);
+    println!(
+        "\n- server CPU with no request, over the 5 s before the rerun: {:.2} s",
+        idle.as_secs_f64()
+    );
     println!(
         "\n### rerun-cost — {name}: {seeded} points; first run {:.2} s wall, server CPU {:.2} s; rerun {:.2} s wall, server CPU {:.2} s ({:.2}%), {requests} requests, load {load:.2}\n",
         first.wall.as_secs_f64(),
@@ -1641,5 +1651,53 @@ fn rerun_cost(name: &str) {
         logged.len(),
         total.as_secs_f64(),
         cpu.as_secs_f64()
+    );
+    horizon_cut_cost(&server, &specs, &first, dir.path());
+}
+
+/// What the cut where the late horizon begins costs and saves (issue 20): a first run
+/// without it (`--late-horizon 0s`: no cut, no late check), then, on that ledger, a
+/// rerun with the default horizon, whose late check must count each tenant's whole
+/// last closed chunk; against the default first run `with_cut`.
+fn horizon_cut_cost(server: &InfluxServer, specs: &[DatasetSpec], with_cut: &Row, dir: &Path) {
+    let tenants: Vec<String> = specs
+        .iter()
+        .flat_map(|s| s.tenants.iter().map(|t| t.id.clone()))
+        .collect();
+    drop_targets(server, &tenants);
+    let ledger = dir.join("nocut.ledger");
+    let (nocut, _) = ours_with(
+        server,
+        &ledger,
+        "ours, first run, no horizon cut",
+        &["--late-horizon", "0s"],
+    );
+    std::thread::sleep(Duration::from_secs(30));
+    let (rerun, json) = ours(
+        server,
+        &ledger,
+        "ours, rerun with the horizon, after no cut",
+    );
+    println!("\n| variant | wall (s) | /query requests | server CPU (s) | load avg at start |");
+    println!("| --- | ---: | ---: | ---: | ---: |");
+    for r in [with_cut, &nocut, &rerun] {
+        println!(
+            "| {} | {:.2} | {} | {:.2} | {:.2} |",
+            r.variant,
+            r.wall.as_secs_f64(),
+            r.server_queries,
+            r.server_cpu.as_secs_f64(),
+            r.load
+        );
+    }
+    println!(
+        "\n- the cut costs the first run {} requests and {:.2} s server CPU ({:+.1}%); without it a rerun's late check counts {} points in {} statements, {} ms, rerun server CPU {:.2} s",
+        with_cut.server_queries as i64 - nocut.server_queries as i64,
+        with_cut.server_cpu.as_secs_f64() - nocut.server_cpu.as_secs_f64(),
+        100.0 * (with_cut.server_cpu.as_secs_f64() / nocut.server_cpu.as_secs_f64() - 1.0),
+        json["late"]["points_counted"],
+        json["late"]["statements"],
+        json["late"]["elapsed_ms"],
+        rerun.server_cpu.as_secs_f64()
     );
 }
