@@ -402,7 +402,19 @@ fn ours(server: &InfluxServer, ledger: &Path, variant: &str) -> (Row, Value) {
 }
 
 fn ours_with(server: &InfluxServer, ledger: &Path, variant: &str, extra: &[&str]) -> (Row, Value) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_influx-tenant-migrate"));
+    let bin = env!("CARGO_BIN_EXE_influx-tenant-migrate");
+    run_bin(server, Path::new(bin), ledger, variant, extra)
+}
+
+/// Our run with the binary `bin` (this build's, or an older one to compare with).
+fn run_bin(
+    server: &InfluxServer,
+    bin: &Path,
+    ledger: &Path,
+    variant: &str,
+    extra: &[&str],
+) -> (Row, Value) {
+    let mut cmd = Command::new(bin);
     cmd.env_remove("RUST_LOG")
         .args(["run", "--json", "--source-url", &server.url(), "--ledger"])
         .arg(ledger)
@@ -775,6 +787,22 @@ fn bench(shape: &Shape, old: Option<(&str, &str)>) {
     check(&mut r);
     rows.push(r);
     drop_targets(&server, &tenants);
+    // An older build's default first run on the same data (`ITM_BENCH_BASELINE_BIN`:
+    // e.g. main before a change), to compare first runs in one session.
+    if let Ok(bin) = std::env::var("ITM_BENCH_BASELINE_BIN") {
+        eprintln!("{}: baseline {bin}", shape.name);
+        let ledger = dir.path().join("baseline.ledger");
+        let (mut b, _) = run_bin(
+            &server,
+            Path::new(&bin),
+            &ledger,
+            "baseline build, first run",
+            &[],
+        );
+        check(&mut b);
+        rows.push(b);
+        drop_targets(&server, &tenants);
+    }
     let mut old_sample = None;
     if let (Some((_, per_tenant)), Some(old), Some((ids, n))) = (shape.sparse, old, &sample) {
         // Its 520 week queries per (tenant, measurement used) take hours at this
@@ -920,6 +948,22 @@ fn bench(shape: &Shape, old: Option<(&str, &str)>) {
             secs(firsts[1]),
             secs(u)
         );
+    }
+    if let Some(b) = find("baseline").first() {
+        for o in &firsts {
+            println!(
+                "- {} / baseline build's first run: server CPU {:.1} / {:.1} s = {:.3}; wall {:.2} / {:.2} s = {:.3}; requests {} / {}",
+                o.variant,
+                cpu(o),
+                cpu(b),
+                cpu(o) / cpu(b),
+                secs(o),
+                secs(b),
+                secs(o) / secs(b),
+                o.server_queries,
+                b.server_queries
+            );
+        }
     }
     let rerun = find("ours, rerun")[0];
     if let Some((open, late)) = &delta {
