@@ -34,6 +34,9 @@ struct Shape {
     /// Float metrics only: `(metric names, names per tenant)`; each tenant uses its
     /// own rotation of them (the many-tenant shapes of issue 13).
     sparse: Option<(usize, usize)>,
+    /// One more tenant, `big`, with 10 float metric names on `(hosts, interval)`
+    /// (the skewed shape: one tenant holding most series beside many small ones).
+    big: Option<(usize, Duration)>,
 }
 
 /// The shapes: five tenants of the five Monasca-like metrics of `DatasetSpec::monasca`
@@ -47,6 +50,7 @@ const SHAPES: &[Shape] = &[
         interval: Duration::from_secs(1800),
         weeks: 52,
         sparse: None,
+        big: None,
     },
     Shape {
         name: "year",
@@ -55,6 +59,7 @@ const SHAPES: &[Shape] = &[
         interval: Duration::from_secs(600),
         weeks: 52,
         sparse: None,
+        big: None,
     },
     Shape {
         name: "large",
@@ -63,6 +68,7 @@ const SHAPES: &[Shape] = &[
         interval: Duration::from_secs(300),
         weeks: 52,
         sparse: None,
+        big: None,
     },
     Shape {
         name: "dense",
@@ -71,6 +77,7 @@ const SHAPES: &[Shape] = &[
         interval: Duration::from_secs(1800),
         weeks: 52,
         sparse: Some((10, 10)),
+        big: None,
     },
     // Issue 20's delta phase: one dense tenant (10 metric names x 100 hosts), scaled
     // down to a point every 10 minutes for two weeks (2.0M points) to fit a shared
@@ -82,6 +89,7 @@ const SHAPES: &[Shape] = &[
         interval: Duration::from_secs(600),
         weeks: 2,
         sparse: Some((10, 10)),
+        big: None,
     },
     Shape {
         name: "sparse",
@@ -90,6 +98,19 @@ const SHAPES: &[Shape] = &[
         interval: Duration::from_secs(6 * 3600),
         weeks: 16,
         sparse: Some((60, 8)),
+        big: None,
+    },
+    // Issue 20's skewed shape: one tenant with 50 hosts x 10 metric names every 10
+    // minutes (1.0M points, 500 series) beside 200 small ones (8 names, 1 host, hourly:
+    // 2,688 points each), two weeks.
+    Shape {
+        name: "skewed",
+        tenants: 200,
+        hosts: 1,
+        interval: Duration::from_secs(3600),
+        weeks: 2,
+        sparse: Some((60, 8)),
+        big: Some((50, Duration::from_secs(600))),
     },
 ];
 
@@ -110,6 +131,28 @@ fn spec(shape: &Shape, now_ns: i64) -> DatasetSpec {
         s.tenants[4] = TenantSpec::new("t4").window(None, Some(s.start_ns + span / 10 * 4));
     }
     s
+}
+
+/// A shape's datasets: the sparse rotations or the Monasca-like tenants, and `big`.
+fn specs_of(shape: &Shape, now_ns: i64) -> Vec<DatasetSpec> {
+    let mut specs = match shape.sparse {
+        Some(_) => sparse_specs(shape, now_ns),
+        None => vec![spec(shape, now_ns)],
+    };
+    if let Some((hosts, interval)) = shape.big {
+        let one = Shape {
+            tenants: 1,
+            hosts,
+            interval,
+            sparse: Some((10, 10)),
+            big: None,
+            ..*shape
+        };
+        let mut s = sparse_specs(&one, now_ns).remove(0);
+        s.tenants = vec![TenantSpec::new("big")];
+        specs.push(s);
+    }
+    specs
 }
 
 /// The sparse shape's datasets: tenants grouped by the rotation of `per_tenant` of
@@ -359,7 +402,19 @@ fn ours(server: &InfluxServer, ledger: &Path, variant: &str) -> (Row, Value) {
 }
 
 fn ours_with(server: &InfluxServer, ledger: &Path, variant: &str, extra: &[&str]) -> (Row, Value) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_influx-tenant-migrate"));
+    let bin = env!("CARGO_BIN_EXE_influx-tenant-migrate");
+    run_bin(server, Path::new(bin), ledger, variant, extra)
+}
+
+/// Our run with the binary `bin` (this build's, or an older one to compare with).
+fn run_bin(
+    server: &InfluxServer,
+    bin: &Path,
+    ledger: &Path,
+    variant: &str,
+    extra: &[&str],
+) -> (Row, Value) {
+    let mut cmd = Command::new(bin);
     cmd.env_remove("RUST_LOG")
         .args(["run", "--json", "--source-url", &server.url(), "--ledger"])
         .arg(ledger)
@@ -466,6 +521,78 @@ fn limit(server: &InfluxServer, tenants: &[String], concurrency: usize, sparse: 
     }
 }
 
+/// The hand-written checks after the hand copy, as our contract words them: per
+/// tenant `count(*), sum(*)` (count of every field, sum of every numeric one) over the
+/// whole range, per measurement, on the source (filtered to the tenant) and on its
+/// target, `concurrency` tenants at a time, compared. The row's `points` are the
+/// tenants whose figures differ (0 when all agree).
+fn hand_checks(server: &InfluxServer, tenants: &[String], concurrency: usize) -> Row {
+    let next = AtomicUsize::new(0);
+    let issued = AtomicUsize::new(0);
+    let differ = AtomicUsize::new(0);
+    let figures = |db: &str, filter: &str| {
+        let q = format!(
+            "SELECT count(*), sum(*) FROM {}.\"autogen\"./.*/{filter}",
+            quote_ident(db)
+        );
+        let r = server.query(Some(db), &q).expect("hand check");
+        issued.fetch_add(1, Ordering::Relaxed);
+        let mut out: Vec<(String, Vec<(String, f64)>)> = Vec::new();
+        for s in r["results"][0]["series"].as_array().into_iter().flatten() {
+            let cols = s["columns"].as_array().unwrap();
+            let row = s["values"][0].as_array().unwrap();
+            let vals = cols
+                .iter()
+                .zip(row)
+                .skip(1)
+                .filter_map(|(c, v)| Some((c.as_str()?.to_string(), v.as_f64()?)))
+                .collect();
+            out.push((s["name"].as_str().unwrap().to_string(), vals));
+        }
+        out
+    };
+    let (_, wall, sq, cpu, load) = measure(server, || {
+        std::thread::scope(|s| {
+            for _ in 0..concurrency {
+                s.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(t) = tenants.get(i) else { break };
+                    let filter = format!(" WHERE \"_tenant_id\" = {}", quote_string(t));
+                    let source = figures("monasca", &filter);
+                    let target = figures(&format!("monasca_{t}"), "");
+                    if !same_figures(&source, &target) {
+                        differ.fetch_add(1, Ordering::Relaxed);
+                    }
+                });
+            }
+        });
+    });
+    Row {
+        variant: "hand checks".into(),
+        wall,
+        points: differ.load(Ordering::Relaxed) as u64,
+        own_queries: issued.load(Ordering::Relaxed).to_string(),
+        server_queries: sq,
+        server_cpu: cpu,
+        rss_mib: None,
+        load,
+        layout: String::new(),
+    }
+}
+
+/// Figures equal per measurement and column; sums within a relative 1e-9 (the two
+/// sides add the same floats in different shard orders).
+fn same_figures(a: &[(String, Vec<(String, f64)>)], b: &[(String, Vec<(String, f64)>)]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|((ma, va), (mb, vb))| {
+            ma == mb
+                && va.len() == vb.len()
+                && va.iter().zip(vb).all(|((ca, x), (cb, y))| {
+                    ca == cb && (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0)
+                })
+        })
+}
+
 /// The old tool with its defaults (520 weeks back, week unit, no retention flags) on
 /// `database`, whose tenants use `pairs` (measurement, tenant) pairs in all.
 fn old_tool(
@@ -531,10 +658,7 @@ fn bench(shape: &Shape, old: Option<(&str, &str)>) {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_nanos() as i64;
-    let specs = match shape.sparse {
-        Some(_) => sparse_specs(shape, now),
-        None => vec![spec(shape, now)],
-    };
+    let specs = specs_of(shape, now);
     let tenants: Vec<String> = specs
         .iter()
         .flat_map(|s| s.tenants.iter().map(|t| t.id.clone()))
@@ -624,14 +748,24 @@ fn bench(shape: &Shape, old: Option<(&str, &str)>) {
         let mut l = limit(&server, &tenants, concurrency, shape.sparse.is_some());
         check(&mut l);
         l.variant = format!("limit #{round}");
+        let mut h = hand_checks(&server, &tenants, concurrency);
+        if h.points > 0 {
+            h.variant.push_str(" (MISMATCH)");
+        }
+        h.variant = format!("{} #{round}", h.variant);
         drop_targets(&server, &tenants);
         rows.push(l);
+        rows.push(h);
         eprintln!("{} round {round}: ours", shape.name);
         let ledger = dir.path().join(format!("round{round}.ledger"));
         let (mut r, first) = ours(&server, &ledger, &format!("ours, first run #{round}"));
         check(&mut r);
         rows.push(r);
         if round == 2 {
+            // As the hourly timer would find it: the first run's writes snapshotted
+            // (the server's cold-write snapshot is 10 s) and compacted, not still
+            // being written to disk while the rerun is measured.
+            std::thread::sleep(Duration::from_secs(30));
             let (mut again, json) = ours(&server, &ledger, "ours, rerun (nothing new)");
             // Points of the open windows copied again.
             again.points = json["points_written"].as_u64().unwrap();
@@ -653,6 +787,22 @@ fn bench(shape: &Shape, old: Option<(&str, &str)>) {
     check(&mut r);
     rows.push(r);
     drop_targets(&server, &tenants);
+    // An older build's default first run on the same data (`ITM_BENCH_BASELINE_BIN`:
+    // e.g. main before a change), to compare first runs in one session.
+    if let Ok(bin) = std::env::var("ITM_BENCH_BASELINE_BIN") {
+        eprintln!("{}: baseline {bin}", shape.name);
+        let ledger = dir.path().join("baseline.ledger");
+        let (mut b, _) = run_bin(
+            &server,
+            Path::new(&bin),
+            &ledger,
+            "baseline build, first run",
+            &[],
+        );
+        check(&mut b);
+        rows.push(b);
+        drop_targets(&server, &tenants);
+    }
     let mut old_sample = None;
     if let (Some((_, per_tenant)), Some(old), Some((ids, n))) = (shape.sparse, old, &sample) {
         // Its 520 week queries per (tenant, measurement used) take hours at this
@@ -757,6 +907,63 @@ fn bench(shape: &Shape, old: Option<(&str, &str)>) {
             u.own_queries,
             100.0 * (firsts[1].wall.as_secs_f64() / u.wall.as_secs_f64() - 1.0)
         );
+    }
+    // Issue 20, point 4: like for like, within this run.
+    let hands = find("hand checks");
+    let secs = |r: &Row| r.wall.as_secs_f64();
+    let cpu = |r: &Row| r.server_cpu.as_secs_f64();
+    for ((l, h), o) in limits.iter().zip(&hands).zip(&firsts) {
+        println!(
+            "- like for like, {}: (hand copy + hand checks) / ours verified = ({:.2} + {:.2}) / {:.2} s wall = **{:.3}**; server CPU ({:.1} + {:.1}) / {:.1} s = {:.3}",
+            o.variant,
+            secs(l),
+            secs(h),
+            secs(o),
+            (secs(l) + secs(h)) / secs(o),
+            cpu(l),
+            cpu(h),
+            cpu(o),
+            (cpu(l) + cpu(h)) / cpu(o)
+        );
+    }
+    if let Some(u) = find("unverified").first() {
+        for l in &limits {
+            println!(
+                "- like for like, unverified: hand copy ({}) / ours --no-verify = {:.2} / {:.2} s wall = **{:.3}**; server CPU {:.1} / {:.1} s = {:.3}",
+                l.variant,
+                secs(l),
+                secs(u),
+                secs(l) / secs(u),
+                cpu(l),
+                cpu(u),
+                cpu(l) / cpu(u)
+            );
+        }
+        println!(
+            "- verification's share of our run: server CPU (first run #2 {:.1} s - --no-verify {:.1} s) / {:.1} s = {:.1}%; wall {:.2} s vs {:.2} s",
+            cpu(firsts[1]),
+            cpu(u),
+            cpu(firsts[1]),
+            100.0 * (cpu(firsts[1]) - cpu(u)) / cpu(firsts[1]),
+            secs(firsts[1]),
+            secs(u)
+        );
+    }
+    if let Some(b) = find("baseline").first() {
+        for o in &firsts {
+            println!(
+                "- {} / baseline build's first run: server CPU {:.1} / {:.1} s = {:.3}; wall {:.2} / {:.2} s = {:.3}; requests {} / {}",
+                o.variant,
+                cpu(o),
+                cpu(b),
+                cpu(o) / cpu(b),
+                secs(o),
+                secs(b),
+                secs(o) / secs(b),
+                o.server_queries,
+                b.server_queries
+            );
+        }
     }
     let rerun = find("ours, rerun")[0];
     if let Some((open, late)) = &delta {
@@ -1229,6 +1436,12 @@ fn main() {
     if wanted.contains(&"check-cost") {
         check_cost();
     }
+    // Not in the default set: a rerun with nothing new, request by request.
+    for name in ["sparse", "delta-dense", "skewed"] {
+        if wanted.contains(&format!("rerun-cost-{name}").as_str()) {
+            rerun_cost(name);
+        }
+    }
     // Not in the default set: the way back (issue 23).
     if wanted.contains(&"rollback") {
         rollback_figures();
@@ -1393,4 +1606,142 @@ fn check_statements(chunks: &[Value], select: &str) -> (Vec<String>, Vec<String>
         })
         .collect();
     (source, target)
+}
+
+/// `rerun-cost-<shape>`: after a first run, a rerun with nothing new logs every request
+/// it sends (the client's debug line); each is then sent again alone, three times, and
+/// its server CPU and wall time measured: where a rerun's server time goes.
+fn rerun_cost(name: &str) {
+    let shape = SHAPES.iter().find(|s| s.name == name).unwrap();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i64;
+    let specs = specs_of(shape, now);
+    let server = InfluxServer::start_with(
+        ServerOptions::default()
+            .extra_config("[data]\ncache-snapshot-write-cold-duration = \"10s\""),
+    )
+    .expect("start influxd");
+    let seeded: u64 = specs
+        .iter()
+        .map(|s| seed(&server, "monasca", s).expect("seed"))
+        .sum();
+    std::thread::sleep(Duration::from_secs(15));
+    server
+        .query(Some("monasca"), "SELECT count(\"value\") FROM /.*/")
+        .expect("warm-up");
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("first.ledger");
+    let (first, _) = ours(&server, &ledger, "ours, first run");
+    // As in `bench`: the first run's writes settle before the rerun is measured; what
+    // the server burns meanwhile on its own (snapshots, compactions) is measured too.
+    std::thread::sleep(Duration::from_secs(25));
+    let idle0 = server_cpu(&server);
+    std::thread::sleep(Duration::from_secs(5));
+    let idle = server_cpu(&server) - idle0;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_influx-tenant-migrate"));
+    cmd.env("RUST_LOG", "influx_tenant_migrate::influx::client=debug")
+        .env("ITM__LOG__FORMAT", "json")
+        .args(["run", "--json", "--source-url", &server.url(), "--ledger"])
+        .arg(&ledger);
+    let (c, wall, requests, cpu, load) = measure(&server, || run_child(cmd));
+    assert_eq!(c.status, 0, "rerun failed:\n{}", c.stderr);
+    println!(
+        "\n- server CPU with no request, over the 5 s before the rerun: {:.2} s",
+        idle.as_secs_f64()
+    );
+    println!(
+        "\n### rerun-cost — {name}: {seeded} points; first run {:.2} s wall, server CPU {:.2} s; rerun {:.2} s wall, server CPU {:.2} s ({:.2}%), {requests} requests, load {load:.2}\n",
+        first.wall.as_secs_f64(),
+        first.server_cpu.as_secs_f64(),
+        wall.as_secs_f64(),
+        cpu.as_secs_f64(),
+        100.0 * cpu.as_secs_f64() / first.server_cpu.as_secs_f64()
+    );
+    let logged: Vec<(String, u64)> = c
+        .stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["fields"]["message"] == "query answered")
+        .map(|v| {
+            let f = &v["fields"];
+            let q = f["statements"].as_str().unwrap_or_default().to_string();
+            (q, f["ms"].as_u64().unwrap_or(0))
+        })
+        .collect();
+    println!("| request (first statement, shortened) | statements | ms in the rerun | server CPU (ms), alone, best of 3 | wall (ms), alone, best of 3 |");
+    println!("| --- | ---: | ---: | ---: | ---: |");
+    let mut total = Duration::ZERO;
+    for (q, ms) in &logged {
+        // Discovery statements name their database; the rest run in `monasca`.
+        let (mut best_cpu, mut best_wall) = (Duration::MAX, Duration::MAX);
+        for _ in 0..3 {
+            let (_, w, _, cpu, _) = measure(&server, || server.query(Some("monasca"), q));
+            best_cpu = best_cpu.min(cpu);
+            best_wall = best_wall.min(w);
+        }
+        total += best_cpu;
+        let head: String = q.chars().take(110).collect::<String>().replace('|', "\\|");
+        println!(
+            "| `{head}` | {} | {ms} | {} | {:.0} |",
+            q.matches(';').count() + 1,
+            best_cpu.as_millis(),
+            best_wall.as_secs_f64() * 1000.0
+        );
+    }
+    println!(
+        "\n- {} requests logged; their server CPU sent alone, summed: {:.2} s (the rerun's whole: {:.2} s; /proc ticks are 10 ms)",
+        logged.len(),
+        total.as_secs_f64(),
+        cpu.as_secs_f64()
+    );
+    horizon_cut_cost(&server, &specs, &first, dir.path());
+}
+
+/// What the cut where the late horizon begins costs and saves (issue 20): a first run
+/// without it (`--late-horizon 0s`: no cut, no late check), then, on that ledger, a
+/// rerun with the default horizon, whose late check must count each tenant's whole
+/// last closed chunk; against the default first run `with_cut`.
+fn horizon_cut_cost(server: &InfluxServer, specs: &[DatasetSpec], with_cut: &Row, dir: &Path) {
+    let tenants: Vec<String> = specs
+        .iter()
+        .flat_map(|s| s.tenants.iter().map(|t| t.id.clone()))
+        .collect();
+    drop_targets(server, &tenants);
+    let ledger = dir.join("nocut.ledger");
+    let (nocut, _) = ours_with(
+        server,
+        &ledger,
+        "ours, first run, no horizon cut",
+        &["--late-horizon", "0s"],
+    );
+    std::thread::sleep(Duration::from_secs(30));
+    let (rerun, json) = ours(
+        server,
+        &ledger,
+        "ours, rerun with the horizon, after no cut",
+    );
+    println!("\n| variant | wall (s) | /query requests | server CPU (s) | load avg at start |");
+    println!("| --- | ---: | ---: | ---: | ---: |");
+    for r in [with_cut, &nocut, &rerun] {
+        println!(
+            "| {} | {:.2} | {} | {:.2} | {:.2} |",
+            r.variant,
+            r.wall.as_secs_f64(),
+            r.server_queries,
+            r.server_cpu.as_secs_f64(),
+            r.load
+        );
+    }
+    println!(
+        "\n- the cut costs the first run {} requests and {:.2} s server CPU ({:+.1}%); without it a rerun's late check counts {} points in {} statements, {} ms, rerun server CPU {:.2} s",
+        with_cut.server_queries as i64 - nocut.server_queries as i64,
+        with_cut.server_cpu.as_secs_f64() - nocut.server_cpu.as_secs_f64(),
+        100.0 * (with_cut.server_cpu.as_secs_f64() / nocut.server_cpu.as_secs_f64() - 1.0),
+        json["late"]["points_counted"],
+        json["late"]["statements"],
+        json["late"]["elapsed_ms"],
+        rerun.server_cpu.as_secs_f64()
+    );
 }

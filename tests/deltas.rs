@@ -93,6 +93,46 @@ fn rerun_copies_only_the_open_margin() {
     assert_tenants_exact(&server, &["t1", "t2", "t3"]);
 }
 
+/// A rerun asks first and last points only outside what the ledger covers; what
+/// arrives there is still found: a point five weeks before the copied history, one in
+/// a measurement the tenant never had (no coverage: its history is asked whole) and
+/// the margin's points are all copied, and every tenant matches the source exactly.
+#[test]
+fn rerun_finds_points_outside_the_recorded_history() {
+    let now = now_ns();
+    let (server, dir) = seeded(now);
+    let first = migrate(&server, dir.path(), &[]);
+    let start = ledger_records(dir.path())
+        .iter()
+        .map(|r| r["start"].as_i64().unwrap())
+        .min()
+        .unwrap();
+    let old = start - 5 * 7 * DAY + 3 * HOUR;
+    let new_measurement = cpu_point("t3", "h", now - 3 * DAY).replace("cpu.idle_perc", "cpu.new");
+    server
+        .write_lines(
+            "monasca",
+            &format!("{}\n{new_measurement}", cpu_point("t1", "old-host", old)),
+        )
+        .unwrap();
+    let again = migrate(&server, dir.path(), &[]);
+    let copied = again["points_written"].as_u64().unwrap();
+    assert!(copied >= 2, "{again}");
+    assert!(
+        again["queries"].as_u64().unwrap() < first["queries"].as_u64().unwrap(),
+        "{again}"
+    );
+    let covers = |t: &str, at: i64| {
+        ledger_records(dir.path()).iter().any(|r| {
+            r["tenant"] == t
+                && r["start"].as_i64().unwrap() <= at
+                && at < r["end"].as_i64().unwrap()
+        })
+    };
+    assert!(covers("t1", old), "the old week is recorded");
+    assert_tenants_exact(&server, &["t1", "t2", "t3"]);
+}
+
 /// A point written, after the first run, into the closed part of the current week
 /// (recorded and verified, an hour before the recorded end) is found by the next run's
 /// late-point check, which reopens that piece and copies it again.

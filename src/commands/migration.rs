@@ -78,6 +78,15 @@ impl Destination {
             None => Destination::SameServer,
         })
     }
+
+    /// The target server as ledger scopes name it (empty: the source server).
+    fn target_url(&self) -> String {
+        match self {
+            Destination::SameServer => String::new(),
+            Destination::Server(target) => target.url().to_string(),
+            Destination::Files(dir) => files::dir_url(dir),
+        }
+    }
 }
 
 /// Discovers, loads the ledger and plans. Reads only.
@@ -100,8 +109,23 @@ pub async fn prepare_to(settings: &Settings, dest: &Destination) -> anyhow::Resu
         to: settings.window.to,
         max_measurements_per_query: settings.run.max_measurements_per_query,
         concurrency: concurrency.value,
+        known: None,
     };
-    let mut catalog = catalog::discover(&client, &discovery).await?;
+    let source = catalog::source(&client, &discovery).await?;
+    let source_ref = ledger::SourceRef {
+        url: client.url(),
+        db: &settings.source.database,
+        rp: &source.rp,
+    };
+    let target_url = dest.target_url();
+    let now = now_ns();
+    let (mut coverage, late_records) = load_ledger(settings, source_ref, &target_url, now)?;
+    let spans = coverage.spans(&source_ref, &target_url);
+    let discovery = catalog::DiscoverOptions {
+        known: Some(&spans),
+        ..discovery
+    };
+    let mut catalog = catalog::discover(&client, &discovery, source).await?;
     match dest {
         Destination::SameServer => {}
         Destination::Server(target) => {
@@ -123,8 +147,6 @@ pub async fn prepare_to(settings: &Settings, dest: &Destination) -> anyhow::Resu
     if settings.window.final_run {
         refuse_while_written(&client, settings, &catalog).await?;
     }
-    let now = now_ns();
-    let (mut coverage, late_records) = load_ledger(settings, &catalog, now)?;
     remember_failed_units(settings, &catalog, &mut coverage);
     let rules = Rules::from_settings(settings);
     let late = recheck_late(
@@ -220,16 +242,13 @@ async fn size_chunks(
 /// no other record.
 fn load_ledger(
     settings: &Settings,
-    catalog: &Catalog,
+    source: ledger::SourceRef<'_>,
+    target_url: &str,
     now: i64,
 ) -> anyhow::Result<(Coverage, Vec<ledger::Record>)> {
     let horizon_ns = i64::try_from(settings.run.late_horizon.as_nanos()).unwrap_or(i64::MAX);
-    let mut candidates = Candidates::new(
-        catalog.source_ref(),
-        &catalog.target_url,
-        closed_before(settings, now),
-        horizon_ns,
-    );
+    let mut candidates =
+        Candidates::new(source, target_url, closed_before(settings, now), horizon_ns);
     let (coverage, _) = ledger::fold::load_coverage(&settings.run.ledger, |e| candidates.add(e))?;
     Ok((coverage, candidates.into_records()))
 }

@@ -186,10 +186,20 @@ impl Client {
             form.push(("db", db));
             self.activity.used_database(db);
         }
+        let started = std::time::Instant::now();
         let (resp, waiting) = self.post_query(&form).await?;
         let status = resp.status();
         let body = resp.bytes().await.map_err(|e| self.transport_error(e))?;
         drop(waiting);
+        // What each request costs, for measuring a run statement by statement
+        // (`RUST_LOG=influx_tenant_migrate::influx::client=debug`).
+        tracing::debug!(
+            server = %self.url,
+            ms = started.elapsed().as_millis() as u64,
+            bytes = body.len(),
+            statements = %q,
+            "query answered"
+        );
         if !status.is_success() {
             return Err(self.status_error(status, &body));
         }

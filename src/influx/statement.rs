@@ -122,15 +122,23 @@ fn from_list(src: &Rp<'_>, measurements: &[String]) -> String {
 }
 
 /// The first (or last) point of a tenant in each measurement: one row per measurement.
+/// With `bound`, only a first point before it (or a last point at or after it) is
+/// asked: the server then opens only the shards on that side of it.
 pub fn tenant_extent(
     src: &Rp<'_>,
     measurements: &[String],
     tag: &str,
     tenant: &str,
     last: bool,
+    bound: Option<i64>,
 ) -> String {
+    let time = match (bound, last) {
+        (None, _) => String::new(),
+        (Some(t), false) => format!(" AND time < {t}"),
+        (Some(t), true) => format!(" AND time >= {t}"),
+    };
     format!(
-        "SELECT * FROM {} WHERE {} ORDER BY time {} LIMIT 1",
+        "SELECT * FROM {} WHERE {}{time} ORDER BY time {} LIMIT 1",
         from_list(src, measurements),
         tenant_filter(tag, tenant),
         if last { "DESC" } else { "ASC" }

@@ -338,7 +338,41 @@ impl Coverage {
             .and_then(|m| m.get(measurement))
             .unwrap_or_else(|| EMPTY.get_or_init(IntervalSet::new))
     }
+
+    /// Per tenant and measurement, from the start of the first covered piece to the
+    /// end of the last one, over the scopes copying from `source` to the server
+    /// `target_url` names (all target databases and policies: the span only bounds
+    /// where discovery looks, see `source::discover`).
+    pub fn spans(&self, source: &SourceRef<'_>, target_url: &str) -> Spans {
+        let mut out = Spans::new();
+        for (scope, per_m) in &self.map {
+            if scope.source != source.url
+                || scope.source_db != source.db
+                || scope.source_rp != source.rp
+                || scope.target_url != target_url
+            {
+                continue;
+            }
+            let tenant = out.entry(scope.tenant.clone()).or_default();
+            for (m, set) in per_m {
+                let (Some(first), Some(last)) = (set.parts().first(), set.parts().last()) else {
+                    continue;
+                };
+                let span = Interval::new(first.start, last.end);
+                tenant
+                    .entry(m.clone())
+                    .and_modify(|s| {
+                        *s = Interval::new(s.start.min(span.start), s.end.max(span.end))
+                    })
+                    .or_insert(span);
+            }
+        }
+        out
+    }
 }
+
+/// Tenant -> measurement -> the span the ledger covers ([`Coverage::spans`]).
+pub type Spans = HashMap<String, HashMap<String, Interval>>;
 
 /// Per-tenant totals from the ledger, for `status`.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -544,6 +578,36 @@ mod tests {
             .iter()
             .map(|r| serde_json::to_string(r).unwrap() + "\n")
             .collect()
+    }
+
+    /// A span runs from the first covered piece's start to the last one's end, holes
+    /// included, merged over the target databases and policies of one source and
+    /// target server; other sources, policies and target servers add nothing.
+    #[test]
+    fn spans_per_tenant_and_measurement() {
+        let mut other_target = record("a", &["cpu"], 0, 5);
+        other_target.scope.target = "elsewhere".into();
+        let mut other_server = record("a", &["cpu"], 0, 100);
+        other_server.scope.target_url = "http://t".into();
+        let mut other_rp = record("b", &["cpu"], 0, 100);
+        other_rp.scope.source_rp = "two_weeks".into();
+        let c = Coverage::from_records(&[
+            record("a", &["cpu", "mem"], 10, 20),
+            record("a", &["cpu"], 30, 40),
+            other_target,
+            other_server,
+            other_rp,
+        ]);
+        let src = SourceRef {
+            url: "http://127.0.0.1:8086",
+            db: "monasca",
+            rp: "autogen",
+        };
+        let spans = c.spans(&src, "");
+        assert_eq!(spans["a"]["cpu"], Interval::new(0, 40));
+        assert_eq!(spans["a"]["mem"], Interval::new(10, 20));
+        assert!(!spans.contains_key("b"));
+        assert_eq!(c.spans(&src, "http://t")["a"]["cpu"], Interval::new(0, 100));
     }
 
     /// Records serialize to one line and parse back equal.

@@ -288,7 +288,7 @@ fn plan_tenant(
         // arrives later is copied by the next run (a tenant that stopped reporting
         // costs its rerun nothing).
         if piece.end > plan.closed_before_ns {
-            ms.retain(|m| t.measurements.get(m).is_none_or(|e| e.end >= piece.start));
+            ms.retain(|m| t.measurements.get(m).is_none_or(|e| e.end > piece.start));
             if ms.is_empty() {
                 continue;
             }
@@ -565,7 +565,9 @@ mod tests {
 
     /// An open margin after a measurement's newest point is not planned (nothing to
     /// copy there; never recorded, so the next run copies what arrives), while the
-    /// measurements with points in it are.
+    /// measurements with points in it are. An extent ending where the margin starts
+    /// (its newest point 1 ns before: what a rerun's bounded discovery reports for a
+    /// measurement with nothing new) has nothing in it either.
     #[test]
     fn open_margin_after_the_newest_point_skipped() {
         let now = MON + 3 * DAY + 40 * MINUTE;
@@ -573,6 +575,7 @@ mod tests {
             "a",
             &[
                 ("cpu", MON, now - MINUTE),
+                ("disk", MON, MON + 3 * DAY),
                 ("mem", MON, MON + 3 * DAY - 5 * HOUR),
             ],
         )]);
@@ -586,7 +589,7 @@ mod tests {
             .chunks
             .iter()
             .filter(|c| c.closed)
-            .all(|c| c.measurements.len() == 2));
+            .all(|c| c.measurements.len() == 3));
     }
 
     /// A final run (`window.final`) has no settle line: every window up to the newest

@@ -9,11 +9,12 @@ use crate::influx::client::Client;
 use crate::influx::error::{ClientError, FailureClass};
 use crate::influx::multi;
 use crate::influx::statement::{self as influxql, Rp};
+use crate::ledger::Spans;
 use crate::plan::catalog::{Catalog, RetentionPolicy, TenantData, UserGrant};
 pub use crate::source::error::DiscoverError;
 use crate::source::{answers, tenant_keys};
 use regex::Regex;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// What discovery needs from the settings.
 #[derive(Debug, Clone, Copy)]
@@ -34,6 +35,24 @@ pub struct DiscoverOptions<'a> {
     pub max_measurements_per_query: usize,
     /// Tenants whose first and last points are asked at once.
     pub concurrency: usize,
+    /// What the ledger covers per tenant and measurement: where it covers every
+    /// measurement of a statement, only a first point before the covered span and a
+    /// last point at or after its end are asked ([`search_bounds`]).
+    pub known: Option<&'a Spans>,
+}
+
+/// What discovery finds of the source before its tenants: enough to name the ledger
+/// scopes of its copies.
+#[derive(Debug, Clone)]
+pub struct SourceFound {
+    /// `X-Influxdb-Version`.
+    pub version: String,
+    /// The server's databases.
+    pub databases: Vec<String>,
+    /// The source database's retention policies.
+    pub policies: Vec<RetentionPolicy>,
+    /// The policy read.
+    pub rp: String,
 }
 
 /// Lists the databases on a server.
@@ -53,29 +72,51 @@ pub async fn retention_policies(
     Ok(answers::retention_policies(&r))
 }
 
-/// Discovers the catalog. Query failures here are fatal to the run: without a
-/// catalog there is no plan.
-pub async fn discover(
+/// Finds the source database and the policy to read. Query failures here are fatal to
+/// the run.
+pub async fn source(
     client: &Client,
     opts: &DiscoverOptions<'_>,
-) -> Result<Catalog, DiscoverError> {
+) -> Result<SourceFound, DiscoverError> {
     let db = opts.database;
-    let source_version = client.ping().await?;
-    let dbs = databases(client).await?;
-    if !dbs.iter().any(|d| d == db) {
+    let version = client.ping().await?;
+    let databases = databases(client).await?;
+    if !databases.iter().any(|d| d == db) {
         return Err(DiscoverError::NoDatabase {
             url: client.url().to_string(),
             database: db.to_string(),
         });
     }
-    let rps = retention_policies(client, db).await?;
-    let source_rp = source_policy(&rps, opts.retention_policy).ok_or_else(|| {
+    let policies = retention_policies(client, db).await?;
+    let rp = source_policy(&policies, opts.retention_policy).ok_or_else(|| {
         DiscoverError::NoRetentionPolicy {
             url: client.url().to_string(),
             database: db.to_string(),
             rp: opts.retention_policy.unwrap_or_default().to_string(),
         }
     })?;
+    Ok(SourceFound {
+        version,
+        databases,
+        policies,
+        rp,
+    })
+}
+
+/// Discovers the catalog of the source [`source`] found. Query failures here are
+/// fatal to the run: without a catalog there is no plan.
+pub async fn discover(
+    client: &Client,
+    opts: &DiscoverOptions<'_>,
+    found: SourceFound,
+) -> Result<Catalog, DiscoverError> {
+    let db = opts.database;
+    let SourceFound {
+        version: source_version,
+        databases: dbs,
+        policies: rps,
+        rp: source_rp,
+    } = found;
     let r = show(client, &influxql::show_measurements(db)).await?;
     let measurements = answers::measurements(&r, opts.skip_measurements);
     let source = Rp { db, rp: &source_rp };
@@ -210,24 +251,29 @@ async fn tenant_extents(
     opts: &DiscoverOptions<'_>,
 ) -> Result<Vec<TenantData>, DiscoverError> {
     let per_query = opts.max_measurements_per_query.max(1);
-    // (tenant, tenant tag key, measurements) of each pair of statements: first points,
-    // then last. Measurements with different tenant keys never share a statement.
-    let parts: Vec<(&String, &str, Vec<String>)> = by_tenant
+    // (tenant, tenant tag key, measurements, search bounds) of each pair of
+    // statements: first points, then last. Measurements with different tenant keys
+    // never share a statement.
+    let parts: Vec<Part<'_>> = by_tenant
         .iter()
         .flat_map(|(id, ms)| {
+            let spans = opts.known.and_then(|k| k.get(id));
             tenant_keys::by_key(ms, opts.tenants)
                 .into_iter()
                 .flat_map(move |(tag, ms)| {
                     ms.chunks(per_query)
-                        .map(|p| (id, tag, p.to_vec()))
+                        .map(|p| (id, tag, p.to_vec(), spans.and_then(|s| search_bounds(s, p))))
                         .collect::<Vec<_>>()
                 })
         })
         .collect();
     let statements: Vec<String> = parts
         .iter()
-        .flat_map(|(id, tag, ms)| {
-            [false, true].map(|last| influxql::tenant_extent(source, ms, tag, id, last))
+        .flat_map(|(id, tag, ms, b)| {
+            [false, true].map(|last| {
+                let bound = b.map(|(lo, hi)| if last { hi } else { lo });
+                influxql::tenant_extent(source, ms, tag, id, last, bound)
+            })
         })
         .collect();
     // Each answer is read down to its point times as it arrives, not held whole.
@@ -245,10 +291,13 @@ async fn tenant_extents(
         .map(|id| (id.clone(), BTreeMap::new()))
         .collect();
     let mut answers = answers.into_iter();
-    for (id, _, ms) in &parts {
+    for (id, _, ms, bounds) in &parts {
         let (first, last) = (answers.next(), answers.next());
         let found = match (first, last) {
-            (Some(Ok(f)), Some(Ok(l))) => answers::extents(&f, &l),
+            (Some(Ok(f)), Some(Ok(l))) => match bounds {
+                None => answers::extents(&f, &l),
+                Some(b) => bounded_extents(&f, &l, ms, *b),
+            },
             (Some(Err(e)), _) | (_, Some(Err(e))) => bounded_by(fallback, id, ms, e)?,
             _ => unreachable!("query_each answers every statement"),
         };
@@ -259,6 +308,44 @@ async fn tenant_extents(
         .filter(|(_, ms)| !ms.is_empty())
         .map(|(id, measurements)| TenantData { id, measurements })
         .collect())
+}
+
+/// One pair of first/last-point statements: tenant, tenant tag key, measurements and
+/// the bounds to search outside of ([`search_bounds`]).
+type Part<'a> = (&'a String, &'a str, Vec<String>, Option<(i64, i64)>);
+
+/// Where a statement of `ms` looks for first and last points when the ledger covers
+/// every one of them: a first point before the latest start of their spans, a last
+/// point at or after the earliest end. A rerun then reads the shards at both ends of
+/// the covered history, not all of it. `None` (look everywhere) when one has no span.
+fn search_bounds(spans: &HashMap<String, Interval>, ms: &[String]) -> Option<(i64, i64)> {
+    let spans: Vec<Interval> = ms
+        .iter()
+        .map(|m| spans.get(m).copied())
+        .collect::<Option<_>>()?;
+    let lo = spans.iter().map(|s| s.start).max()?;
+    let hi = spans.iter().map(|s| s.end).min()?;
+    Some((lo, hi))
+}
+
+/// Extents from statements bounded by `(lo, hi)` ([`search_bounds`]): a measurement
+/// without a point before `lo` has none there, so its history is taken to start at
+/// `lo`; without one at or after `hi`, to end at `hi`. The planner then looks at every
+/// window that can hold a point: those the ledger covers cost nothing, and any gap in
+/// between is planned as before. One with neither and `lo >= hi` has no point.
+fn bounded_extents(
+    first: &BTreeMap<String, i64>,
+    last: &BTreeMap<String, i64>,
+    ms: &[String],
+    (lo, hi): (i64, i64),
+) -> BTreeMap<String, Interval> {
+    ms.iter()
+        .filter_map(|m| {
+            let start = first.get(m).copied().unwrap_or(lo);
+            let end = last.get(m).map_or(hi, |l| l.saturating_add(1));
+            (start < end).then(|| (m.clone(), Interval::new(start, end)))
+        })
+        .collect()
 }
 
 /// The extents of measurements whose first/last-point statement failed with `e`: the
@@ -444,6 +531,49 @@ mod tests {
         );
         assert_eq!(fallback_bounds(None, Some(0), None), None);
         assert_eq!(fallback_bounds(Some(&[]), None, None), None);
+    }
+
+    /// Bounded statements are asked only when the ledger covers every measurement of
+    /// the statement: below the latest covered start, from the earliest covered end;
+    /// their answers give a measurement the covered bounds where nothing lies outside
+    /// them, the points found where something does, and no extent when nothing can be
+    /// there.
+    #[test]
+    fn bounded_extent_search() {
+        let ms = |v: &[&str]| v.iter().map(|m| m.to_string()).collect::<Vec<_>>();
+        let spans: HashMap<String, Interval> = [
+            ("cpu".to_string(), Interval::new(100, 900)),
+            ("mem".to_string(), Interval::new(200, 800)),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(
+            search_bounds(&spans, &ms(&["cpu", "mem"])),
+            Some((200, 800))
+        );
+        assert_eq!(search_bounds(&spans, &ms(&["cpu"])), Some((100, 900)));
+        assert_eq!(search_bounds(&spans, &ms(&["cpu", "disk"])), None);
+        let times = |v: &[(&str, i64)]| -> BTreeMap<String, i64> {
+            v.iter().map(|(m, t)| (m.to_string(), *t)).collect()
+        };
+        let first = times(&[("cpu", 150)]);
+        let last = times(&[("mem", 950)]);
+        let got = bounded_extents(&first, &last, &ms(&["cpu", "mem", "disk"]), (200, 800));
+        assert_eq!(got["cpu"], Interval::new(150, 800));
+        assert_eq!(got["mem"], Interval::new(200, 951));
+        assert_eq!(got["disk"], Interval::new(200, 800));
+        let none = BTreeMap::new();
+        assert!(bounded_extents(&none, &none, &ms(&["cpu"]), (800, 200)).is_empty());
+        let src = Rp {
+            db: "monasca",
+            rp: "autogen",
+        };
+        let q = |last, bound| {
+            influxql::tenant_extent(&src, &ms(&["cpu"]), "_tenant_id", "a", last, bound)
+        };
+        assert!(q(false, Some(200)).contains("'a' AND time < 200 ORDER BY time ASC LIMIT 1"));
+        assert!(q(true, Some(800)).contains("'a' AND time >= 800 ORDER BY time DESC LIMIT 1"));
+        assert!(!q(true, None).contains("time >"));
     }
 
     /// A discovery statement the server refuses is named in the error; a refusal by a
