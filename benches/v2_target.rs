@@ -279,12 +279,19 @@ fn check(target: &Influx2Server, want: &Expected) -> String {
     let mut wrong = Vec::new();
     for (t, (n, s)) in want {
         let db = format!("monasca_{t}");
+        // The 2.x endpoint answers chunked requests with a chunk per series.
         let got = target
-            .query(
+            .query_chunked(
                 Some(&db),
                 "SELECT count(\"value\"), sum(\"value\") FROM /.*/",
+                10_000,
             )
-            .map(|r| count_sum(&r));
+            .map(|chunks| {
+                chunks
+                    .iter()
+                    .map(count_sum)
+                    .fold((0, 0.0), |(n, s), (a, b)| (n + a, s + b))
+            });
         match got {
             Ok((gn, gs)) if gn == *n && (gs - s).abs() <= 1e-9 * s.abs().max(1.0) => {}
             Ok((gn, gs)) => wrong.push(format!("{t}: {gn} points (sum {gs}), source {n} ({s})")),
@@ -339,13 +346,7 @@ fn layout(target: &Influx2Server) -> String {
         .join(", ")
 }
 
-fn ours(
-    source: &InfluxServer,
-    want: &Expected,
-    dir: &Path,
-    variant: &str,
-    extra: &[&str],
-) -> Row {
+fn ours(source: &InfluxServer, want: &Expected, dir: &Path, variant: &str, extra: &[&str]) -> Row {
     let target = Influx2Server::start().expect("start influxd 2.x");
     let token = dir.join("token");
     std::fs::write(&token, format!("{ADMIN_TOKEN}\n")).unwrap();
@@ -497,7 +498,11 @@ impl Hand<'_> {
             ])
             .send()
             .expect("source query");
-        assert!(resp.status().is_success(), "source query: {}", resp.status());
+        assert!(
+            resp.status().is_success(),
+            "source query: {}",
+            resp.status()
+        );
         // Chunk by chunk as they arrive: the body is never held whole.
         let mut body = String::new();
         let mut lines = 0;
@@ -618,7 +623,11 @@ fn hand(source: &InfluxServer, want: &Expected, variant: &str) -> Row {
             // The shard groups ours gives an infinite source policy (52 weeks, its
             // targets' shard-duration rule), so that both write the same layout;
             // otherwise the server's choice for that retention.
-            shard_group_seconds: if every_seconds == 0 { 52 * 7 * 86_400 } else { 0 },
+            shard_group_seconds: if every_seconds == 0 {
+                52 * 7 * 86_400
+            } else {
+                0
+            },
             requests: AtomicU64::new(3),
             points: AtomicU64::new(0),
         };
@@ -628,9 +637,8 @@ fn hand(source: &InfluxServer, want: &Expected, variant: &str) -> Row {
                 s.spawn(|| loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(t) = tenants.get(i) else { break };
-                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        hand.tenant(t)
-                    }));
+                    let r =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hand.tenant(t)));
                     if r.is_err() {
                         *failed.lock().unwrap() = Some(format!("tenant {t} failed"));
                         break;
@@ -638,7 +646,11 @@ fn hand(source: &InfluxServer, want: &Expected, variant: &str) -> Row {
                 });
             }
         });
-        (hand.requests.into_inner(), hand.points.into_inner(), self_cpu() - c0)
+        (
+            hand.requests.into_inner(),
+            hand.points.into_inner(),
+            self_cpu() - c0,
+        )
     });
     let (requests, points, client_cpu) = hand;
     let mut result = check(&target, want);
@@ -678,16 +690,29 @@ fn bench(shape: &Shape) {
         .as_nanos() as i64;
     let specs = specs(shape, now);
     // Snapshots after 10 s without writes: the seeded data is in TSM files before the
-    // first variant, as in production.
-    let source = InfluxServer::start_with(
-        ServerOptions::default()
-            .extra_config("[data]\ncache-snapshot-write-cold-duration = \"10s\""),
-    )
+    // first variant, as in production. The longer write timeout and the retries: the
+    // seed's writes timed out at the default 10 s on this shared, loaded machine
+    // (rewriting the same points is harmless).
+    let source = InfluxServer::start_with(ServerOptions::default().extra_config(
+        "[data]\ncache-snapshot-write-cold-duration = \"10s\"\n[coordinator]\nwrite-timeout = \"120s\"\n",
+    ))
     .expect("start influxd");
     let t0 = Instant::now();
     let seeded: u64 = specs
         .iter()
-        .map(|s| seed(&source, "monasca", s).expect("seed"))
+        .map(|s| {
+            let mut tries = 0;
+            loop {
+                match seed(&source, "monasca", s) {
+                    Ok(n) => break n,
+                    Err(e) if tries < 3 => {
+                        tries += 1;
+                        eprintln!("  seed: {e:#}; again");
+                    }
+                    Err(e) => panic!("seed: {e:#}"),
+                }
+            }
+        })
         .sum();
     let seed_secs = t0.elapsed().as_secs_f64();
     std::thread::sleep(Duration::from_secs(15));
@@ -729,7 +754,9 @@ fn bench(shape: &Shape) {
         ));
     }
     println!("| variant | wall (s) | points | points/s | requests | source /query | source CPU (s) | 2.x CPU (s) | client CPU (s) | peak RSS (MiB) | load | result | buckets |");
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |");
+    println!(
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |"
+    );
     for r in &rows {
         println!(
             "| {} | {:.1} | {} | {:.0} | {} | {} | {:.1} | {:.1} | {:.1} | {} | {:.2} | {} | {} |",
@@ -748,7 +775,8 @@ fn bench(shape: &Shape) {
             r.layout
         );
     }
-    let group = |p: &str| -> Vec<&Row> { rows.iter().filter(|r| r.variant.starts_with(p)).collect() };
+    let group =
+        |p: &str| -> Vec<&Row> { rows.iter().filter(|r| r.variant.starts_with(p)).collect() };
     let (h, v, n) = (
         group("hand"),
         group("ours, verified"),
