@@ -20,8 +20,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use testkit::server2::{ADMIN_TOKEN, ORG};
 use testkit::{
-    quote_string, seed, DatasetSpec, FieldValue, Influx2Server, InfluxQl, InfluxServer, Point,
-    ServerOptions,
+    quote_string, seed, DatasetSpec, FieldValue, Influx2Server, InfluxServer, Point, ServerOptions,
 };
 
 /// Lines per `/api/v2/write` request of the hand-written copy (the 2.x docs' advice).
@@ -195,6 +194,8 @@ struct Row {
     result: String,
     /// Distinct (retention, shard group) of the tenant buckets afterwards.
     layout: String,
+    /// `/api/v2/write` requests the 2.x server answered (its `/metrics`).
+    writes: u64,
 }
 
 impl Row {
@@ -307,6 +308,25 @@ fn check(target: &Influx2Server, want: &Expected) -> String {
     }
 }
 
+/// `/api/v2/write` requests the 2.x server answered, any status: where the time of a
+/// copy into many small buckets goes is in how many writes it takes.
+fn writes(target: &Influx2Server) -> u64 {
+    let text = reqwest::blocking::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .get(format!("{}/metrics", target.url()))
+        .send()
+        .and_then(|r| r.text())
+        .unwrap_or_default();
+    text.lines()
+        .filter(|l| {
+            l.starts_with("http_api_requests_total{") && l.contains("path=\"/api/v2/write\"")
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
 /// Distinct (retention, shard group) of the `monasca_*` buckets, paged (the
 /// testkit helper reads only the first 100).
 fn layout(target: &Influx2Server) -> String {
@@ -398,6 +418,7 @@ fn ours(source: &InfluxServer, want: &Expected, dir: &Path, variant: &str, extra
         load: m.load,
         result,
         layout: layout(&target),
+        writes: writes(&target),
     }
 }
 
@@ -674,6 +695,7 @@ fn hand(source: &InfluxServer, want: &Expected, variant: &str) -> Row {
         load: m.load,
         result,
         layout: layout(&target),
+        writes: writes(&target),
     }
 }
 
@@ -733,33 +755,14 @@ fn bench(shape: &Shape) {
     );
     let dir = tempfile::tempdir().unwrap();
     let mut rows = Vec::new();
-    // Alternating, so that a change in the machine's load falls on both.
-    for i in 1..=2 {
-        rows.push(hand(&source, &want, &format!("hand-written #{i}")));
-        rows.push(ours(
-            &source,
-            &want,
-            dir.path(),
-            &format!("ours, verified #{i}"),
-            &[],
-        ));
-    }
-    for i in 1..=2 {
-        rows.push(ours(
-            &source,
-            &want,
-            dir.path(),
-            &format!("ours, --no-verify #{i}"),
-            &["--no-verify"],
-        ));
-    }
-    println!("| variant | wall (s) | points | points/s | requests | source /query | source CPU (s) | 2.x CPU (s) | client CPU (s) | peak RSS (MiB) | load | result | buckets |");
+    // Row by row as each variant ends: a long shape cut short still leaves its rows.
+    println!("| variant | wall (s) | points | points/s | requests | source /query | source CPU (s) | 2.x CPU (s) | client CPU (s) | peak RSS (MiB) | load | result | 2.x writes (points/write) | buckets |");
     println!(
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |"
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |"
     );
-    for r in &rows {
+    let print = |r: &Row| {
         println!(
-            "| {} | {:.1} | {} | {:.0} | {} | {} | {:.1} | {:.1} | {:.1} | {} | {:.2} | {} | {} |",
+            "| {} | {:.1} | {} | {:.0} | {} | {} | {:.1} | {:.1} | {:.1} | {} | {:.2} | {} | {} ({:.0}) | {} |",
             r.variant,
             r.wall.as_secs_f64(),
             r.points,
@@ -772,8 +775,35 @@ fn bench(shape: &Shape) {
             r.rss_mib.map_or("-".into(), |m| format!("{m:.1}")),
             r.load,
             r.result,
+            r.writes,
+            r.points as f64 / r.writes.max(1) as f64,
             r.layout
         );
+        use std::io::Write as _;
+        std::io::stdout().flush().ok();
+    };
+    // Alternating, so that a change in the machine's load falls on both.
+    for i in 1..=2 {
+        rows.push(hand(&source, &want, &format!("hand-written #{i}")));
+        print(rows.last().unwrap());
+        rows.push(ours(
+            &source,
+            &want,
+            dir.path(),
+            &format!("ours, verified #{i}"),
+            &[],
+        ));
+        print(rows.last().unwrap());
+    }
+    for i in 1..=2 {
+        rows.push(ours(
+            &source,
+            &want,
+            dir.path(),
+            &format!("ours, --no-verify #{i}"),
+            &["--no-verify"],
+        ));
+        print(rows.last().unwrap());
     }
     let group =
         |p: &str| -> Vec<&Row> { rows.iter().filter(|r| r.variant.starts_with(p)).collect() };
