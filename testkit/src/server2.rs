@@ -292,24 +292,32 @@ impl Influx2Server {
         serde_json::from_str(&text).with_context(|| format!("{method} {path}: {text}"))
     }
 
-    /// Every bucket of the organization (the system buckets too), by name.
+    /// Every bucket of the organization (the system buckets too), by name, page by
+    /// page.
     pub fn buckets(&self) -> Result<Vec<BucketInfo>> {
-        let v = self.send(
-            "GET",
-            &format!("/api/v2/buckets?orgID={}&limit=100", self.org_id),
-            None,
-        )?;
         let mut out = Vec::new();
-        for b in v["buckets"].as_array().into_iter().flatten() {
-            let rule = b["retentionRules"].get(0);
-            out.push(BucketInfo {
-                id: b["id"].as_str().unwrap_or_default().to_string(),
-                name: b["name"].as_str().unwrap_or_default().to_string(),
-                every_seconds: rule.and_then(|r| r["everySeconds"].as_i64()).unwrap_or(0),
-                shard_group_seconds: rule
-                    .and_then(|r| r["shardGroupDurationSeconds"].as_i64())
-                    .unwrap_or(0),
-            });
+        loop {
+            let path = format!(
+                "/api/v2/buckets?orgID={}&limit=100&offset={}",
+                self.org_id,
+                out.len()
+            );
+            let v = self.send("GET", &path, None)?;
+            let page = v["buckets"].as_array().cloned().unwrap_or_default();
+            for b in &page {
+                let rule = b["retentionRules"].get(0);
+                out.push(BucketInfo {
+                    id: b["id"].as_str().unwrap_or_default().to_string(),
+                    name: b["name"].as_str().unwrap_or_default().to_string(),
+                    every_seconds: rule.and_then(|r| r["everySeconds"].as_i64()).unwrap_or(0),
+                    shard_group_seconds: rule
+                        .and_then(|r| r["shardGroupDurationSeconds"].as_i64())
+                        .unwrap_or(0),
+                });
+            }
+            if page.len() < 100 {
+                break;
+            }
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
