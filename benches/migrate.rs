@@ -11,9 +11,12 @@
 //! of points. Figures go to docs/BENCHMARKS.md, sections "Migration speed" and "Issue 13:
 //! thousands of tenants".
 
+mod support;
+use support::{load1, run_child, Child};
+
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use testkit::{
@@ -205,53 +208,6 @@ fn create_targets_52w(server: &InfluxServer, tenants: &[String]) {
     }
 }
 
-/// Peak RSS, CPU and exit status of one child process.
-struct Child {
-    wall: Duration,
-    max_rss_kib: i64,
-    cpu: Duration,
-    status: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs a command and reaps it with wait4 for its rusage.
-// The child is reaped with wait4 (for its rusage), not Child::wait.
-#[allow(clippy::zombie_processes)]
-fn run_child(mut cmd: Command) -> Child {
-    let started = Instant::now();
-    let child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start child");
-    let pid = child.id() as libc::pid_t;
-    let drain = |mut r: Box<dyn std::io::Read + Send>| {
-        std::thread::spawn(move || {
-            let mut s = String::new();
-            r.read_to_string(&mut s).ok();
-            s
-        })
-    };
-    let out = drain(Box::new(child.stdout.expect("stdout piped")));
-    let err = drain(Box::new(child.stderr.expect("stderr piped")));
-    let mut status = 0;
-    // SAFETY: rusage is plain data; wait4 fills it for our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(r, pid, "wait4 failed");
-    let wall = started.elapsed();
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    Child {
-        wall,
-        max_rss_kib: usage.ru_maxrss,
-        cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
-        status: libc::WEXITSTATUS(status),
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
-    }
-}
-
 /// CPU time the server process used so far (utime + stime from /proc).
 fn server_cpu(server: &InfluxServer) -> Duration {
     let stat = std::fs::read_to_string(format!("/proc/{}/stat", server.pid())).expect("read stat");
@@ -346,14 +302,6 @@ fn target_layout(server: &InfluxServer, tenants: &[String]) -> String {
         .sum();
     let p: Vec<String> = policies.into_iter().collect();
     format!("{}; {n} shards", p.join(", "))
-}
-
-/// The machine's 1-minute load average (`/proc/loadavg`): others build on it too.
-fn load1() -> f64 {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or(f64::NAN)
 }
 
 fn drop_targets(server: &InfluxServer, tenants: &[String]) {

@@ -10,11 +10,16 @@
 //! Run with `scripts/bench-v2 [dense] [sparse]` (default both). Under `cargo test` it
 //! does nothing. Figures go to docs/BENCHMARKS.md, "InfluxDB 2.x target (issue 22)".
 
+// Each bench uses only some of what the shared module offers.
+#[allow(dead_code)]
+mod support;
+use support::{load1, run_child};
+
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::BufReader;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -129,54 +134,6 @@ fn self_cpu() -> Duration {
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
     let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
     tv(u.ru_utime) + tv(u.ru_stime)
-}
-
-fn load1() -> f64 {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or(f64::NAN)
-}
-
-struct Child {
-    max_rss_kib: i64,
-    cpu: Duration,
-    status: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs a command and reaps it with wait4, for its peak RSS and CPU.
-#[allow(clippy::zombie_processes)]
-fn run_child(mut cmd: Command) -> Child {
-    let child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start child");
-    let pid = child.id() as libc::pid_t;
-    let drain = |mut r: Box<dyn std::io::Read + Send>| {
-        std::thread::spawn(move || {
-            let mut s = String::new();
-            r.read_to_string(&mut s).ok();
-            s
-        })
-    };
-    let out = drain(Box::new(child.stdout.expect("stdout piped")));
-    let err = drain(Box::new(child.stderr.expect("stderr piped")));
-    let mut status = 0;
-    // SAFETY: rusage is plain data; wait4 fills it for our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(r, pid, "wait4 failed");
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    Child {
-        max_rss_kib: usage.ru_maxrss,
-        cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
-        status: libc::WEXITSTATUS(status),
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
-    }
 }
 
 struct Row {
