@@ -400,6 +400,14 @@ pub async fn existing_targets(
     Ok(targets)
 }
 
+/// The target database name of each of the catalog's tenants.
+fn target_names<'a>(catalog: &'a Catalog, template: &'a str) -> impl Iterator<Item = String> + 'a {
+    catalog
+        .tenants
+        .iter()
+        .map(move |t| crate::plan::target::target_database(template, &catalog.database, &t.id))
+}
+
 /// [`discover_targets_on`] for an InfluxDB 2.x server: the organization's buckets and
 /// DBRP mappings stand for databases and policies. The source's grants are kept as
 /// they are: they become v1 authorizations there.
@@ -416,11 +424,7 @@ async fn discover_buckets_on(
             target.url()
         )));
     };
-    let wanted = catalog
-        .tenants
-        .iter()
-        .map(|t| crate::plan::target::target_database(target_template, &catalog.database, &t.id))
-        .collect();
+    let wanted = target_names(catalog, target_template).collect();
     let (v2, targets) = crate::source::buckets::discover(target, org, &wanted).await?;
     catalog.targets = targets;
     catalog.target_url = target.url().to_string();
@@ -443,11 +447,7 @@ pub async fn discover_targets_on(
         return discover_buckets_on(target, catalog, target_template, org, target_version).await;
     }
     let dbs = databases(target).await?;
-    let names: Vec<String> = catalog
-        .tenants
-        .iter()
-        .map(|t| crate::plan::target::target_database(target_template, &catalog.database, &t.id))
-        .collect();
+    let names: Vec<String> = target_names(catalog, target_template).collect();
     catalog.targets = existing_targets(target, &dbs, names).await?;
     catalog.target_url = target.url().to_string();
     catalog.target_version = target_version;
