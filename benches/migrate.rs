@@ -916,12 +916,13 @@ fn bench(shape: &Shape, old: Option<(&str, &str)>) {
     let rerun = find("ours, rerun")[0];
     if let Some((open, late)) = &delta {
         println!(
-            "- rerun (nothing new), server CPU: {:.2} s = {:.2}% of first run #2's {:.2} s; points copied {} (first run #2 left {open} open); late check: {} statements, {} points counted, {} ms",
+            "- rerun (nothing new), server CPU: {:.2} s = {:.2}% of first run #2's {:.2} s; points copied {} (first run #2 left {open} open); late check: {} statements, {} tenants recounted by bucket, {} points counted, {} ms",
             rerun.server_cpu.as_secs_f64(),
             100.0 * rerun.server_cpu.as_secs_f64() / firsts[1].server_cpu.as_secs_f64(),
             firsts[1].server_cpu.as_secs_f64(),
             rerun.points,
             late["statements"],
+            late["tenants_recounted"],
             late["points_counted"],
             late["elapsed_ms"]
         );

@@ -30,7 +30,9 @@ fn host_points(server: &InfluxServer, db: &str, host: &str) -> u64 {
 /// With default settings, a point written three hours late into an hour window the
 /// previous run recorded is copied by the next run, which names the reopened window
 /// in its summary; a point later than the horizon (two days by default) into a window
-/// recorded before it is not rechecked; `--late-horizon 0` says the check is off.
+/// recorded before it is not rechecked; only the tenant whose totals changed is
+/// counted bucket by bucket, and a rerun with nothing new sends one total statement;
+/// `--late-horizon 0` says the check is off.
 #[test]
 fn late_point_in_recorded_window_is_copied_by_next_run() {
     let server = InfluxServer::start().expect("start influxd");
@@ -77,6 +79,17 @@ fn late_point_in_recorded_window_is_copied_by_next_run() {
     assert_tenants_exact(&server, &["t1"]);
     assert_eq!(host_points(&server, "monasca_t1", "late-host"), 1);
     assert_eq!(host_points(&server, "monasca_t2", "too-late-host"), 0);
+    // The totals per tenant settle t2 (nothing arrived in its horizon): only t1 is
+    // counted again bucket by bucket, to find the window.
+    assert_eq!(late["tenants_recounted"], 1, "{late}");
+
+    // Nothing new: the totals settle every tenant, no bucketed count is sent.
+    let again = migrate(&server, dir.path(), &["--time-unit", "hour"]);
+    let late = &again["late"];
+    assert_eq!(late["reopened"].as_array().unwrap().len(), 0, "{late}");
+    assert_eq!(late["tenants_recounted"], 0, "{late}");
+    assert!(late["chunks_rechecked"].as_u64().unwrap() >= 48, "{late}");
+    assert_eq!(late["statements"], 1, "{late}");
 
     let o = run(
         &server,

@@ -7,6 +7,12 @@
 //! `count(*)` statements (`source::late`), and reopens every chunk whose source figure
 //! is now above the points its copy wrote ([`compare`]).
 //!
+//! The count comes in two steps so that it costs what arrived, not the horizon: first
+//! one total per tenant and measurement over the whole range (no time buckets: one row
+//! per series, against one per series and hour), then bucket by bucket only for the
+//! chunks those totals do not settle ([`unsettled`]): a tenant whose totals differ
+//! from what its chunks recorded, or a chunk with a measurement counted by every field.
+//!
 //! The figure of a (tenant, measurement, bucket) is its largest field count: exactly
 //! its points when one field is in every point (Monasca's `value`; every field of
 //! `alarm_state_history`), fewer when all fields are sparse. A copy wrote every point,
@@ -31,6 +37,10 @@ const BUCKETS: [TimeUnit; 4] = [
 
 /// Source figures: (tenant, measurement, bucket start) -> largest field count.
 pub type SourceCounts = BTreeMap<(String, String, i64), u64>;
+
+/// Source totals over a check's whole range: (tenant, measurement) -> points, counted
+/// by a field that every point has.
+pub type SourceTotals = BTreeMap<(String, String), u64>;
 
 /// A recorded chunk looked at again.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +101,9 @@ pub struct LateReport {
     pub chunks_unaligned: u64,
     /// Count statements sent to the source.
     pub statements: u64,
+    /// Tenants whose totals did not settle their chunks (or with measurements counted
+    /// by every field), counted again bucket by bucket.
+    pub tenants_recounted: u64,
     /// Points the count statements counted (what the server read for the check).
     pub points_counted: u64,
     /// Time the count statements took, in milliseconds.
@@ -157,6 +170,11 @@ pub fn select(
     let on_minutes = |c: &Recheck| aligned(c.window, TimeUnit::Minute);
     let unaligned = picked.iter().filter(|c| !on_minutes(c)).count() as u64;
     picked.retain(on_minutes);
+    check_of(picked, unaligned)
+}
+
+/// The check of `picked`: its range, bucket and measurements.
+fn check_of(picked: Vec<Recheck>, unaligned: u64) -> LateCheck {
     let bucket = BUCKETS
         .into_iter()
         .find(|u| picked.iter().all(|c| aligned(c.window, *u)));
@@ -267,6 +285,46 @@ impl<'s> Candidates<'s> {
             .map(|(r, _)| r)
             .collect()
     }
+}
+
+/// The part of `check` that `totals` (counted over its whole range for the
+/// measurements where `every_point` is true) does not settle, to be counted bucket by
+/// bucket: every chunk of a tenant whose totals differ from the points its chunks of
+/// such measurements recorded, and every chunk with a measurement of another kind.
+///
+/// A tenant's totals equal to what its chunks recorded means no chunk gained points,
+/// unless as many were deleted from the source in the same range (not looked for).
+/// Points in the range that no chunk recorded (a hole, another tenant's window) make
+/// the totals differ: that tenant is counted by bucket, as before this step.
+pub fn unsettled(
+    check: &LateCheck,
+    totals: &SourceTotals,
+    every_point: impl Fn(&str) -> bool,
+) -> LateCheck {
+    let counted = |c: &Recheck| c.measurements.iter().all(|m| every_point(m));
+    let mut recorded: BTreeMap<&str, u64> = BTreeMap::new();
+    for c in check.chunks.iter().filter(|c| counted(c)) {
+        *recorded.entry(&c.scope.tenant).or_default() += c.recorded;
+    }
+    let mut source: BTreeMap<&str, u64> = BTreeMap::new();
+    for ((t, _), n) in totals {
+        *source.entry(t).or_default() += n;
+    }
+    let settled =
+        |t: &str| recorded.get(t).copied().unwrap_or(0) == source.get(t).copied().unwrap_or(0);
+    let left: Vec<Recheck> = check
+        .chunks
+        .iter()
+        .filter(|c| !counted(c) || !settled(&c.scope.tenant))
+        .cloned()
+        .collect();
+    check_of(left, check.unaligned)
+}
+
+/// The tenants of a check's chunks, sorted.
+pub fn tenants(check: &LateCheck) -> Vec<String> {
+    let t: BTreeSet<&String> = check.chunks.iter().map(|c| &c.scope.tenant).collect();
+    t.into_iter().cloned().collect()
 }
 
 /// True when both bounds of `w` are multiples of `unit` (UTC days, hours, minutes).
@@ -402,6 +460,68 @@ mod tests {
         let (r, rep) = &reopened[0];
         assert_eq!((r.scope.tenant.as_str(), r.window.start), ("a", MON));
         assert_eq!((rep.recorded, rep.source), (4, 5));
+    }
+
+    /// Totals settle a tenant whose every-point chunks recorded what the source holds
+    /// over the range: its chunks are not counted by bucket. A tenant whose totals are
+    /// above (a late point) or below what it recorded, one with points outside its
+    /// chunks (no record), and every chunk with a measurement counted by every field
+    /// (alarm history) are left to the bucketed count, which keeps the range and
+    /// bucket of what is left.
+    #[test]
+    fn unsettled_keeps_what_totals_do_not_settle() {
+        let records = [
+            rec("ok", &["cpu", "mem"], MON, MON + HOUR, 4),
+            rec("ok", &["cpu"], MON + HOUR, MON + 2 * HOUR, 2),
+            rec("late", &["cpu"], MON, MON + HOUR, 3),
+            rec("less", &["cpu"], MON, MON + HOUR, 3),
+            rec(
+                "alarms",
+                &["alarm_state_history"],
+                MON + HOUR,
+                MON + 2 * HOUR,
+                1,
+            ),
+            rec("mixed", &["cpu", "alarm_state_history"], MON, MON + DAY, 5),
+        ];
+        let check = select(&records, &src(), "", MON + 2 * DAY, 3 * DAY);
+        assert_eq!(check.chunks.len(), 6);
+        let key = |t: &str, m: &str| (t.to_string(), m.to_string());
+        let totals: SourceTotals = [
+            (key("ok", "cpu"), 5),
+            (key("ok", "mem"), 1),
+            (key("late", "cpu"), 4),
+            (key("less", "cpu"), 2),
+            (key("mixed", "cpu"), 2),
+            (key("unrecorded", "cpu"), 7),
+        ]
+        .into_iter()
+        .collect();
+        let every_point = |m: &str| m != "alarm_state_history";
+        let left = unsettled(&check, &totals, every_point);
+        let got: Vec<(&str, i64)> = left
+            .chunks
+            .iter()
+            .map(|c| (c.scope.tenant.as_str(), c.window.start))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("late", MON),
+                ("less", MON),
+                ("alarms", MON + HOUR),
+                ("mixed", MON)
+            ]
+        );
+        assert_eq!(tenants(&left), vec!["alarms", "late", "less", "mixed"]);
+        assert_eq!(left.range, Some(Interval::new(MON, MON + DAY)));
+        assert_eq!(left.bucket, Some(TimeUnit::Hour));
+        assert_eq!(left.measurements, vec!["alarm_state_history", "cpu"]);
+        // Everything settled: nothing is left to count by bucket.
+        let settled: SourceTotals = [(key("ok", "cpu"), 6)].into_iter().collect();
+        let only_ok = select(&records[..2], &src(), "", MON + 2 * DAY, 3 * DAY);
+        let left = unsettled(&only_ok, &settled, every_point);
+        assert!(left.chunks.is_empty() && left.range.is_none(), "{left:?}");
     }
 
     /// Gathering candidates while the ledger streams by, then selecting among them,

@@ -326,10 +326,11 @@ pub(crate) fn late_row(l: &LateReport) -> String {
     }
     let horizon = humantime::format_duration(std::time::Duration::from_secs(l.horizon_secs));
     let mut cell = format!(
-        "{} recorded chunks closed within {horizon} rechecked, {} reopened for late points ({} statements, {} points counted, {:.1}s)",
+        "{} recorded chunks closed within {horizon} rechecked, {} reopened for late points ({} statements, {} tenants recounted by bucket, {} points counted, {:.1}s)",
         l.chunks_rechecked,
         l.reopened.len(),
         l.statements,
+        l.tenants_recounted,
         l.points_counted,
         l.elapsed_ms as f64 / 1000.0
     );

@@ -2,13 +2,18 @@
 //! late horizon and reopens, in the coverage, those the source gained points in (the
 //! pure part is `plan::late`).
 //!
-//! Cost: one `SELECT count(...) ... GROUP BY time(<bucket>), "<tenant tag>"` per batch
-//! of measurements over the horizon's time range, whatever the number of tenants,
-//! chunks or target databases; a statement the server refuses as too big is split by
-//! measurements, then by time. Measurements with a `value` field (every Monasca metric:
-//! the persister writes it on every point) count only that field, not every field
-//! (`value_meta` too): the server reads half the columns. The report states the
-//! statements, the points counted and the time taken.
+//! Cost: one `SELECT count("value") ... GROUP BY "<tenant tag>"` per batch of
+//! measurements over the horizon's time range, whatever the number of tenants, chunks
+//! or target databases: one total per series, compared per tenant with what the
+//! ledger recorded. Only the tenants whose totals differ (late points arrived) and
+//! measurements without a `value` field (alarm history, counted by every field) are
+//! then counted `GROUP BY time(<bucket>)`, naming those tenants. On the 2-day horizon
+//! the bucketed statement over every tenant cost the server about ten times the
+//! totals (hour buckets: one row per series and hour). Measurements with a `value`
+//! field (every Monasca metric: the persister writes it on every point) count only
+//! that field, not `value_meta` too. A statement the server refuses as too big is
+//! split by measurements, then tenants, then time. The report states the statements,
+//! the tenants recounted, the points counted and the time taken.
 
 use crate::core::interval::Interval;
 use crate::core::window::TimeUnit;
@@ -69,15 +74,12 @@ pub async fn recheck(
     );
     report.chunks_rechecked = check.chunks.len() as u64;
     report.chunks_unaligned = check.unaligned;
-    let mut statements = 0;
     let started = std::time::Instant::now();
-    let counts = count(client, &check, opts, &mut statements).await;
-    report.statements = statements;
+    let counts = count(client, &check, opts, &mut report).await;
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     match counts {
-        Ok(counts) => {
-            report.points_counted = counts.values().sum();
-            for (chunk, reopened) in late::compare(&check, &counts) {
+        Ok((left, counts)) => {
+            for (chunk, reopened) in late::compare(&left, &counts) {
                 for m in &chunk.measurements {
                     coverage.reopen(&chunk.scope, m, chunk.window);
                 }
@@ -99,58 +101,141 @@ pub async fn recheck(
     report
 }
 
-/// The source figures of the check's range, batch by batch.
+/// The source figures of the check's chunks that the totals do not settle: totals of
+/// the every-point measurements over the whole range first, then bucket by bucket
+/// for the rest ([`late::unsettled`]), of those tenants only.
 async fn count(
     client: &Client,
     check: &LateCheck,
     opts: &LateOptions<'_>,
-    statements: &mut u64,
-) -> Result<SourceCounts, ClientError> {
-    let mut counts = SourceCounts::new();
-    let (Some(range), Some(bucket)) = (check.range, check.bucket) else {
-        return Ok(counts);
+    report: &mut LateReport,
+) -> Result<(LateCheck, SourceCounts), ClientError> {
+    let mut sink = Sink::default();
+    let Some(range) = check.range else {
+        return Ok((check.clone(), sink.counts));
     };
-    // Measurements whose tenant is in another tag (alarm history) are counted apart.
+    let every_point = |m: &str| has_every_point_field(opts.fields, m);
+    let per = opts.per_statement.max(1);
     for (tag, ms) in crate::source::tenant_keys::by_key(&check.measurements, opts.tenants) {
-        let (one, every): (Vec<String>, Vec<String>) = ms
-            .into_iter()
-            .partition(|m| has_every_point_field(opts.fields, m));
-        let mut work: Vec<(&[String], Interval, Option<&str>)> = Vec::new();
-        for (ms, field) in [(&one, Some(EVERY_POINT_FIELD)), (&every, None)] {
-            work.extend(
-                ms.chunks(opts.per_statement.max(1))
-                    .map(|ms| (ms, range, field)),
-            );
+        let ms: Vec<String> = ms.into_iter().filter(|m| every_point(m)).collect();
+        for ms in ms.chunks(per) {
+            let what = Count {
+                ms,
+                tenants: &[],
+                range,
+                field: Some(EVERY_POINT_FIELD),
+                bucket: None,
+            };
+            run(client, opts, tag, what, &mut sink, report).await?;
         }
-        while let Some((ms, range, field)) = work.pop() {
-            *statements += 1;
-            let what = (ms, range, field);
-            match count_one(client, opts, tag, what, bucket, &mut counts).await {
-                Ok(()) => {}
-                Err(e) if e.class() == FailureClass::TooBig => match split(ms, range, bucket) {
-                    Some(halves) => work.extend(halves.map(|(ms, r)| (ms, r, field))),
-                    None => return Err(e),
-                },
-                Err(e) => return Err(e),
+    }
+    let left = late::unsettled(check, &sink.totals, every_point);
+    let (Some(range), Some(bucket)) = (left.range, left.bucket) else {
+        return Ok((left, sink.counts));
+    };
+    let tenants = late::tenants(&left);
+    report.tenants_recounted = tenants.len() as u64;
+    for (tag, ms) in crate::source::tenant_keys::by_key(&left.measurements, opts.tenants) {
+        let (one, every): (Vec<String>, Vec<String>) = ms.into_iter().partition(|m| every_point(m));
+        let batches = [(&one, Some(EVERY_POINT_FIELD)), (&every, None)];
+        for (ms, field) in batches
+            .iter()
+            .flat_map(|(ms, f)| ms.chunks(per).map(move |c| (c, *f)))
+        {
+            for tenants in tenants.chunks(TENANTS_PER_STATEMENT) {
+                let what = Count {
+                    ms,
+                    tenants,
+                    range,
+                    field,
+                    bucket: Some(bucket),
+                };
+                run(client, opts, tag, what, &mut sink, report).await?;
             }
         }
     }
-    Ok(counts)
+    Ok((left, sink.counts))
+}
+
+/// Most tenant ids one bucketed count statement names.
+const TENANTS_PER_STATEMENT: usize = 100;
+
+/// One count statement's subject.
+#[derive(Debug, Clone, Copy)]
+pub struct Count<'a> {
+    /// Measurements (one tenant tag key).
+    pub ms: &'a [String],
+    /// Tenant ids to count; empty: every tenant.
+    pub tenants: &'a [String],
+    /// The time counted.
+    pub range: Interval,
+    /// The field counted; None: every field.
+    pub field: Option<&'a str>,
+    /// `GROUP BY time()` bucket; None: one total over the range.
+    pub bucket: Option<TimeUnit>,
+}
+
+/// Where count answers go.
+#[derive(Debug, Default)]
+struct Sink {
+    totals: late::SourceTotals,
+    counts: SourceCounts,
+}
+
+/// Runs the statements of `what` (split in halves while the server refuses them as
+/// too big), adding their rows to `sink`.
+async fn run(
+    client: &Client,
+    opts: &LateOptions<'_>,
+    tag: &str,
+    what: Count<'_>,
+    sink: &mut Sink,
+    report: &mut LateReport,
+) -> Result<(), ClientError> {
+    let mut work = vec![what];
+    while let Some(what) = work.pop() {
+        if what.ms.is_empty() {
+            continue;
+        }
+        report.statements += 1;
+        match count_one(client, opts, tag, what, sink).await {
+            Ok(n) => report.points_counted += n,
+            Err(e) if e.class() == FailureClass::TooBig => match split(what) {
+                Some(halves) => work.extend(halves),
+                None => return Err(e),
+            },
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Halves of a refused statement: by measurements while there are several, then by
-/// time while the range spans more than one bucket.
-fn split(ms: &[String], range: Interval, bucket: TimeUnit) -> Option<[(&[String], Interval); 2]> {
-    if ms.len() > 1 {
-        let (a, b) = ms.split_at(ms.len() / 2);
-        return Some([(a, range), (b, range)]);
+/// tenants, then by time while the range spans more than one bucket (a total: more
+/// than one minute).
+fn split(what: Count<'_>) -> Option<[Count<'_>; 2]> {
+    if what.ms.len() > 1 {
+        let (a, b) = what.ms.split_at(what.ms.len() / 2);
+        return Some([Count { ms: a, ..what }, Count { ms: b, ..what }]);
     }
-    let buckets = range.len() / bucket.nanos();
-    (buckets > 1).then(|| {
-        let mid = range.start + buckets / 2 * bucket.nanos();
+    if what.tenants.len() > 1 {
+        let (a, b) = what.tenants.split_at(what.tenants.len() / 2);
+        return Some([Count { tenants: a, ..what }, Count { tenants: b, ..what }]);
+    }
+    let step = what.bucket.unwrap_or(TimeUnit::Minute).nanos();
+    let steps = what.range.len() / step;
+    (steps > 1).then(|| {
+        let mid = what.range.start + steps / 2 * step;
+        let (r, e) = (what.range, what.range.end);
         [
-            (ms, Interval::new(range.start, mid)),
-            (ms, Interval::new(mid, range.end)),
+            Count {
+                range: Interval::new(r.start, mid),
+                ..what
+            },
+            Count {
+                range: Interval::new(mid, e),
+                ..what
+            },
         ]
     })
 }
@@ -162,24 +247,35 @@ fn has_every_point_field(fields: &crate::core::field::FieldTypes, measurement: &
         .is_some_and(|f| f.contains_key(EVERY_POINT_FIELD))
 }
 
-/// The count statement of `ms` over `range`: of `field` alone when given (every
-/// measurement has it), else of every field.
-pub fn count_statement(
-    opts: &LateOptions<'_>,
-    tag: &str,
-    (ms, range, field): (&[String], Interval, Option<&str>),
-    bucket: TimeUnit,
-) -> String {
-    let from: Vec<String> = ms.iter().map(|m| opts.rp.measurement(m)).collect();
-    let what = field.map_or_else(|| "*".to_string(), influxql::ident);
-    format!(
-        "SELECT count({what}) FROM {} WHERE time >= {} AND time < {} GROUP BY time({}), {} fill(none)",
+/// The count statement of `what`: of its field alone when given (every measurement
+/// has it), else of every field; of its tenants when named; grouped by the tenant tag
+/// and, when given, the bucket.
+pub fn count_statement(opts: &LateOptions<'_>, tag: &str, what: Count<'_>) -> String {
+    let from: Vec<String> = what.ms.iter().map(|m| opts.rp.measurement(m)).collect();
+    let field = what.field.map_or_else(|| "*".to_string(), influxql::ident);
+    let mut q = format!(
+        "SELECT count({field}) FROM {} WHERE time >= {} AND time < {}",
         from.join(","),
-        range.start,
-        range.end,
-        bucket_text(bucket),
-        influxql::ident(tag)
-    )
+        what.range.start,
+        what.range.end,
+    );
+    if !what.tenants.is_empty() {
+        let any: Vec<String> = what
+            .tenants
+            .iter()
+            .map(|t| influxql::tenant_filter(tag, t))
+            .collect();
+        q.push_str(&format!(" AND ({})", any.join(" OR ")));
+    }
+    match what.bucket {
+        Some(b) => q.push_str(&format!(
+            " GROUP BY time({}), {} fill(none)",
+            bucket_text(b),
+            influxql::ident(tag)
+        )),
+        None => q.push_str(&format!(" GROUP BY {}", influxql::ident(tag))),
+    }
+    q
 }
 
 fn bucket_text(bucket: TimeUnit) -> &'static str {
@@ -192,20 +288,21 @@ fn bucket_text(bucket: TimeUnit) -> &'static str {
     }
 }
 
-/// Runs one count statement and adds its rows to `counts`: per series (measurement,
-/// tenant) and row (bucket), the largest count column.
+/// Runs one count statement and adds its rows to `sink`: per series (measurement,
+/// tenant) and row, the largest count column; a total, or per bucket. Returns the
+/// points it counted.
 async fn count_one(
     client: &Client,
     opts: &LateOptions<'_>,
     tag: &str,
-    what: (&[String], Interval, Option<&str>),
-    bucket: TimeUnit,
-    counts: &mut SourceCounts,
-) -> Result<(), ClientError> {
-    let q = count_statement(opts, tag, what, bucket);
+    what: Count<'_>,
+    sink: &mut Sink,
+) -> Result<u64, ClientError> {
+    let q = count_statement(opts, tag, what);
     // `query` returns the whole answer or an error: a statement refused part way
     // (query-timeout after some chunks) adds nothing before it is asked again in halves.
     let r = client.query(Some(opts.rp.db), &q).await?;
+    let mut counted = 0;
     for s in &r.series {
         let Some(tenant) = s.tags.get(tag).filter(|t| !t.is_empty()) else {
             continue;
@@ -225,12 +322,21 @@ async fn count_one(
                 .filter_map(|(_, v)| v.as_u64())
                 .max()
                 .unwrap_or(0);
-            *counts
-                .entry((tenant.clone(), s.name.clone(), at))
-                .or_default() += n;
+            counted += n;
+            if what.bucket.is_some() {
+                *sink
+                    .counts
+                    .entry((tenant.clone(), s.name.clone(), at))
+                    .or_default() += n;
+            } else {
+                *sink
+                    .totals
+                    .entry((tenant.clone(), s.name.clone()))
+                    .or_default() += n;
+            }
         }
     }
-    Ok(())
+    Ok(counted)
 }
 
 #[cfg(test)]
@@ -238,8 +344,9 @@ mod tests {
     use super::*;
 
     /// The statement counts `value` alone where the measurements have it, else every
-    /// field, over the range, grouped by the bucket and the tenant tag, quoted; refused statements split by measurements
-    /// first, then by time down to one bucket.
+    /// field, over the range, of the tenants it names, grouped by the tenant tag and a
+    /// bucket when it has one, every name quoted; refused statements split by
+    /// measurements first, then tenants, then time down to one bucket.
     #[test]
     fn statement_and_splits() {
         let settings =
@@ -272,28 +379,57 @@ mod tests {
         assert!(has_every_point_field(&fields, "cpu"));
         assert!(!has_every_point_field(&fields, "alarm_state_history"));
         let range = Interval::new(0, 3 * h);
-        let q = count_statement(
-            &opts,
-            "_tenant_id",
-            (&ms, range, Some("value")),
-            TimeUnit::Hour,
-        );
-        assert!(
-            q.starts_with("SELECT count(\"value\") FROM \"monasca\""),
-            "{q}"
-        );
-        let q = count_statement(&opts, "_tenant_id", (&ms, range, None), TimeUnit::Hour);
+        let total = Count {
+            ms: &ms,
+            tenants: &[],
+            range,
+            field: Some("value"),
+            bucket: None,
+        };
         assert_eq!(
-            q,
+            count_statement(&opts, "_tenant_id", total),
             format!(
-                "SELECT count(*) FROM \"monasca\".\"autogen\".\"cpu\",\"monasca\".\"autogen\".\"m\\\"em\" WHERE time >= 0 AND time < {} GROUP BY time(1h), \"_tenant_id\" fill(none)",
+                "SELECT count(\"value\") FROM \"monasca\".\"autogen\".\"cpu\",\"monasca\".\"autogen\".\"m\\\"em\" WHERE time >= 0 AND time < {} GROUP BY \"_tenant_id\"",
                 3 * h
             )
         );
-        let [a, b] = split(&ms, Interval::new(0, 3 * h), TimeUnit::Hour).unwrap();
-        assert_eq!((a.0.len(), b.0.len()), (1, 1));
-        let [a, b] = split(&ms[..1], Interval::new(0, 3 * h), TimeUnit::Hour).unwrap();
-        assert_eq!((a.1, b.1), (Interval::new(0, h), Interval::new(h, 3 * h)));
-        assert!(split(&ms[..1], Interval::new(0, h), TimeUnit::Hour).is_none());
+        let tenants = vec!["a".to_string(), "it's".to_string()];
+        let bucketed = Count {
+            field: None,
+            tenants: &tenants,
+            bucket: Some(TimeUnit::Hour),
+            ..total
+        };
+        assert_eq!(
+            count_statement(&opts, "tenant_id", bucketed),
+            format!(
+                "SELECT count(*) FROM \"monasca\".\"autogen\".\"cpu\",\"monasca\".\"autogen\".\"m\\\"em\" WHERE time >= 0 AND time < {} AND (\"tenant_id\"::tag = 'a' OR \"tenant_id\"::tag = 'it\\'s') GROUP BY time(1h), \"tenant_id\" fill(none)",
+                3 * h
+            )
+        );
+        // Splits: measurements, then tenants, then time down to one bucket (a total:
+        // one minute).
+        let [a, b] = split(bucketed).unwrap();
+        assert_eq!((a.ms.len(), b.ms.len(), a.tenants.len()), (1, 1, 2));
+        let [a, b] = split(a).unwrap();
+        assert_eq!((a.tenants, b.tenants), (&tenants[..1], &tenants[1..]));
+        let [a, b] = split(a).unwrap();
+        assert_eq!(
+            (a.range, b.range),
+            (Interval::new(0, h), Interval::new(h, 3 * h))
+        );
+        assert!(split(a).is_none());
+        let one_minute = Count {
+            ms: &ms[..1],
+            range: Interval::new(0, 60_000_000_000),
+            ..total
+        };
+        assert!(split(one_minute).is_none());
+        let [a, _] = split(Count {
+            ms: &ms[..1],
+            ..total
+        })
+        .unwrap();
+        assert_eq!(a.range, Interval::new(0, 90 * 60_000_000_000));
     }
 }
