@@ -367,6 +367,13 @@ fn run_bin(
         .args(["run", "--json", "--source-url", &server.url(), "--ledger"])
         .arg(ledger)
         .args(extra);
+    // ITM_BENCH_REQUEST_LOG=1: one JSON line per request (statements, ms, bytes) in
+    // target/bench-out/<variant>.log, to see where a run's time went.
+    let request_log = std::env::var_os("ITM_BENCH_REQUEST_LOG").is_some();
+    if request_log {
+        cmd.env("RUST_LOG", "influx_tenant_migrate::influx::client=debug")
+            .env("ITM__LOG__FORMAT", "json");
+    }
     let (c, wall, sq, cpu, load) = measure(server, || run_child(cmd));
     assert_eq!(c.status, 0, "{variant} failed:\n{}", c.stderr);
     // Kept for a look after the run: the summary and the ledger of each of our runs.
@@ -376,6 +383,9 @@ fn run_bin(
         .chars()
         .filter(char::is_ascii_alphanumeric)
         .collect();
+    if request_log {
+        std::fs::write(out.join(format!("{name}.log")), &c.stderr).ok();
+    }
     std::fs::write(out.join(format!("{name}.json")), &c.stdout).ok();
     std::fs::copy(ledger, out.join(format!("{name}.ledger"))).ok();
     let json: Value = serde_json::from_str(&c.stdout).expect("run --json output");

@@ -586,3 +586,47 @@ fn include_exclude_and_skip_rules() {
     assert!(d.measurement("log.lines").is_none());
     assert!(d.measurement("cpu.idle_perc").is_some());
 }
+
+/// A first run asks first points in the oldest shard and last points in the newest;
+/// what is not found there is asked again over every shard. Each tenant's copy is
+/// exact whether a measurement spans both edge shards, begins after the oldest, ends
+/// before the newest, or lies only in between, beside another measurement of the same
+/// tenant that spans them all.
+#[test]
+fn first_and_last_points_away_from_the_edge_shards() {
+    let server = InfluxServer::start().expect("start influxd");
+    let now = now_ns();
+    let point = |m: &str, tenant: &str, at: i64| {
+        Point::new(m)
+            .tag("_tenant_id", tenant)
+            .tag("hostname", "h")
+            .field("value", 2.5)
+            .time(at)
+            .to_line()
+            .unwrap()
+    };
+    let (oldest, middle) = (now - 5 * WEEK, now - 3 * WEEK);
+    let lines = [
+        // "a": cpu in the oldest and the newest shard; mem begins later, disk ends
+        // earlier, net lies only in the middle.
+        point("cpu.idle_perc", "a", oldest),
+        point("cpu.idle_perc", "a", now - MINUTE),
+        point("mem.free_mb", "a", middle),
+        point("mem.free_mb", "a", now - 2 * MINUTE),
+        point("disk.used", "a", oldest + MINUTE),
+        point("disk.used", "a", middle + MINUTE),
+        point("net.in", "a", middle + 2 * MINUTE),
+        point("net.in", "a", middle + WEEK),
+        // "b" only in between, "c" only in the oldest shard, "d" only in the newest.
+        point("cpu.idle_perc", "b", middle),
+        point("cpu.idle_perc", "c", oldest + 3 * MINUTE),
+        point("cpu.idle_perc", "d", now - 3 * MINUTE),
+    ]
+    .join("\n");
+    server.create_database("monasca").unwrap();
+    server.write_lines("monasca", &lines).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let summary = migrate(&server, dir.path(), &[]);
+    assert_eq!(summary["points_written"], 11, "{summary}");
+    assert_tenants_exact(&server, &["a", "b", "c", "d"]);
+}

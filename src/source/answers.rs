@@ -248,6 +248,16 @@ pub fn tag_keys(r: &StatementResult) -> BTreeMap<String, BTreeSet<String>> {
 /// policy `rp`; other databases and policies are left out.
 pub fn shard_ranges(r: &StatementResult, db: &str, rp: &str) -> Vec<Interval> {
     let mut set = IntervalSet::new();
+    for i in shard_intervals(r, db, rp) {
+        set.insert(i);
+    }
+    set.parts().to_vec()
+}
+
+/// Reads `SHOW SHARDS` into the time range of each shard of database `db` in policy
+/// `rp`, unmerged, in the server's order.
+pub fn shard_intervals(r: &StatementResult, db: &str, rp: &str) -> Vec<Interval> {
+    let mut out = Vec::new();
     for s in r.series.iter().filter(|s| s.name == db) {
         for row in &s.values {
             if str_col(s, row, "retention_policy") != Some(rp) {
@@ -263,11 +273,11 @@ pub fn shard_ranges(r: &StatementResult, db: &str, rp: &str) -> Vec<Interval> {
                 crate::core::window::parse_time_ns(v.as_str()?).ok()
             };
             if let (Some(a), Some(b)) = (time("start_time"), time("end_time")) {
-                set.insert(Interval::new(a, b));
+                out.push(Interval::new(a, b));
             }
         }
     }
-    set.parts().to_vec()
+    out
 }
 
 /// Reads the answer of a first- (or last-) point query (`SELECT * ... ORDER BY time
