@@ -17,6 +17,7 @@
 
 use crate::core::interval::Interval;
 use crate::core::window::TimeUnit;
+use crate::influx::answer::StatementResult;
 use crate::influx::client::Client;
 use crate::influx::error::{ClientError, FailureClass};
 use crate::influx::statement::{self as influxql, Rp};
@@ -198,8 +199,12 @@ async fn run(
             continue;
         }
         report.statements += 1;
-        match count_one(client, opts, tag, what, sink).await {
-            Ok(n) => report.points_counted += n,
+        // `query` returns the whole answer or an error: a statement refused part way
+        // (query-timeout after some chunks) adds nothing before it is asked again in
+        // halves.
+        let q = count_statement(opts, tag, what);
+        match client.query(Some(opts.rp.db), &q).await {
+            Ok(r) => report.points_counted += sink.add(&r, tag, what.bucket.is_some()),
             Err(e) if e.class() == FailureClass::TooBig => match split(what) {
                 Some(halves) => work.extend(halves),
                 None => return Err(e),
@@ -288,55 +293,42 @@ fn bucket_text(bucket: TimeUnit) -> &'static str {
     }
 }
 
-/// Runs one count statement and adds its rows to `sink`: per series (measurement,
-/// tenant) and row, the largest count column; a total, or per bucket. Returns the
-/// points it counted.
-async fn count_one(
-    client: &Client,
-    opts: &LateOptions<'_>,
-    tag: &str,
-    what: Count<'_>,
-    sink: &mut Sink,
-) -> Result<u64, ClientError> {
-    let q = count_statement(opts, tag, what);
-    // `query` returns the whole answer or an error: a statement refused part way
-    // (query-timeout after some chunks) adds nothing before it is asked again in halves.
-    let r = client.query(Some(opts.rp.db), &q).await?;
-    let mut counted = 0;
-    for s in &r.series {
-        let Some(tenant) = s.tags.get(tag).filter(|t| !t.is_empty()) else {
-            continue;
-        };
-        let Some(time) = s.column("time") else {
-            continue;
-        };
-        for row in &s.values {
-            let Some(at) = row.get(time).and_then(|v| v.as_i64()) else {
+impl Sink {
+    /// Adds the rows of a count statement's answer: per series (measurement, tenant
+    /// under `tag`) and row, the largest count column; per bucket when `bucketed`,
+    /// else as a total. Returns the points counted.
+    fn add(&mut self, r: &StatementResult, tag: &str, bucketed: bool) -> u64 {
+        let mut counted = 0;
+        for s in &r.series {
+            let Some(tenant) = s.tags.get(tag).filter(|t| !t.is_empty()) else {
                 continue;
             };
-            let n = s
-                .columns
-                .iter()
-                .zip(row)
-                .filter(|(c, _)| c.starts_with("count"))
-                .filter_map(|(_, v)| v.as_u64())
-                .max()
-                .unwrap_or(0);
-            counted += n;
-            if what.bucket.is_some() {
-                *sink
-                    .counts
-                    .entry((tenant.clone(), s.name.clone(), at))
-                    .or_default() += n;
-            } else {
-                *sink
-                    .totals
-                    .entry((tenant.clone(), s.name.clone()))
-                    .or_default() += n;
+            let Some(time) = s.column("time") else {
+                continue;
+            };
+            for row in &s.values {
+                let Some(at) = row.get(time).and_then(|v| v.as_i64()) else {
+                    continue;
+                };
+                let n = s
+                    .columns
+                    .iter()
+                    .zip(row)
+                    .filter(|(c, _)| c.starts_with("count"))
+                    .filter_map(|(_, v)| v.as_u64())
+                    .max()
+                    .unwrap_or(0);
+                counted += n;
+                let (t, m) = (tenant.clone(), s.name.clone());
+                if bucketed {
+                    *self.counts.entry((t, m, at)).or_default() += n;
+                } else {
+                    *self.totals.entry((t, m)).or_default() += n;
+                }
             }
         }
+        counted
     }
-    Ok(counted)
 }
 
 #[cfg(test)]
