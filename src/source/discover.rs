@@ -425,16 +425,12 @@ fn edge_extents(
     last: &BTreeMap<String, i64>,
     ms: &[String],
 ) -> (BTreeMap<String, Interval>, Vec<String>) {
-    let mut found = BTreeMap::new();
-    let mut missing = Vec::new();
-    for m in ms {
-        match (first.get(m), last.get(m)) {
-            (Some(&f), Some(&l)) => {
-                found.insert(m.clone(), Interval::new(f, l.saturating_add(1)));
-            }
-            _ => missing.push(m.clone()),
-        }
-    }
+    let found = answers::extents(first, last);
+    let missing = ms
+        .iter()
+        .filter(|m| !found.contains_key(*m))
+        .cloned()
+        .collect();
     (found, missing)
 }
 
